@@ -1,0 +1,8 @@
+// Mocha runs the TypeScript tests through tsx; the reporter writes the pass/fail summary for run-tests.mjs.
+module.exports = {
+  require: ["tsx/cjs", "test/helpers/setup.ts"],
+  spec: ["test/**/*.test.ts"],
+  reporter: "test/helpers/reporter.cjs",
+  timeout: 120000,
+  "node-option": ["max-old-space-size=8192"],
+};

@@ -1,0 +1,48 @@
+/**
+ * peftlab's replacement kernels, one per file, registered through tfjs's kernel registry.
+ * Each entry is a tfjs KernelConfig for a given backend. They are installed only on the backend they target,
+ * and never when a native backend (tfjs-node) is active.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
+export interface KernelOverride {
+  config: tf.KernelConfig;
+  replaces: string;
+}
+
+const REGISTRY: Record<string, KernelOverride[]> = {};
+
+/** Adds overrides for a backend; called by kernel modules at import. */
+export function defineOverrides(backendName: string, overrides: KernelOverride[]): void {
+  (REGISTRY[backendName] ??= []).push(...overrides);
+}
+
+const saved = new Map<string, tf.KernelConfig | undefined>();
+
+/** Installs the overrides for `backendName` and returns the kernel names replaced. Idempotent. */
+export function applyKernelOverrides(backendName: string): string[] {
+  const list = REGISTRY[backendName] ?? [];
+  const names: string[] = [];
+  for (const o of list) {
+    const key = `${o.config.backendName}/${o.config.kernelName}`;
+    if (!saved.has(key)) saved.set(key, tf.getKernel(o.config.kernelName, o.config.backendName));
+    if (tf.getKernel(o.config.kernelName, o.config.backendName) !== undefined) {
+      tf.unregisterKernel(o.config.kernelName, o.config.backendName);
+    }
+    tf.registerKernel(o.config);
+    names.push(o.config.kernelName);
+  }
+  return names;
+}
+
+/** Restores tfjs's own kernels for `backendName` (used by tests that compare an override with the original). */
+export function removeKernelOverrides(backendName: string): void {
+  for (const [key, cfg] of saved) {
+    const [b, k] = key.split("/");
+    if (b !== backendName) continue;
+    if (tf.getKernel(k, b) !== undefined) tf.unregisterKernel(k, b);
+    if (cfg) tf.registerKernel(cfg);
+    saved.delete(key);
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * peftlab: adapt pretrained image models to medical image classification with PEFT on TensorFlow.js.
+ * The public entry point; notebooks, the CLI and kernel-ext import only from here.
+ */
+export * from "./errors";
+export * from "./paths";
+export * from "./backend";
+export * from "./io/host_tensor";
+export * from "./io/atomic";

@@ -1,0 +1,37 @@
+/** Where shared data lives: `PEFTLAB_SHARED`, default `../shared` relative to the working directory. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError } from "./errors";
+
+/** The shared-data root (`PEFTLAB_SHARED` or `../shared`), resolved to an absolute path. */
+export function sharedRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const p = env.PEFTLAB_SHARED && env.PEFTLAB_SHARED !== "" ? env.PEFTLAB_SHARED : "../shared";
+  return path.resolve(p);
+}
+
+/** A path inside the shared root. */
+export function sharedPath(...parts: string[]): string {
+  return path.join(sharedRoot(), ...parts);
+}
+
+/** True when the shared root exists (developer machines and CI; not a user's machine). */
+export function hasShared(): boolean {
+  return fs.existsSync(sharedRoot());
+}
+
+/** Expands `${VAR}` references (e.g. `${PEFTLAB_SHARED}`) from the environment; unknown variables are an error. */
+export function expandEnv(s: string, env: NodeJS.ProcessEnv = process.env): string {
+  return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    if (name === "PEFTLAB_SHARED") return sharedRoot(env);
+    const v = env[name];
+    if (v === undefined) {
+      throw new ConfigError(`Environment variable ${name} is not set`, {
+        where: JSON.stringify(s),
+        expected: `\${${name}} to be defined`,
+        got: "undefined",
+        fix: `export ${name}=... before running, or write the path literally`,
+      });
+    }
+    return v;
+  });
+}

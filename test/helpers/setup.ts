@@ -1,0 +1,2 @@
+/** Mocha root hooks shared by every test file. */
+export const mochaHooks = {};
