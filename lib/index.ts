@@ -7,3 +7,5 @@ export * from "./paths";
 export * from "./backend";
 export * from "./io/host_tensor";
 export * from "./io/atomic";
+export * from "./nn";
+export * from "./models/types";

@@ -1,0 +1,5 @@
+/** The PyTorch-like module tree and core layers. */
+export * from "./module";
+export * from "./layers";
+export * from "./layout";
+export * from "./init";
