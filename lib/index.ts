@@ -8,4 +8,6 @@ export * from "./backend";
 export * from "./io/host_tensor";
 export * from "./io/atomic";
 export * from "./nn";
-export * from "./models/types";
+export * from "./models";
+export * from "./data";
+export * from "./display";

@@ -234,7 +234,10 @@ const NATURAL: Record<HostDType, SafeDType> = {
   bool: "BOOL",
 };
 
-function encodeHeader(plan: { name: string; t: HostTensor; dtype: SafeDType }[], meta: Record<string, string>): Uint8Array {
+function encodeHeader(
+  plan: { name: string; t: HostTensor; dtype: SafeDType }[],
+  meta: Record<string, string>,
+): Uint8Array {
   // Built by hand so field order and spacing match serde_json's compact output byte for byte.
   const parts: string[] = [];
   const metaKeys = Object.keys(meta).sort();

@@ -102,7 +102,12 @@ export function parseHeader(json: Uint8Array, fileSize: number, file: string): S
     fail("safetensors header is not valid JSON", `${file}:8`, "a JSON object", (e as Error).message);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    fail("safetensors header is not a JSON object", `${file}:8`, "{name: {dtype, shape, data_offsets}}", typeName(parsed));
+    fail(
+      "safetensors header is not a JSON object",
+      `${file}:8`,
+      "{name: {dtype, shape, data_offsets}}",
+      typeName(parsed),
+    );
   }
   const obj = parsed as Record<string, unknown>;
   const metadata = parseMetadata(obj.__metadata__, file);
@@ -154,7 +159,12 @@ function parseEntry(name: string, entry: unknown, dataStart: number, file: strin
   }
   const offs = e.data_offsets;
   if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount) || offs[0] > offs[1]) {
-    fail("safetensors data_offsets are invalid", `${where}.data_offsets`, "[begin, end] with 0 <= begin <= end", show(offs));
+    fail(
+      "safetensors data_offsets are invalid",
+      `${where}.data_offsets`,
+      "[begin, end] with 0 <= begin <= end",
+      show(offs),
+    );
   }
   const info: SafeTensorInfo = {
     name,

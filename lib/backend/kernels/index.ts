@@ -4,6 +4,12 @@
  * and never when a native backend (tfjs-node) is active.
  */
 import * as tf from "@tensorflow/tfjs";
+import { batchMatMulConfig } from "./batch_mat_mul";
+import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter";
+import { conv2DBackpropInputConfig } from "./conv2d_backprop_input";
+import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise_conv2d_backprop_filter";
+import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise_conv2d_backprop_input";
+import { fusedMatMulConfig } from "./fused_mat_mul";
 
 /** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
 export interface KernelOverride {
@@ -46,3 +52,12 @@ export function removeKernelOverrides(backendName: string): void {
     saved.delete(key);
   }
 }
+
+defineOverrides("wasm", [
+  { config: batchMatMulConfig, replaces: "tfjs-backend-wasm BatchMatMul: scalar loop unless 2D untransposed" },
+  { config: fusedMatMulConfig, replaces: "tfjs-backend-wasm _FusedMatMul: scalar loop unless 2D untransposed" },
+  { config: conv2DBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
+  { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },
+  { config: depthwiseConv2dNativeBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
+  { config: depthwiseConv2dNativeBackpropInputConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
+]);

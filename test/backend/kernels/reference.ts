@@ -1,0 +1,96 @@
+/**
+ * Test helpers for the kernel overrides: seeded data, a naive broadcasting matmul, running a function on the
+ * cpu backend as reference, and a relative-error assertion.
+ */
+import { strict as assert } from "node:assert";
+import * as tf from "@tensorflow/tfjs";
+
+/** Deterministic uniform(-1, 1) values (an LCG), the same on every backend. */
+export function randArray(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2147483648 - 1;
+  }
+  return out;
+}
+
+/** Number of elements of a shape. */
+export function sizeOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Naive float64 matmul with tf.matMul's semantics (transposes, broadcast leading dims). */
+export function naiveMatMul(
+  a: Float32Array,
+  sa: number[],
+  b: Float32Array,
+  sb: number[],
+  ta: boolean,
+  tb: boolean,
+): { data: Float64Array; shape: number[] } {
+  const m = ta ? sa[sa.length - 1] : sa[sa.length - 2];
+  const k = ta ? sa[sa.length - 2] : sa[sa.length - 1];
+  const n = tb ? sb[sb.length - 2] : sb[sb.length - 1];
+  const ba = sa.slice(0, -2);
+  const bb = sb.slice(0, -2);
+  const rank = Math.max(ba.length, bb.length);
+  const pa = [...new Array(rank - ba.length).fill(1), ...ba];
+  const pb = [...new Array(rank - bb.length).fill(1), ...bb];
+  const bo = pa.map((d, i) => Math.max(d, pb[i]));
+  const out = new Float64Array(sizeOf(bo) * m * n);
+  const idx = new Array<number>(rank).fill(0);
+  for (let s = 0; s < sizeOf(bo); s++) {
+    let ia = 0;
+    let ib = 0;
+    for (let d = 0; d < rank; d++) {
+      ia = ia * pa[d] + (pa[d] === 1 ? 0 : idx[d]);
+      ib = ib * pb[d] + (pb[d] === 1 ? 0 : idx[d]);
+    }
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) {
+          const av = a[ia * m * k + (ta ? p * m + i : i * k + p)];
+          const bv = b[ib * k * n + (tb ? j * k + p : p * n + j)];
+          acc += av * bv;
+        }
+        out[s * m * n + i * n + j] = acc;
+      }
+    }
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++idx[d] < bo[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return { data: out, shape: [...bo, m, n] };
+}
+
+/** Runs `fn` with the cpu backend active, then restores the previous backend; returns fn's result. */
+export async function onCpu<T>(fn: () => T): Promise<T> {
+  const prev = tf.getBackend();
+  await tf.setBackend("cpu");
+  try {
+    return fn();
+  } finally {
+    await tf.setBackend(prev);
+  }
+}
+
+/** Asserts max|got − want| ≤ rtol · max(1, max|want|), naming the case on failure. */
+export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-4): void {
+  assert.equal(got.length, want.length, `${what}: length ${got.length} vs ${want.length}`);
+  let scale = 1;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+    }
+  }
+  assert.ok(worst <= rtol * scale, `${what}: max abs diff ${worst} at ${at} (scale ${scale}, rtol ${rtol})`);
+}
