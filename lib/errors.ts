@@ -41,6 +41,8 @@ export class CheckpointError extends PeftlabError {}
 export class DataError extends PeftlabError {}
 /** A tfjs backend could not be chosen, loaded or used. */
 export class BackendError extends PeftlabError {}
+/** Training cannot continue (a NaN/Inf loss, a checkpoint that does not match the run). */
+export class TrainingError extends PeftlabError {}
 
 function formatMessage(what: string, d: ErrorDetail): string {
   const parts = [what];

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
-import { PeftlabError } from "../errors";
+import { PeftlabError } from "../index";
 import { COMMANDS } from "./commands";
 
 /** Where the CLI writes; injectable so tests can run it in-process. */

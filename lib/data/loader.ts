@@ -82,6 +82,7 @@ export class DataLoader {
   private inFlight = 0;
   private waiters: (() => void)[] = [];
   private last?: Batch;
+  private readonly bad = new Set<number>();
 
   constructor(ds: ImageDataset, opts: DataLoaderOptions) {
     if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) {
@@ -209,6 +210,10 @@ export class DataLoader {
     await Promise.all(
       idx.map(async (itemIndex, k) => {
         const item = this.ds.items[itemIndex];
+        if (this.bad.has(itemIndex)) {
+          ok[k] = false; // known bad (reported once, the first time it failed)
+          return;
+        }
         const seed = this.o.augment ? deriveSeed(this.o.seed, epoch, index * B + k) : undefined;
         await this.acquire();
         try {
@@ -216,6 +221,8 @@ export class DataLoader {
         } catch (e) {
           if (!this.o.skipBad || !(e instanceof DataError)) throw e;
           ok[k] = false;
+          if (this.bad.has(itemIndex)) return;
+          this.bad.add(itemIndex);
           this.skipped.push({ id: item.id, path: item.path, reason: e.message });
         } finally {
           this.release();

@@ -9,6 +9,7 @@ import { Worker } from "node:worker_threads";
 import { DataError } from "../errors";
 import { ImageCache } from "./cache";
 import { buildTransform, decodeBase, finishImage, type Transform, type TransformOptions } from "./pipeline";
+import type { RgbImage } from "./decode";
 import { createRng } from "./rng";
 import type { ImageItem } from "./types";
 
@@ -23,6 +24,8 @@ export interface ItemProcessor {
 export class InlineProcessor implements ItemProcessor {
   readonly t: Transform;
   readonly cache: ImageCache;
+  private readonly decoding = new Map<string, Promise<RgbImage>>();
+  private decodes = 0;
 
   constructor(opts: TransformOptions, cacheBytes: number) {
     this.t = buildTransform(opts);
@@ -35,9 +38,20 @@ export class InlineProcessor implements ItemProcessor {
     const cacheable = !(item.region && this.t.options.augment?.regionJitter && rng);
     const key = `${item.id}|${this.t.baseKey}`;
     let base = cacheable ? this.cache.get(key) : undefined;
+    if (!base && cacheable) {
+      // Prefetch can ask for the same image twice before the first decode lands: share that decode.
+      let p = this.decoding.get(key);
+      if (!p) {
+        this.decodes++;
+        p = decodeBase(item, this.t, rng).finally(() => this.decoding.delete(key));
+        this.decoding.set(key, p);
+        base = await p;
+        this.cache.set(key, base);
+      } else base = await p;
+    }
     if (!base) {
+      this.decodes++;
       base = await decodeBase(item, this.t, rng);
-      if (cacheable) this.cache.set(key, base);
     }
     await finishImage(base, this.t, rng, out, offset);
   }
@@ -47,7 +61,7 @@ export class InlineProcessor implements ItemProcessor {
   }
 
   cacheStats() {
-    return { hits: this.cache.hits, misses: this.cache.misses, bytes: this.cache.usedBytes };
+    return { hits: this.cache.hits, misses: this.cache.misses, bytes: this.cache.usedBytes, decodes: this.decodes };
   }
 }
 
@@ -56,6 +70,8 @@ export interface CacheStats {
   hits: number;
   misses: number;
   bytes: number;
+  /** Base images actually decoded (misses that shared an in-flight decode are not counted twice). */
+  decodes: number;
 }
 
 interface Pending {
@@ -68,7 +84,7 @@ export class WorkerProcessor implements ItemProcessor {
   private readonly workers: Worker[];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
-  private stats: CacheStats = { hits: 0, misses: 0, bytes: 0 };
+  private stats: CacheStats = { hits: 0, misses: 0, bytes: 0, decodes: 0 };
 
   constructor(opts: TransformOptions, cacheBytes: number, n: number) {
     buildTransform(opts); // validate here, where the error is readable

@@ -31,8 +31,16 @@ export function writeChunksAtomic(file: string, chunks: Iterable<Uint8Array>): v
   try {
     for (const c of chunks) fs.writeSync(fd, c);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (e) {
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
-  fs.renameSync(tmp, file);
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
 }

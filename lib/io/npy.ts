@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import { DataError } from "../errors";
+import { openForRead, readAt } from "./file_read";
 import { halfToFloat32, HOST_LITTLE_ENDIAN, swapBytesInPlace } from "./float_bits";
 import { sizeOf, type HostData, type HostDType, type HostTensor } from "./host_tensor";
 
@@ -278,6 +279,18 @@ export function fortranToC<T extends HostData | string[]>(src: T, shape: readonl
     }
   }
   return out;
+}
+
+/** Reads only the header of a .npy file on disk. */
+export function readNpyHeader(path: string): NpyHeader {
+  const fd = openForRead(path, DataError, ".npy file");
+  try {
+    const size = fs.fstatSync(fd).size;
+    const end = Math.min(size, npyHeaderEnd(readAt(fd, 0, Math.min(size, 12), path, DataError), path));
+    return parseNpyHeader(readAt(fd, 0, end, path, DataError), path);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Reads a .npy file. */

@@ -83,7 +83,11 @@ function checkOptions(nResamples: number, alpha: number): void {
 }
 
 /** Bootstrap CI for `metric(indices)` over `n` samples; `metric` receives the identity resample for the estimate. */
-export function bootstrapCI(n: number, metric: (idx: Int32Array) => number, opts: BootstrapOptions = {}): BootstrapResult {
+export function bootstrapCI(
+  n: number,
+  metric: (idx: Int32Array) => number,
+  opts: BootstrapOptions = {},
+): BootstrapResult {
   const nResamples = opts.nResamples ?? 1000;
   const alpha = opts.alpha ?? 0.05;
   checkOptions(nResamples, alpha);
@@ -160,9 +164,8 @@ export function bootstrapMetric<Y extends ArrayLike<number> | MatrixInput, S ext
 ): BootstrapResult {
   const n = isScoreMatrix(yTrue) ? yTrue.rows : yTrue.length;
   const strata = opts.strata ?? (opts.stratified && !isMatrixLike(yTrue) ? (yTrue as ArrayLike<number>) : undefined);
-  return bootstrapCI(
-    n,
-    (idx) => metric(takeRows(yTrue, idx) as Resampled<Y>, takeRows(scores, idx) as Resampled<S>),
-    { ...opts, strata },
-  );
+  return bootstrapCI(n, (idx) => metric(takeRows(yTrue, idx) as Resampled<Y>, takeRows(scores, idx) as Resampled<S>), {
+    ...opts,
+    strata,
+  });
 }

@@ -8,7 +8,15 @@
  * Binary scores p (probability of class 1) are treated as the two-class distribution [1 − p, p].
  */
 import { DataError } from "../errors";
-import { checkNonEmpty, checkSameLength, isScoreMatrix, type MatrixInput, toLabels, toScoreMatrixChecked, toScores } from "./validate";
+import {
+  checkNonEmpty,
+  checkSameLength,
+  isScoreMatrix,
+  type MatrixInput,
+  toLabels,
+  toScoreMatrixChecked,
+  toScores,
+} from "./validate";
 
 /** One reliability-diagram bin. `accuracy` and `confidence` are NaN for an empty bin. */
 export interface ReliabilityBin {
@@ -20,7 +28,10 @@ export interface ReliabilityBin {
 }
 
 /** Top-label confidences and correctness per sample, from binary scores [N] or class probabilities [N, K]. */
-export function topLabelConfidence(yTrue: ArrayLike<number>, probs: ArrayLike<number> | MatrixInput): { conf: Float64Array; correct: Uint8Array } {
+export function topLabelConfidence(
+  yTrue: ArrayLike<number>,
+  probs: ArrayLike<number> | MatrixInput,
+): { conf: Float64Array; correct: Uint8Array } {
   const n = yTrue.length;
   checkNonEmpty(n, "calibration: yTrue");
   const conf = new Float64Array(n);
@@ -88,7 +99,11 @@ export function binEdges(nBins: number): number[] {
 }
 
 /** Reliability-diagram data: per equal-width bin, count, accuracy and mean confidence. */
-export function reliabilityBins(yTrue: ArrayLike<number>, probs: ArrayLike<number> | MatrixInput, nBins = 15): ReliabilityBin[] {
+export function reliabilityBins(
+  yTrue: ArrayLike<number>,
+  probs: ArrayLike<number> | MatrixInput,
+  nBins = 15,
+): ReliabilityBin[] {
   const edges = binEdges(nBins);
   const { conf, correct } = topLabelConfidence(yTrue, probs);
   const count = new Array<number>(nBins).fill(0);
@@ -110,7 +125,11 @@ export function reliabilityBins(yTrue: ArrayLike<number>, probs: ArrayLike<numbe
 }
 
 /** Expected calibration error, Σ_b |B_b|/n · |acc(B_b) − conf(B_b)| with top-label confidence (see file header). */
-export function expectedCalibrationError(yTrue: ArrayLike<number>, probs: ArrayLike<number> | MatrixInput, nBins = 15): number {
+export function expectedCalibrationError(
+  yTrue: ArrayLike<number>,
+  probs: ArrayLike<number> | MatrixInput,
+  nBins = 15,
+): number {
   const bins = reliabilityBins(yTrue, probs, nBins);
   const n = yTrue.length;
   let ece = 0;

@@ -53,7 +53,11 @@ function pairLabels(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, fn: stri
 }
 
 /** Confusion matrix, rows = true class, columns = predicted class, in the order of `labels` (sklearn semantics). */
-export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, opts: LabelOptions = {}): number[][] {
+export function confusionMatrix(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  opts: LabelOptions = {},
+): number[][] {
   const [t, p] = pairLabels(yTrue, yPred, "confusionMatrix");
   const labels = opts.labels === undefined ? uniqueLabels(t, p) : Array.from(opts.labels);
   const index = new Map<number, number>();
@@ -147,7 +151,12 @@ export function prfFromCounts(c: PrfCounts, labels: number[], beta = 1): PerClas
 }
 
 /** Averages counts into one precision / recall / F-beta ("micro", "macro", "weighted"; "binary" = one label). */
-export function averagePrf(c: PrfCounts, labels: number[], average: Exclude<PrfAverage, "binary">, beta = 1): AveragedPrf {
+export function averagePrf(
+  c: PrfCounts,
+  labels: number[],
+  average: Exclude<PrfAverage, "binary">,
+  beta = 1,
+): AveragedPrf {
   if (average === "micro") {
     const sum = (a: number[]): number => a.reduce((x, y) => x + y, 0);
     const p = div0(sum(c.tp), sum(c.pred));
@@ -164,7 +173,11 @@ export function averagePrf(c: PrfCounts, labels: number[], average: Exclude<PrfA
 }
 
 /** Per-class precision, recall, F-beta and support (sklearn `precision_recall_fscore_support(average=None)`). */
-export function perClassPrf(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, opts: LabelOptions & { beta?: number } = {}): PerClassPrf {
+export function perClassPrf(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  opts: LabelOptions & { beta?: number } = {},
+): PerClassPrf {
   const [t, p] = pairLabels(yTrue, yPred, "perClassPrf");
   const labels = opts.labels === undefined ? uniqueLabels(t, p) : Array.from(opts.labels);
   return prfFromCounts(multiclassCounts(t, p, labels), labels, opts.beta ?? 1);
@@ -193,7 +206,11 @@ function binaryLabels(t: Int32Array, p: Int32Array, posLabel: number): number[] 
 }
 
 /** Averaged precision, recall and F-beta (sklearn `precision_recall_fscore_support` with an average). */
-export function precisionRecallF(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, opts: PrfOptions = {}): AveragedPrf {
+export function precisionRecallF(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  opts: PrfOptions = {},
+): AveragedPrf {
   const [t, p] = pairLabels(yTrue, yPred, "precisionRecallF");
   const average = opts.average ?? "binary";
   const beta = opts.beta ?? 1;

@@ -12,7 +12,7 @@ import { accuracy, balancedAccuracy, confusionMatrix, perClassPrf, precisionReca
 import { cohenKappa } from "./kappa";
 import { hammingLoss, multilabelPerLabelPrf, multilabelPrf, subsetAccuracy } from "./multilabel";
 import { argmaxRows, thresholdMatrix, thresholdScores } from "./predictions";
-import { checkMultilabel, rocAuc, rocAucOvrPerClass, rocAucPerLabel, rocCurve, type RocCurve } from "./roc";
+import { checkMultilabel, rocAuc, rocAucOvrPerClass, rocAucPerLabel, rocCurve, type RocCurvePoints } from "./roc";
 import { column, isScoreMatrix, type MatrixInput, type ScoreMatrix, toLabels, toScoreMatrix } from "./validate";
 
 /** The kinds of classification task. */
@@ -50,7 +50,7 @@ export interface MetricsReport {
   values: Record<string, number>;
   perClass: PerClassRow[];
   confusionMatrix?: number[][];
-  roc?: RocCurve;
+  roc?: RocCurvePoints;
   warnings: string[];
 }
 
@@ -60,9 +60,18 @@ export function computeMetrics(input: ComputeMetricsInput): MetricsReport {
   const bins = input.eceBins ?? 15;
   switch (input.task) {
     case "binary":
-      return binaryMetrics(toLabels(input.yTrue as ArrayLike<number>, "computeMetrics: yTrue", 2), binaryScores(input.scores), threshold, bins);
+      return binaryMetrics(
+        toLabels(input.yTrue as ArrayLike<number>, "computeMetrics: yTrue", 2),
+        binaryScores(input.scores),
+        threshold,
+        bins,
+      );
     case "multiclass":
-      return multiclassMetrics(input.yTrue as ArrayLike<number>, toScoreMatrix(input.scores as MatrixInput, "computeMetrics: scores"), bins);
+      return multiclassMetrics(
+        input.yTrue as ArrayLike<number>,
+        toScoreMatrix(input.scores as MatrixInput, "computeMetrics: scores"),
+        bins,
+      );
     case "multilabel":
       return multilabelMetrics(input.yTrue as MatrixInput, input.scores as MatrixInput, threshold);
     default:
@@ -148,7 +157,7 @@ function binaryMetrics(t: Int32Array, scores: ArrayLike<number>, threshold: numb
   };
   values.roc_auc = orNaN(warnings, "roc_auc", () => rocAuc(t, scores));
   values.ece = orNaN(warnings, "ece", () => expectedCalibrationError(t, scores, bins));
-  let roc: RocCurve | undefined;
+  let roc: RocCurvePoints | undefined;
   if (!Number.isNaN(values.roc_auc)) roc = rocCurve(t, scores);
   return {
     task: "binary",
@@ -185,7 +194,8 @@ function multiclassMetrics(yTrue: ArrayLike<number>, m: ScoreMatrix, bins: numbe
   }
   const support = Array.from({ length: k }, (_, c) => t.filter((v) => v === c).length);
   values.roc_auc_ovr = perAuc.length === k ? perAuc.reduce((a, b) => a + b, 0) / k : NaN;
-  values.roc_auc_ovr_weighted = perAuc.length === k ? perAuc.reduce((a, v, c) => a + v * support[c], 0) / t.length : NaN;
+  values.roc_auc_ovr_weighted =
+    perAuc.length === k ? perAuc.reduce((a, v, c) => a + v * support[c], 0) / t.length : NaN;
   values.ece = orNaN(warnings, "ece", () => expectedCalibrationError(t, m, bins));
   const labels = Array.from({ length: k }, (_, i) => i);
   return {
@@ -214,7 +224,8 @@ function multilabelMetrics(yTrue: MatrixInput, scores: MatrixInput, threshold: n
     subset_accuracy: subsetAccuracy(t, pred),
     hamming_loss: hammingLoss(t, pred),
   };
-  if (defined.length < perAuc.length) warnings.push(`roc_auc_macro averages the ${defined.length} labels with both classes`);
+  if (defined.length < perAuc.length)
+    warnings.push(`roc_auc_macro averages the ${defined.length} labels with both classes`);
   for (const avg of ["macro", "weighted", "micro"] as const) {
     const r = multilabelPrf(t, pred, avg);
     values[`precision_${avg}`] = r.precision;

@@ -2,7 +2,8 @@
  * lib/metrics: pure metric functions over plain and typed arrays (no tfjs), matching scikit-learn 1.2 within 1e-9.
  * A leaf module: it depends only on lib/errors.
  */
-export * from "./validate";
+// Only the matrix types and converter of validate.ts are public; its checks are internal helpers.
+export { type MatrixInput, type ScoreMatrix, isScoreMatrix, toScoreMatrix } from "./validate";
 export * from "./classification";
 export * from "./kappa";
 export * from "./roc";

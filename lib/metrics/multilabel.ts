@@ -28,7 +28,11 @@ export function multilabelPerLabelPrf(yTrue: MatrixInput, yPred: MatrixInput): P
 }
 
 /** Averaged multi-label precision, recall and F1 ("micro", "macro" or "weighted", as sklearn). */
-export function multilabelPrf(yTrue: MatrixInput, yPred: MatrixInput, average: "micro" | "macro" | "weighted"): AveragedPrf {
+export function multilabelPrf(
+  yTrue: MatrixInput,
+  yPred: MatrixInput,
+  average: "micro" | "macro" | "weighted",
+): AveragedPrf {
   const { c, labels } = multilabelCounts(yTrue, yPred, "multilabelPrf");
   return averagePrf(c, labels, average);
 }

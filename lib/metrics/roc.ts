@@ -20,7 +20,7 @@ import {
 } from "./validate";
 
 /** Points of a ROC curve: false- and true-positive rates at each threshold (score ≥ threshold is positive). */
-export interface RocCurve {
+export interface RocCurvePoints {
   fpr: number[];
   tpr: number[];
   /** Decreasing; the first is +Infinity (sklearn ≥1.3; 1.2 wrote max score + 1) for the (0, 0) point. */
@@ -28,7 +28,10 @@ export interface RocCurve {
 }
 
 /** Cumulative false/true positive counts per distinct threshold, in decreasing score order (`_binary_clf_curve`). */
-export function binaryClfCurve(yTrue: Int32Array, scores: Float64Array): { fps: number[]; tps: number[]; thresholds: number[] } {
+export function binaryClfCurve(
+  yTrue: Int32Array,
+  scores: Float64Array,
+): { fps: number[]; tps: number[]; thresholds: number[] } {
   const n = scores.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   const fps: number[] = [];
@@ -63,7 +66,7 @@ function checkTwoClasses(t: Int32Array, where: string): void {
 }
 
 /** ROC curve points for binary labels (0/1) and scores of class 1; sklearn's `roc_curve` semantics. */
-export function rocCurve(yTrue: ArrayLike<number>, scores: ArrayLike<number>, dropIntermediate = true): RocCurve {
+export function rocCurve(yTrue: ArrayLike<number>, scores: ArrayLike<number>, dropIntermediate = true): RocCurvePoints {
   const t = toBinaryLabels(yTrue, "rocCurve: yTrue");
   const s = toScores(scores, "rocCurve: scores");
   checkSameLength(t.length, s.length, "rocCurve: scores");
@@ -72,7 +75,7 @@ export function rocCurve(yTrue: ArrayLike<number>, scores: ArrayLike<number>, dr
   return rocFromChecked(t, s, dropIntermediate);
 }
 
-function rocFromChecked(t: Int32Array, s: Float64Array, dropIntermediate: boolean): RocCurve {
+function rocFromChecked(t: Int32Array, s: Float64Array, dropIntermediate: boolean): RocCurvePoints {
   let { fps, tps, thresholds } = binaryClfCurve(t, s);
   if (dropIntermediate && fps.length > 2) {
     // Keep the end points and every point where the curve bends (second difference non-zero in fps or tps).
@@ -196,7 +199,11 @@ export function rocAucMultilabel(yTrue: MatrixInput, scores: MatrixInput, averag
 }
 
 /** Validates paired multi-label indicator and score matrices. */
-export function checkMultilabel(yTrue: MatrixInput, scores: MatrixInput, fn: string): { t: ScoreMatrix; s: ScoreMatrix } {
+export function checkMultilabel(
+  yTrue: MatrixInput,
+  scores: MatrixInput,
+  fn: string,
+): { t: ScoreMatrix; s: ScoreMatrix } {
   const t = toScoreMatrixChecked(yTrue, `${fn}: yTrue`);
   const s = toScoreMatrixChecked(scores, `${fn}: scores`);
   checkSameLength(t.rows, s.rows, `${fn}: scores`);

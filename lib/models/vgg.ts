@@ -78,16 +78,19 @@ export class Vgg extends CnnClassifier {
     const layers: Module[] = [];
     this.groups = [[]];
     let ch = o.inChans;
-    for (const v of o.cfg) {
+    const group = (m: Module) => {
       this.groups[this.groups.length - 1].push(layers.length);
+      layers.push(m);
+    };
+    for (const v of o.cfg) {
       if (v === "M") {
-        layers.push(new MaxPool2d(2, 2));
+        group(new MaxPool2d(2, 2));
         this.groups.push([]);
         continue;
       }
-      layers.push(new Conv2d(ch, v, 3, { padding: 1, seeds }));
-      if (o.batchNorm) layers.push(new BatchNorm2d(v));
-      layers.push(new Activation("relu"));
+      group(new Conv2d(ch, v, 3, { padding: 1, seeds }));
+      if (o.batchNorm) group(new BatchNorm2d(v));
+      group(new Activation("relu"));
       ch = v;
     }
     const [ph, pw] = o.adaptiveAvgpool;

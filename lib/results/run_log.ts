@@ -53,7 +53,12 @@ export function appendRun(file: string, record: RunRecord, warn: WarnFn = defaul
 /** Minimal shape check so a log of something else fails loudly instead of producing empty tables. */
 function checkRecord(r: unknown, where: string): asserts r is RunRecord {
   const o = r as Partial<RunRecord> | null;
-  const ok = typeof o === "object" && o !== null && typeof o.id === "string" && typeof o.metrics === "object" && o.metrics !== null;
+  const ok =
+    typeof o === "object" &&
+    o !== null &&
+    typeof o.id === "string" &&
+    typeof o.metrics === "object" &&
+    o.metrics !== null;
   if (!ok) {
     throw new DataError("Not a run record", {
       where,

@@ -33,7 +33,11 @@ describe("cli", () => {
     before(function () {
       if (!hasShared()) this.skip();
     });
-    const fixtures = ["vit_timm.weights.safetensors", "resnet_basic.weights.safetensors", "vit_lora.adapter_model.safetensors"];
+    const fixtures = [
+      "vit_timm.weights.safetensors",
+      "resnet_basic.weights.safetensors",
+      "vit_lora.adapter_model.safetensors",
+    ];
     for (const name of fixtures) {
       it(`${name}: every tensor with its PyTorch shape, human and --json`, async () => {
         const file = sharedPath("fixtures", "reference", name);
@@ -62,7 +66,8 @@ describe("cli", () => {
       const file = sharedPath("data", "pbc_28.npz");
       const human = await cli("inspect", file);
       assert.equal(human.code, 0, human.err);
-      for (const k of ["train_images", "val_labels", "test_files", "classes"]) assert.match(human.out, new RegExp(`^${k} `, "m"));
+      for (const k of ["train_images", "val_labels", "test_files", "classes"])
+        assert.match(human.out, new RegExp(`^${k} `, "m"));
       assert.match(human.out, /^train_images\s+uint8\s+\[11685, 28, 28, 3\]/m);
       assert.match(human.out, /^classes\s+<U12\s+\[8\].*"basophil", "eosinophil"/m);
       const r = JSON.parse((await cli("inspect", file, "--json")).out);
@@ -111,7 +116,8 @@ describe("cli", () => {
       assert.equal(j.node, process.version);
       const tfjs = JSON.parse(fs.readFileSync(require.resolve("@tensorflow/tfjs/package.json"), "utf8")).version;
       assert.equal(j.packages["@tensorflow/tfjs"], tfjs);
-      for (const p of ["@tensorflow/tfjs-backend-wasm", "tslab", "sharp", "arquero"]) assert.match(j.packages[p], /^\d+\.\d+\.\d+/);
+      for (const p of ["@tensorflow/tfjs-backend-wasm", "tslab", "sharp", "arquero"])
+        assert.match(j.packages[p], /^\d+\.\d+\.\d+/);
     });
 
     it("an invalid --backend is a clean error", async () => {
@@ -132,7 +138,9 @@ describe("cli", () => {
     it("has a node shebang, inspects a file, and exits 2 with a clean message on a bad one", function () {
       if (!hasShared()) this.skip();
       assert.ok(fs.readFileSync(main, "utf8").startsWith("#!/usr/bin/env node\n"));
-      const ok = spawnSync(process.execPath, [main, "inspect", sharedPath("data", "breastmnist.npz"), "--json"], { encoding: "utf8" });
+      const ok = spawnSync(process.execPath, [main, "inspect", sharedPath("data", "breastmnist.npz"), "--json"], {
+        encoding: "utf8",
+      });
       assert.equal(ok.status, 0, ok.stderr);
       assert.deepEqual(
         JSON.parse(ok.stdout).entries.map((e: { name: string }) => e.name),
@@ -140,7 +148,10 @@ describe("cli", () => {
       );
       const bad = path.join(tmp, "bad.npz");
       fs.writeFileSync(bad, "not a zip");
-      const r = spawnSync(process.execPath, [main, "inspect", bad], { encoding: "utf8", env: { ...process.env, PEFTLAB_DEBUG: "" } });
+      const r = spawnSync(process.execPath, [main, "inspect", bad], {
+        encoding: "utf8",
+        env: { ...process.env, PEFTLAB_DEBUG: "" },
+      });
       assert.equal(r.status, 2);
       assert.match(r.stderr, /^error: Not a zip archive/);
       assert.ok(!r.stderr.includes("    at "), "no stack trace without PEFTLAB_DEBUG=1");

@@ -12,7 +12,12 @@ import { hasShared, sharedPath } from "../../lib/paths";
  * Builds .npy bytes as numpy.save does: magic, version, header length, a Python-dict header padded with spaces and
  * ending in a newline so that the data starts on a 64-byte boundary.
  */
-function npy(descr: string, shape: number[], data: Uint8Array, o: { fortran?: boolean; version?: 1 | 2 | 3 } = {}): Uint8Array {
+function npy(
+  descr: string,
+  shape: number[],
+  data: Uint8Array,
+  o: { fortran?: boolean; version?: 1 | 2 | 3 } = {},
+): Uint8Array {
   const version = o.version ?? 1;
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   const dict = `{'descr': '${descr}', 'fortran_order': ${o.fortran ? "True" : "False"}, 'shape': ${shapeText}, }`;
@@ -112,7 +117,11 @@ describe("io/npy", () => {
       });
     }
 
-    const shapes = [[2, 3], [2, 3, 4], [3, 1, 2, 2]];
+    const shapes = [
+      [2, 3],
+      [2, 3, 4],
+      [3, 1, 2, 2],
+    ];
     for (const shape of shapes) {
       it(`Fortran order [${shape.join(", ")}] is returned in C order`, () => {
         // Element at multi-index idx has value = its C-order flat index; lay it out column-major.
@@ -134,7 +143,10 @@ describe("io/npy", () => {
           fortran[f] = c;
         }
         const a = decodeNpy(npy("<f4", shape, encode(fortran, 4, S.f4, true), { fortran: true }));
-        assert.deepEqual(values(a), Array.from({ length: n }, (_, i) => i));
+        assert.deepEqual(
+          values(a),
+          Array.from({ length: n }, (_, i) => i),
+        );
       });
     }
   });
@@ -173,14 +185,39 @@ describe("io/npy", () => {
     const cases: { name: string; bytes: Uint8Array; want: RegExp }[] = [
       { name: "bad magic", bytes: Buffer.from("PK\u0003\u0004 not an npy file"), want: /bad magic/ },
       { name: "too short for a header", bytes: good.subarray(0, 6), want: /bad magic.*6 bytes/ },
-      { name: "object array", bytes: npy("|O", [2], new Uint8Array(16)), want: /Pickled object arrays.*not supported.*arbitrary code/ },
-      { name: "complex dtype", bytes: npy("<c8", [1], new Uint8Array(8)), want: /Unsupported \.npy dtype.*float32.*got <c8/ },
+      {
+        name: "object array",
+        bytes: npy("|O", [2], new Uint8Array(16)),
+        want: /Pickled object arrays.*not supported.*arbitrary code/,
+      },
+      {
+        name: "complex dtype",
+        bytes: npy("<c8", [1], new Uint8Array(8)),
+        want: /Unsupported \.npy dtype.*float32.*got <c8/,
+      },
       { name: "uint64 dtype", bytes: npy("<u8", [1], new Uint8Array(8)), want: /Unsupported \.npy dtype.*got <u8/ },
-      { name: "structured dtype", bytes: Buffer.from(Buffer.from(npy("<f4", [1], new Uint8Array(4))).toString("latin1").replace("'<f4'", "[('a', '<f4')]"), "latin1"), want: /Structured/ },
+      {
+        name: "structured dtype",
+        bytes: Buffer.from(
+          Buffer.from(npy("<f4", [1], new Uint8Array(4)))
+            .toString("latin1")
+            .replace("'<f4'", "[('a', '<f4')]"),
+          "latin1",
+        ),
+        want: /Structured/,
+      },
       { name: "truncated data", bytes: good.subarray(0, good.length - 3), want: /truncated.*8 data bytes.*got 5/ },
       { name: "truncated header", bytes: good.subarray(0, 40), want: /header is truncated/ },
-      { name: "version 4.0", bytes: Buffer.from([...good.subarray(0, 6), 4, 0, ...good.subarray(8)]), want: /format version.*got 4\.0/ },
-      { name: "header without shape", bytes: Buffer.from(Buffer.from(good).toString("latin1").replace("'shape'", "'shapf'"), "latin1"), want: /no valid 'shape'/ },
+      {
+        name: "version 4.0",
+        bytes: Buffer.from([...good.subarray(0, 6), 4, 0, ...good.subarray(8)]),
+        want: /format version.*got 4\.0/,
+      },
+      {
+        name: "header without shape",
+        bytes: Buffer.from(Buffer.from(good).toString("latin1").replace("'shape'", "'shapf'"), "latin1"),
+        want: /no valid 'shape'/,
+      },
     ];
     for (const c of cases) {
       it(c.name, () => {
@@ -206,7 +243,11 @@ describe("io/npy", () => {
 
     const members = {
       "x.npy": npy("<f4", [2, 2], encode([1, 2, 3, 4], 4, S.f4, true)),
-      "names.npy": npy("<U3", [2], encode([0x61, 0x62, 0x63, 0x64, 0, 0], 4, (v, o, x, le) => v.setUint32(o, x, le), true)),
+      "names.npy": npy(
+        "<U3",
+        [2],
+        encode([0x61, 0x62, 0x63, 0x64, 0, 0], 4, (v, o, x, le) => v.setUint32(o, x, le), true),
+      ),
       "y.npy": npy("|u1", [3], new Uint8Array([7, 8, 9])),
     };
     for (const level of [0, 6] as const) {
@@ -234,8 +275,14 @@ describe("io/npy", () => {
       zip[zip.indexOf(0x07, 30 + "y.npy".length + 64)] = 0x17; // flip one data byte (the first value, 7)
       fs.writeFileSync(file, zip);
       const z = NpzFile.open(file);
-      assert.throws(() => z.get("y"), (e: unknown) => e instanceof DataError && /CRC-32/.test(e.message));
-      assert.throws(() => z.get("q"), (e: unknown) => e instanceof DataError && /one of y/.test(e.message));
+      assert.throws(
+        () => z.get("y"),
+        (e: unknown) => e instanceof DataError && /CRC-32/.test(e.message),
+      );
+      assert.throws(
+        () => z.get("q"),
+        (e: unknown) => e instanceof DataError && /one of y/.test(e.message),
+      );
       z.close();
     });
 
@@ -243,7 +290,10 @@ describe("io/npy", () => {
       const file = path.join(tmp, "x.npy");
       fs.writeFileSync(file, members["x.npy"]);
       assert.deepEqual(values(readNpy(file)), [1, 2, 3, 4]);
-      assert.throws(() => NpzFile.open(file), (e: unknown) => e instanceof DataError && /Not a zip archive/.test(e.message));
+      assert.throws(
+        () => NpzFile.open(file),
+        (e: unknown) => e instanceof DataError && /Not a zip archive/.test(e.message),
+      );
       fs.writeFileSync(path.join(tmp, "cut.npz"), zipSync(members).subarray(0, 100));
       assert.throws(() => NpzFile.open(path.join(tmp, "cut.npz")), DataError);
     });
@@ -255,8 +305,22 @@ describe("io/npy", () => {
     });
     // Sizes from shared/README.md and pbc_counts.json; pixel sums and label counts computed once with numpy.
     const cases = [
-      { file: "pbc_28.npz", splits: [11685, 1669, 3338], image: [28, 28, 3], label: [1], sum0: 445307, counts: [818, 2147, 1051, 1991, 815, 959, 2295, 1609] },
-      { file: "pneumoniamnist.npz", splits: [3882, 524, 624], image: [28, 28], label: [1], sum0: 120758, counts: [388, 3494] },
+      {
+        file: "pbc_28.npz",
+        splits: [11685, 1669, 3338],
+        image: [28, 28, 3],
+        label: [1],
+        sum0: 445307,
+        counts: [818, 2147, 1051, 1991, 815, 959, 2295, 1609],
+      },
+      {
+        file: "pneumoniamnist.npz",
+        splits: [3882, 524, 624],
+        image: [28, 28],
+        label: [1],
+        sum0: 120758,
+        counts: [388, 3494],
+      },
       { file: "breastmnist.npz", splits: [546, 78, 156], image: [28, 28], label: [], sum0: 79609, counts: [147, 399] },
     ];
     for (const c of cases) {
@@ -276,7 +340,10 @@ describe("io/npy", () => {
         const lb = d.train_labels;
         assert.ok(im.kind === "numeric" && lb.kind === "numeric");
         const per = c.image.reduce((a, b) => a * b, 1);
-        assert.equal((im.tensor.data as Uint8Array).subarray(0, per).reduce((a, b) => a + b, 0), c.sum0);
+        assert.equal(
+          (im.tensor.data as Uint8Array).subarray(0, per).reduce((a, b) => a + b, 0),
+          c.sum0,
+        );
         const counts = new Array(c.counts.length).fill(0);
         for (const v of lb.tensor.data as Uint8Array) counts[v]++;
         assert.deepEqual(counts, c.counts);
@@ -294,7 +361,9 @@ describe("io/npy", () => {
       assert.ok(files.kind === "string" && labels.kind === "numeric");
       assert.deepEqual(files.shape, [11685]);
       // Each row's file name starts with its class folder.
-      files.values.forEach((f, i) => assert.ok(f.startsWith(`${meta.classes[(labels.tensor.data as Uint8Array)[i]]}/`), f));
+      files.values.forEach((f, i) =>
+        assert.ok(f.startsWith(`${meta.classes[(labels.tensor.data as Uint8Array)[i]]}/`), f),
+      );
       z.close();
     });
   });

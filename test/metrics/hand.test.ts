@@ -12,13 +12,25 @@ describe("metrics: hand-checked values", function () {
     { name: "f1 binary", got: () => M.f1([0, 0, 1, 1], [0, 1, 1, 1]), want: 0.8 },
     // class recalls 0.5 and 1 → 0.75; class 2 never predicted adds recall 0 in the 3-class case.
     { name: "balanced accuracy", got: () => M.balancedAccuracy([0, 0, 1, 1], [0, 1, 1, 1]), want: 0.75 },
-    { name: "balanced accuracy, class absent from y_pred", got: () => M.balancedAccuracy([0, 1, 2], [0, 1, 1]), want: 2 / 3 },
+    {
+      name: "balanced accuracy, class absent from y_pred",
+      got: () => M.balancedAccuracy([0, 1, 2], [0, 1, 1]),
+      want: 2 / 3,
+    },
     // y_pred class 3 is absent from y_true: its NaN recall is skipped, not counted as 0.
     { name: "balanced accuracy, class absent from y_true", got: () => M.balancedAccuracy([0, 1], [0, 3]), want: 0.5 },
     // zero_division = 0: nothing predicted positive → precision 0, f1 0.
     { name: "precision, no positive predictions", got: () => M.precision([0, 1, 1], [0, 0, 0]), want: 0 },
-    { name: "f1 macro with an unpredicted class", got: () => M.f1([0, 1, 2], [0, 1, 1], { average: "macro" }), want: (1 + 2 / 3 + 0) / 3 },
-    { name: "micro precision = accuracy", got: () => M.precision([0, 1, 2, 2], [0, 2, 2, 1], { average: "micro" }), want: 0.5 },
+    {
+      name: "f1 macro with an unpredicted class",
+      got: () => M.f1([0, 1, 2], [0, 1, 1], { average: "macro" }),
+      want: (1 + 2 / 3 + 0) / 3,
+    },
+    {
+      name: "micro precision = accuracy",
+      got: () => M.precision([0, 1, 2, 2], [0, 2, 2, 1], { average: "micro" }),
+      want: 0.5,
+    },
     // perfect ranking, then one swapped pair of 4 (1 - 1/4), then ties between a positive and a negative (half credit).
     { name: "auroc perfect", got: () => M.rocAuc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]), want: 1 },
     { name: "auroc one swap", got: () => M.rocAuc([0, 0, 1, 1], [0.1, 0.8, 0.2, 0.9]), want: 0.75 },
@@ -29,7 +41,19 @@ describe("metrics: hand-checked values", function () {
     { name: "kappa perfect", got: () => M.cohenKappa([0, 1, 2], [0, 1, 2], "quadratic"), want: 1 },
     // one confident correct (0.9) and one confident wrong (0.9) in the same bin: |0.5 - 0.9| = 0.4.
     { name: "ece", got: () => M.expectedCalibrationError([1, 0], [0.9, 0.9]), want: 0.4 },
-    { name: "ece multiclass", got: () => M.expectedCalibrationError([0, 1], [[0.6, 0.4], [0.6, 0.4]], 10), want: 0.1 },
+    {
+      name: "ece multiclass",
+      got: () =>
+        M.expectedCalibrationError(
+          [0, 1],
+          [
+            [0.6, 0.4],
+            [0.6, 0.4],
+          ],
+          10,
+        ),
+      want: 0.1,
+    },
   ];
   for (const c of cases) {
     it(c.name, function () {
@@ -38,9 +62,20 @@ describe("metrics: hand-checked values", function () {
   }
 
   it("confusion matrix: rows true, columns predicted; labels choose and order classes", function () {
-    assert.deepEqual(M.confusionMatrix([0, 0, 1, 2], [0, 1, 1, 0]), [[1, 1, 0], [0, 1, 0], [1, 0, 0]]);
-    assert.deepEqual(M.confusionMatrix([0, 0, 1, 2], [0, 1, 1, 0], { labels: [1, 0] }), [[1, 0], [1, 1]]);
-    assert.deepEqual(M.confusionMatrix([0, 1], [0, 0], { labels: [0, 1, 2] }), [[1, 0, 0], [1, 0, 0], [0, 0, 0]]);
+    assert.deepEqual(M.confusionMatrix([0, 0, 1, 2], [0, 1, 1, 0]), [
+      [1, 1, 0],
+      [0, 1, 0],
+      [1, 0, 0],
+    ]);
+    assert.deepEqual(M.confusionMatrix([0, 0, 1, 2], [0, 1, 1, 0], { labels: [1, 0] }), [
+      [1, 0],
+      [1, 1],
+    ]);
+    assert.deepEqual(M.confusionMatrix([0, 1], [0, 0], { labels: [0, 1, 2] }), [
+      [1, 0, 0],
+      [1, 0, 0],
+      [0, 0, 0],
+    ]);
   });
 
   it("roc curve: starts at (0,0) with +Infinity and drops collinear points", function () {
@@ -54,7 +89,10 @@ describe("metrics: hand-checked values", function () {
 
   it("reliability bins: edges, counts, accuracy and confidence per bin", function () {
     const bins = M.reliabilityBins([1, 1, 0, 0], [0.95, 0.55, 0.45, 0.2], 5);
-    assert.deepEqual(bins.map((b) => b.count), [0, 0, 2, 1, 1]);
+    assert.deepEqual(
+      bins.map((b) => b.count),
+      [0, 0, 2, 1, 1],
+    );
     assert.deepEqual([bins[2].accuracy, bins[2].confidence], [1, 0.55]);
     assert.ok(Number.isNaN(bins[0].accuracy));
     // an edge value belongs to the bin it closes: 0.6 is in (0.4, 0.6].
@@ -62,7 +100,15 @@ describe("metrics: hand-checked values", function () {
   });
 
   it("predictions: argmax takes the first maximum; threshold is score >= t", function () {
-    assert.deepEqual(Array.from(M.argmaxRows([[0.2, 0.4, 0.4], [0.5, 0.1, 0.4]])), [1, 0]);
+    assert.deepEqual(
+      Array.from(
+        M.argmaxRows([
+          [0.2, 0.4, 0.4],
+          [0.5, 0.1, 0.4],
+        ]),
+      ),
+      [1, 0],
+    );
     assert.deepEqual(Array.from(M.thresholdScores([0.49, 0.5, 0.7])), [0, 1, 1]);
     assert.deepEqual(Array.from(M.thresholdScores([0.49, 0.5, 0.7], 0.6)), [0, 0, 1]);
     const sm = M.softmaxRows([[0, Math.log(3)]]);
@@ -77,16 +123,90 @@ describe("metrics: invalid input is an error with where/expected/got/fix", funct
     { name: "fractional label", fn: () => M.f1([0, 0.5], [0, 1]), type: DataError, match: /non-negative integer/ },
     { name: "binary label 2 for AUROC", fn: () => M.rocAuc([0, 2], [0.1, 0.2]), type: DataError, match: /\[0, 1\]/ },
     { name: "NaN score", fn: () => M.rocAuc([0, 1], [0.1, NaN]), type: DataError, match: /scores\[1\].*NaN/ },
-    { name: "one class for AUROC", fn: () => M.rocAuc([1, 1, 1], [0.1, 0.2, 0.3]), type: DataError, match: /Only one class present/ },
-    { name: "one class in a multilabel column", fn: () => M.rocAucMultilabel([[0, 1], [1, 1]], [[0.2, 0.3], [0.4, 0.5]]), type: DataError, match: /label 1/ },
-    { name: "OvR class missing", fn: () => M.rocAucOvr([0, 1, 1], [[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.1, 0.6, 0.3]]), type: DataError, match: /3 classes/ },
-    { name: "OvR not probabilities", fn: () => M.rocAucOvr([0, 1, 2], [[1, 2, 3], [1, 2, 3], [1, 2, 3]]), type: DataError, match: /sum to 1/ },
-    { name: "label >= K", fn: () => M.rocAucOvr([0, 1, 3], [[0.5, 0.3, 0.2], [0.2, 0.5, 0.3], [0.1, 0.6, 0.3]]), type: DataError, match: /\[0, 2\]/ },
+    {
+      name: "one class for AUROC",
+      fn: () => M.rocAuc([1, 1, 1], [0.1, 0.2, 0.3]),
+      type: DataError,
+      match: /Only one class present/,
+    },
+    {
+      name: "one class in a multilabel column",
+      fn: () =>
+        M.rocAucMultilabel(
+          [
+            [0, 1],
+            [1, 1],
+          ],
+          [
+            [0.2, 0.3],
+            [0.4, 0.5],
+          ],
+        ),
+      type: DataError,
+      match: /label 1/,
+    },
+    {
+      name: "OvR class missing",
+      fn: () =>
+        M.rocAucOvr(
+          [0, 1, 1],
+          [
+            [0.5, 0.3, 0.2],
+            [0.2, 0.5, 0.3],
+            [0.1, 0.6, 0.3],
+          ],
+        ),
+      type: DataError,
+      match: /3 classes/,
+    },
+    {
+      name: "OvR not probabilities",
+      fn: () =>
+        M.rocAucOvr(
+          [0, 1, 2],
+          [
+            [1, 2, 3],
+            [1, 2, 3],
+            [1, 2, 3],
+          ],
+        ),
+      type: DataError,
+      match: /sum to 1/,
+    },
+    {
+      name: "label >= K",
+      fn: () =>
+        M.rocAucOvr(
+          [0, 1, 3],
+          [
+            [0.5, 0.3, 0.2],
+            [0.2, 0.5, 0.3],
+            [0.1, 0.6, 0.3],
+          ],
+        ),
+      type: DataError,
+      match: /\[0, 2\]/,
+    },
     { name: "ragged matrix", fn: () => M.argmaxRows([[0.1, 0.9], [1]]), type: ShapeError, match: /different lengths/ },
-    { name: "binary average on 3 classes", fn: () => M.f1([0, 1, 2], [0, 1, 2]), type: DataError, match: /multiclass but average is 'binary'/ },
+    {
+      name: "binary average on 3 classes",
+      fn: () => M.f1([0, 1, 2], [0, 1, 2]),
+      type: DataError,
+      match: /multiclass but average is 'binary'/,
+    },
     { name: "empty input", fn: () => M.accuracy([], []), type: DataError, match: /Empty input/ },
-    { name: "unknown task", fn: () => M.computeMetrics({ task: "regression" as "binary", yTrue: [0], scores: [0] }), type: ConfigError, match: /task/ },
-    { name: "probability > 1 for ECE", fn: () => M.expectedCalibrationError([0, 1], [0.2, 1.5]), type: DataError, match: /\[0, 1\]/ },
+    {
+      name: "unknown task",
+      fn: () => M.computeMetrics({ task: "regression" as "binary", yTrue: [0], scores: [0] }),
+      type: ConfigError,
+      match: /task/,
+    },
+    {
+      name: "probability > 1 for ECE",
+      fn: () => M.expectedCalibrationError([0, 1], [0.2, 1.5]),
+      type: DataError,
+      match: /\[0, 1\]/,
+    },
   ];
   for (const c of cases) {
     it(c.name, function () {
@@ -112,7 +232,10 @@ describe("metrics: PRNG and bootstrap", function () {
     const a = M.mulberry32(42);
     const b = M.mulberry32(42);
     const xs = Array.from({ length: 1000 }, () => a.next());
-    assert.deepEqual(xs, Array.from({ length: 1000 }, () => b.next()));
+    assert.deepEqual(
+      xs,
+      Array.from({ length: 1000 }, () => b.next()),
+    );
     assert.ok(xs.every((x) => x >= 0 && x < 1));
     assert.notEqual(M.mulberry32(43).next(), xs[0]);
     const mean = xs.reduce((s, x) => s + x, 0) / xs.length;

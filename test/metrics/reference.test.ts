@@ -39,7 +39,15 @@ describe("metrics vs sklearn: shared/fixtures/reference/metrics.json", function 
     assert.deepEqual(M.confusionMatrix(c.y_true, pred), c.confusion_matrix);
     close(M.rocAucOvr(c.y_true, c.y_prob), c.roc_auc_ovr_macro, "roc_auc_ovr_macro");
     const r = M.computeMetrics({ task: "multiclass", yTrue: c.y_true, scores: c.y_prob });
-    for (const k of ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "cohen_kappa_quadratic"]) {
+    for (const k of [
+      "accuracy",
+      "balanced_accuracy",
+      "f1_macro",
+      "f1_weighted",
+      "precision_macro",
+      "recall_macro",
+      "cohen_kappa_quadratic",
+    ]) {
       close(r.values[k], c[k], `computeMetrics ${k}`);
     }
     close(r.values.roc_auc_ovr, c.roc_auc_ovr_macro, "computeMetrics roc_auc_ovr");
@@ -56,7 +64,8 @@ describe("metrics vs sklearn: shared/fixtures/reference/metrics.json", function 
     close(M.balancedAccuracy(c.y_true, pred), c.balanced_accuracy, "balanced_accuracy");
     close(M.rocAuc(c.y_true, c.y_score), c.roc_auc, "roc_auc");
     const r = M.computeMetrics({ task: "binary", yTrue: c.y_true, scores: c.y_score, threshold: c.threshold });
-    for (const k of ["accuracy", "f1", "precision", "recall", "balanced_accuracy", "roc_auc"]) close(r.values[k], c[k], `computeMetrics ${k}`);
+    for (const k of ["accuracy", "f1", "precision", "recall", "balanced_accuracy", "roc_auc"])
+      close(r.values[k], c[k], `computeMetrics ${k}`);
   });
 
   it("binary with ties: AUROC", function () {
@@ -71,7 +80,11 @@ describe("metrics vs sklearn: shared/fixtures/reference/metrics.json", function 
     closeArr(M.rocAucPerLabel(c.y_true, c.y_score), c.roc_auc_per_label, "roc_auc_per_label");
     const r = M.computeMetrics({ task: "multilabel", yTrue: c.y_true, scores: c.y_score });
     close(r.values.roc_auc_macro, c.roc_auc_macro, "computeMetrics roc_auc_macro");
-    closeArr(r.perClass.map((p) => p.auroc), c.roc_auc_per_label, "computeMetrics per label");
+    closeArr(
+      r.perClass.map((p) => p.auroc),
+      c.roc_auc_per_label,
+      "computeMetrics per label",
+    );
   });
 });
 
@@ -85,7 +98,8 @@ function checkLabelMetrics(name: string, c: Case): void {
   const p = c.y_pred as number[];
   close(M.accuracy(y, p), c.accuracy, `${name} accuracy`);
   close(M.balancedAccuracy(y, p), c.balanced_accuracy, `${name} balanced_accuracy`);
-  if (c.balanced_accuracy_adjusted !== null) close(M.balancedAccuracy(y, p, true), c.balanced_accuracy_adjusted, `${name} bacc adjusted`);
+  if (c.balanced_accuracy_adjusted !== null)
+    close(M.balancedAccuracy(y, p, true), c.balanced_accuracy_adjusted, `${name} bacc adjusted`);
   assert.deepEqual(M.confusionMatrix(y, p), c.confusion_matrix, `${name} confusion matrix`);
   close(M.cohenKappa(y, p), c.cohen_kappa, `${name} kappa`);
   close(M.cohenKappa(y, p, "linear"), c.cohen_kappa_linear, `${name} kappa linear`);
@@ -116,7 +130,10 @@ describe(`metrics vs sklearn ${extra.meta.sklearn}: test/fixtures/metrics_extra.
         close(b.recall, c.recall, "recall");
         close(b.fscore, c.f1, "f1");
         close(M.rocAuc(c.y_true, c.y_score), c.roc_auc, "roc_auc");
-        for (const [key, drop] of [["roc_curve", true], ["roc_curve_all", false]] as const) {
+        for (const [key, drop] of [
+          ["roc_curve", true],
+          ["roc_curve_all", false],
+        ] as const) {
           const curve = M.rocCurve(c.y_true, c.y_score, drop);
           closeArr(curve.fpr, c[key].fpr, `${key} fpr`);
           closeArr(curve.tpr, c[key].tpr, `${key} tpr`);
@@ -127,14 +144,22 @@ describe(`metrics vs sklearn ${extra.meta.sklearn}: test/fixtures/metrics_extra.
         close(M.expectedCalibrationError(c.y_true, c.y_score), c.ece_15, "ece 15 bins");
         close(M.expectedCalibrationError(c.y_true, c.y_score, 10), c.ece_10, "ece 10 bins");
         const r = M.computeMetrics({ task: "binary", yTrue: c.y_true, scores: c.y_score, threshold: c.threshold });
-        for (const k of ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_kappa", "roc_auc"]) close(r.values[k], c[k], `computeMetrics ${k}`);
+        for (const k of ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_kappa", "roc_auc"])
+          close(r.values[k], c[k], `computeMetrics ${k}`);
         close(r.values.ece, c.ece_15, "computeMetrics ece");
       }
       if (c.task === "multiclass") {
         if (c.pred_is_argmax) {
           assert.deepEqual(Array.from(M.argmaxRows(c.y_prob)), c.y_pred, "argmax predictions");
           const r = M.computeMetrics({ task: "multiclass", yTrue: c.y_true, scores: c.y_prob });
-          for (const k of ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "cohen_kappa_quadratic", "ece"]) {
+          for (const k of [
+            "accuracy",
+            "balanced_accuracy",
+            "f1_macro",
+            "f1_weighted",
+            "cohen_kappa_quadratic",
+            "ece",
+          ]) {
             close(r.values[k], k === "ece" ? c.ece_15 : c[k], `computeMetrics ${k}`);
           }
           close(r.values.roc_auc_ovr_weighted, c.roc_auc_ovr_weighted, "computeMetrics roc_auc_ovr_weighted");
@@ -142,7 +167,11 @@ describe(`metrics vs sklearn ${extra.meta.sklearn}: test/fixtures/metrics_extra.
         close(M.rocAucOvr(c.y_true, c.y_prob), c.roc_auc_ovr_macro, "roc_auc_ovr_macro");
         close(M.rocAucOvr(c.y_true, c.y_prob, "weighted"), c.roc_auc_ovr_weighted, "roc_auc_ovr_weighted");
         close(M.expectedCalibrationError(c.y_true, c.y_prob), c.ece_15, "ece");
-        const flat = { data: Float64Array.from((c.y_prob as number[][]).flat()), rows: c.y_prob.length, cols: c.y_prob[0].length };
+        const flat = {
+          data: Float64Array.from((c.y_prob as number[][]).flat()),
+          rows: c.y_prob.length,
+          cols: c.y_prob[0].length,
+        };
         close(M.rocAucOvr(c.y_true, flat), c.roc_auc_ovr_macro, "roc_auc_ovr_macro (flat matrix)");
       }
       if (c.task === "multilabel") {
@@ -153,7 +182,8 @@ describe(`metrics vs sklearn ${extra.meta.sklearn}: test/fixtures/metrics_extra.
         close(M.hammingLoss(c.y_true, c.y_pred), c.hamming_loss, "hamming_loss");
         const r = M.computeMetrics({ task: "multilabel", yTrue: c.y_true, scores: c.y_score });
         for (const avg of ["macro", "weighted", "micro"]) {
-          for (const m of ["precision", "recall", "f1"]) close(r.values[`${m}_${avg}`], c[`${m}_${avg}`], `${m}_${avg}`);
+          for (const m of ["precision", "recall", "f1"])
+            close(r.values[`${m}_${avg}`], c[`${m}_${avg}`], `${m}_${avg}`);
         }
         close(r.values.subset_accuracy, c.subset_accuracy, "computeMetrics subset_accuracy");
       }

@@ -7,8 +7,14 @@ import * as tf from "@tensorflow/tfjs";
 import { batchMatMulConfig } from "./batch_mat_mul";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input";
-import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise_conv2d_backprop_filter";
-import { depthwiseConv2dNativeBackpropInputConfig } from "./depthwise_conv2d_backprop_input";
+import {
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropFilterCpuConfig,
+} from "./depthwise_conv2d_backprop_filter";
+import {
+  depthwiseConv2dNativeBackpropInputConfig,
+  depthwiseConv2dNativeBackpropInputCpuConfig,
+} from "./depthwise_conv2d_backprop_input";
 import { fusedMatMulConfig } from "./fused_mat_mul";
 
 /** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
@@ -42,15 +48,21 @@ export function applyKernelOverrides(backendName: string): string[] {
   return names;
 }
 
-/** Restores tfjs's own kernels for `backendName` (used by tests that compare an override with the original). */
-export function removeKernelOverrides(backendName: string): void {
+/**
+ * Restores tfjs's own kernels for `backendName` (used by tests that compare an override with the original);
+ * returns whether any override was installed.
+ */
+export function removeKernelOverrides(backendName: string): boolean {
+  let removed = false;
   for (const [key, cfg] of saved) {
     const [b, k] = key.split("/");
     if (b !== backendName) continue;
     if (tf.getKernel(k, b) !== undefined) tf.unregisterKernel(k, b);
     if (cfg) tf.registerKernel(cfg);
     saved.delete(key);
+    removed = true;
   }
+  return removed;
 }
 
 defineOverrides("wasm", [
@@ -60,4 +72,9 @@ defineOverrides("wasm", [
   { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },
   { config: depthwiseConv2dNativeBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
   { config: depthwiseConv2dNativeBackpropInputConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
+]);
+
+defineOverrides("cpu", [
+  { config: depthwiseConv2dNativeBackpropFilterCpuConfig, replaces: "tfjs-backend-cpu: ignores dilations, slow" },
+  { config: depthwiseConv2dNativeBackpropInputCpuConfig, replaces: "tfjs-backend-cpu: ignores dilations, slow" },
 ]);

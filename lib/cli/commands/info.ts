@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
-import { initBackend, parseBackendName } from "../../backend";
+import { initBackend, parseBackendName } from "../../index";
 import { formatTable, writeJson, writeOut } from "../output";
 
 const PACKAGES = [

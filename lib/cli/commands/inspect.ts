@@ -1,13 +1,8 @@
 /** `peftlab inspect <file>`: what a .safetensors, .npz or .npy file holds, without loading it all. */
 import * as path from "node:path";
 import type { Command } from "commander";
-import { DataError } from "../../errors";
-import { sizeOf } from "../../io/host_tensor";
-import { decodeNpy, npyDTypeName, npyHeaderEnd, parseNpyHeader } from "../../io/npy";
-import { NpzFile } from "../../io/npz";
-import { SafetensorsFile } from "../../io/safetensors";
-import { openForRead, readAt } from "../../io/file_read";
-import * as fs from "node:fs";
+// The CLI uses only the package's public entry, like notebooks and kernel-ext.
+import { DataError, NpzFile, SafetensorsFile, npyDTypeName, readNpy, readNpyHeader, sizeOf } from "../../index";
 import { formatBytes, formatCount, formatTable, writeJson, writeOut } from "../output";
 
 /** How many values of a string array `inspect` shows. */
@@ -95,7 +90,7 @@ function inspectNpz(file: string): InspectEntry[] {
         bytes: h.dataBytes,
       };
       if (h.compressed) e.storedBytes = h.storedBytes;
-      if (/^[<>|=][US]\d+$/.test(h.descr)) {
+      if (isStringDescr(h.descr)) {
         const a = z.get(k);
         if (a.kind === "string") e.preview = a.values.slice(0, STRING_PREVIEW);
       }
@@ -107,28 +102,24 @@ function inspectNpz(file: string): InspectEntry[] {
 }
 
 function inspectNpy(file: string): InspectEntry {
-  const fd = openForRead(file, DataError, ".npy file");
-  try {
-    const size = fs.fstatSync(fd).size;
-    const prefix = readAt(fd, 0, Math.min(size, 12), file, DataError);
-    const end = Math.min(size, npyHeaderEnd(prefix, file));
-    const h = parseNpyHeader(readAt(fd, 0, end, file, DataError), file);
-    const e: InspectEntry = {
-      name: path.basename(file, ".npy"),
-      dtype: npyDTypeName(h.descr),
-      descr: h.descr,
-      shape: h.shape,
-      numel: sizeOf(h.shape),
-      bytes: h.dataBytes,
-    };
-    if (/^[<>|=][US]\d+$/.test(h.descr)) {
-      const a = decodeNpy(readAt(fd, 0, size, file, DataError), file);
-      if (a.kind === "string") e.preview = a.values.slice(0, STRING_PREVIEW);
-    }
-    return e;
-  } finally {
-    fs.closeSync(fd);
+  const h = readNpyHeader(file);
+  const e: InspectEntry = {
+    name: path.basename(file, ".npy"),
+    dtype: npyDTypeName(h.descr),
+    descr: h.descr,
+    shape: h.shape,
+    numel: sizeOf(h.shape),
+    bytes: h.dataBytes,
+  };
+  if (isStringDescr(h.descr)) {
+    const a = readNpy(file);
+    if (a.kind === "string") e.preview = a.values.slice(0, STRING_PREVIEW);
   }
+  return e;
+}
+
+function isStringDescr(descr: string): boolean {
+  return /^[<>|=][US]\d+$/.test(descr);
 }
 
 function totalsOf(entries: InspectEntry[]): InspectReport["totals"] {

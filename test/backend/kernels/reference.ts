@@ -4,6 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
+import { applyKernelOverrides, removeKernelOverrides } from "../../../lib/backend/kernels";
 
 /** Deterministic uniform(-1, 1) values (an LCG), the same on every backend. */
 export function randArray(n: number, seed: number): Float32Array {
@@ -67,13 +68,18 @@ export function naiveMatMul(
   return { data: out, shape: [...bo, m, n] };
 }
 
-/** Runs `fn` with the cpu backend active, then restores the previous backend; returns fn's result. */
+/**
+ * Runs `fn` on tfjs's own cpu kernels (peftlab's cpu overrides removed for the call), then restores the previous
+ * backend and the overrides; returns fn's result. This is the reference every override is compared with.
+ */
 export async function onCpu<T>(fn: () => T): Promise<T> {
   const prev = tf.getBackend();
   await tf.setBackend("cpu");
+  const hadOverrides = removeKernelOverrides("cpu");
   try {
     return fn();
   } finally {
+    if (hadOverrides) applyKernelOverrides("cpu");
     await tf.setBackend(prev);
   }
 }

@@ -1,0 +1,75 @@
+/** Starts the peftlab kernel: version guard, package aliases, session, ZMQ server, then warm-up and prelude. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError } from "../lib/errors";
+import { installPackageAliases, peftlabRoot } from "./resolve_alias";
+import { resolvePrelude } from "./prelude";
+import { PeftlabServer } from "./server";
+import { KernelSession } from "./session";
+
+/** The tslab version whose internals (dist/*.js) this kernel drives. */
+export const TSLAB_VERSION = "1.0.22";
+
+/** Throws a ConfigError unless the installed tslab is exactly TSLAB_VERSION. */
+export function checkTslabVersion(): void {
+  const v = (require("tslab/package.json") as { version: string }).version;
+  if (v !== TSLAB_VERSION) {
+    throw new ConfigError("Unsupported tslab version", {
+      where: "node_modules/tslab",
+      expected: TSLAB_VERSION,
+      got: v,
+      fix: `npm install --save-exact tslab@${TSLAB_VERSION} (the kernel uses tslab's internal modules)`,
+    });
+  }
+}
+
+export interface StartOptions {
+  configPath: string;
+  preludePath?: string;
+  noPrelude?: boolean;
+  rootDir?: string;
+}
+
+/** Starts serving the connection file; resolves once the sockets are bound. */
+export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
+  if (!o.configPath || !fs.existsSync(o.configPath)) {
+    throw new ConfigError("Kernel connection file not found", {
+      where: "--config-path",
+      expected: "the connection file Jupyter passes as {connection_file}",
+      got: o.configPath || "(none)",
+      fix: "start the kernel through Jupyter (peftlab kernel install), not by hand",
+    });
+  }
+  checkTslabVersion();
+  const rootDir = o.rootDir ?? process.cwd();
+  const prelude = resolvePrelude(o);
+  const t0 = Date.now();
+  installPackageAliases(rootDir);
+  const session = new KernelSession(rootDir);
+  const version = (JSON.parse(fs.readFileSync(path.join(peftlabRoot(), "package.json"), "utf8")) as { version: string }).version;
+  const server = new PeftlabServer(o.configPath, session, version);
+  process.on("SIGINT", () => session.interrupt());
+  process.on("uncaughtException", (e) => process.stderr.write(`Uncaught exception: ${e instanceof Error ? e.stack : String(e)}\n`));
+  process.on("unhandledRejection", (e) => process.stderr.write(`Unhandled rejection: ${e instanceof Error ? e.stack : String(e)}\n`));
+  await server.init();
+  const log = (s: string): void => {
+    if (process.env.PEFTLAB_KERNEL_DEBUG) fs.appendFileSync(process.env.PEFTLAB_KERNEL_DEBUG, `${s}\n`);
+  };
+  log(`bound in ${Date.now() - t0} ms`);
+  server.ready = new Promise<void>((resolve) => {
+    setImmediate(async () => {
+      session.warm();
+      log(`converter warm at ${Date.now() - t0} ms`);
+      if (prelude.code !== null) {
+        const err = await session.runPrelude(prelude.code);
+        if (err) {
+          const msg = `peftlab prelude (${prelude.source}) failed: ${err.ename}: ${err.evalue}\n${err.traceback.join("\n")}\n`;
+          fs.writeSync(2, msg);
+        }
+      }
+      log(`prelude done at ${Date.now() - t0} ms`);
+      resolve();
+    });
+  });
+  return server;
+}

@@ -1,0 +1,169 @@
+/**
+ * The ZMQ side: tslab's ZmqServer binds the five sockets and runs the heartbeat; this subclass replaces its message
+ * dispatch to answer every request type correctly (kernel_info with status, comm_info_reply, history_reply,
+ * interrupt), serialise the shell channel, publish busy/idle for every request and honour stop_on_error without
+ * tslab's timed 200 ms abort window.
+ */
+import { ZmqServer } from "tslab/dist/jupyter";
+import * as ts from "@tslab/typescript-for-tslab";
+import { childMessage, decodeMessage, encodeMessage, PROTOCOL_VERSION, type JupyterMessage } from "./wire";
+import type { KernelSession } from "./session";
+import type { HistoryRequest } from "./history";
+
+/** Requests answered at once, even while a cell runs (they do not touch the executor). */
+const IMMEDIATE = new Set(["kernel_info_request", "comm_info_request", "interrupt_request", "shutdown_request"]);
+
+/** kernel_info_reply content. */
+export function kernelInfo(version: string): Record<string, unknown> {
+  return {
+    status: "ok",
+    protocol_version: PROTOCOL_VERSION,
+    implementation: "peftlab",
+    implementation_version: version,
+    language_info: {
+      name: "typescript",
+      version: ts.version,
+      mimetype: "text/typescript",
+      file_extension: ".ts",
+      pygments_lexer: "typescript",
+      // The same CodeMirror setting tslab uses: highlights TypeScript in Notebook and Lab.
+      codemirror_mode: { name: "javascript", mode: "typescript", typescript: true },
+    },
+    banner: `peftlab kernel ${version} (TypeScript ${ts.version} via tslab, Node ${process.version})`,
+    help_links: [{ text: "peftlab", url: "https://github.com/peftlab/peftlab" }],
+    debugger: false,
+  };
+}
+
+interface Socket {
+  send(frames: Buffer[]): Promise<void>;
+}
+
+export class PeftlabServer extends ZmqServer {
+  private shellQueue: Promise<void> = Promise.resolve();
+  private readonly sendChains = new Map<Socket, Promise<void>>();
+  /** Shell messages are numbered on arrival; after an error, queued executes up to this number are aborted. */
+  private arrived = 0;
+  private abortThrough = 0;
+  /** Resolves when startup work (converter warm-up, prelude) is done; executes wait for it. */
+  ready: Promise<void> = Promise.resolve();
+  onShutdown: () => void = () => process.exit(0);
+
+  constructor(
+    configPath: string,
+    private readonly session: KernelSession,
+    private readonly version: string,
+  ) {
+    super(session.tslab, configPath);
+  }
+
+  override async handleShellMessage(sock: unknown, ...frames: Buffer[]): Promise<void> {
+    let msg: JupyterMessage;
+    try {
+      msg = decodeMessage(this.connInfo.key, frames);
+    } catch (e) {
+      process.stderr.write(`peftlab kernel: dropped a message: ${(e as Error).message}\n`);
+      return;
+    }
+    const s = sock as Socket;
+    if (IMMEDIATE.has(msg.header.msg_type)) return this.withStatus(msg, () => this.dispatch(s, msg, 0));
+    const seq = ++this.arrived;
+    const task = this.shellQueue.then(() => this.withStatus(msg, () => this.dispatch(s, msg, seq)));
+    this.shellQueue = task.catch(() => {});
+    return task;
+  }
+
+  private async withStatus(msg: JupyterMessage, fn: () => Promise<void>): Promise<void> {
+    this.publish(msg, "status", { execution_state: "busy" });
+    try {
+      await fn();
+    } catch (e) {
+      process.stderr.write(`peftlab kernel: ${msg.header.msg_type} failed: ${(e as Error).stack}\n`);
+    } finally {
+      this.publish(msg, "status", { execution_state: "idle" });
+    }
+  }
+
+  /** Publishes an iopub message caused by `parent`. */
+  publish(parent: JupyterMessage, msgType: string, content: Record<string, unknown>): void {
+    const m = childMessage(parent, msgType, content);
+    m.identities = [Buffer.from(`kernel.${msgType}`)];
+    this.sendOn(this.iopub as unknown as Socket, encodeMessage(this.connInfo.key, m));
+  }
+
+  private reply(sock: Socket, parent: JupyterMessage, msgType: string, content: Record<string, unknown>): void {
+    this.sendOn(sock, encodeMessage(this.connInfo.key, childMessage(parent, msgType, content)));
+  }
+
+  /** zeromq 6 allows one pending send per socket: chain them. */
+  private sendOn(sock: Socket, frames: Buffer[]): void {
+    const prev = this.sendChains.get(sock) ?? Promise.resolve();
+    const next = prev.then(() => sock.send(frames)).catch((e: Error) => {
+      process.stderr.write(`peftlab kernel: send failed: ${e.message}\n`);
+    });
+    this.sendChains.set(sock, next);
+  }
+
+  private async dispatch(sock: Socket, msg: JupyterMessage, seq: number): Promise<void> {
+    const c = msg.content;
+    switch (msg.header.msg_type) {
+      case "kernel_info_request":
+        return this.reply(sock, msg, "kernel_info_reply", kernelInfo(this.version));
+      case "comm_info_request":
+        return this.reply(sock, msg, "comm_info_reply", { status: "ok", comms: {} });
+      case "execute_request":
+        return this.execute(sock, msg, seq);
+      case "is_complete_request":
+        return this.reply(sock, msg, "is_complete_reply", this.session.isComplete(String(c.code ?? "")));
+      case "inspect_request":
+        return this.reply(sock, msg, "inspect_reply", {
+          ...this.session.tslab.handleInspect(c as never),
+        } as Record<string, unknown>);
+      case "complete_request":
+        return this.reply(sock, msg, "complete_reply", {
+          ...this.session.tslab.handleComplete(c as never),
+        } as Record<string, unknown>);
+      case "history_request":
+        return this.reply(sock, msg, "history_reply", {
+          status: "ok",
+          history: this.session.history.query(c as HistoryRequest),
+        });
+      case "interrupt_request":
+        this.session.interrupt();
+        return this.reply(sock, msg, "interrupt_reply", { status: "ok" });
+      case "shutdown_request":
+        this.reply(sock, msg, "shutdown_reply", { status: "ok", restart: c.restart === true });
+        setTimeout(() => {
+          this.close();
+          this.onShutdown();
+        }, 50);
+        return;
+      case "comm_open":
+      case "comm_msg":
+      case "comm_close":
+        return; // No comm targets: per the spec a kernel may ignore these.
+      default:
+        process.stderr.write(`peftlab kernel: unsupported message type ${msg.header.msg_type}\n`);
+    }
+  }
+
+  private async execute(sock: Socket, msg: JupyterMessage, seq: number): Promise<void> {
+    await this.ready;
+    if (seq <= this.abortThrough) {
+      // Queued behind a failed cell with stop_on_error: aborted, as ipykernel does.
+      return this.reply(sock, msg, "execute_reply", { status: "aborted", execution_count: this.session.executionCount });
+    }
+    const c = msg.content;
+    const reply = await this.session.execute(
+      {
+        code: String(c.code ?? ""),
+        silent: c.silent === true,
+        store_history: c.store_history !== false,
+        stop_on_error: c.stop_on_error !== false,
+      },
+      (t, content) => this.publish(msg, t, content),
+    );
+    if (reply.status === "error" && c.stop_on_error !== false) this.abortThrough = this.arrived;
+    this.reply(sock, msg, "execute_reply", reply as unknown as Record<string, unknown>);
+  }
+}

@@ -1,0 +1,2 @@
+/** Parameter-efficient fine-tuning: LoRA (peft-compatible adapters), probes and fine-tuning strategies. */
+export * from "./lora";
