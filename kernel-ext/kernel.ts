@@ -56,20 +56,29 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
     if (process.env.PEFTLAB_KERNEL_DEBUG) fs.appendFileSync(process.env.PEFTLAB_KERNEL_DEBUG, `${s}\n`);
   };
   log(`bound in ${Date.now() - t0} ms`);
+  // Building the TS program blocks the event loop for seconds. Start it once the client's kernel_info handshake is
+  // over (no request for 300 ms), so kernel_info is answered at once and executes simply queue behind the prelude.
   server.ready = new Promise<void>((resolve) => {
-    setImmediate(async () => {
+    let timer = setTimeout(go, 1000);
+    server.onKernelInfo = () => {
+      clearTimeout(timer);
+      timer = setTimeout(go, 300);
+    };
+    async function go(): Promise<void> {
+      server.onKernelInfo = () => {};
       session.warm();
       log(`converter warm at ${Date.now() - t0} ms`);
       if (prelude.code !== null) {
         const err = await session.runPrelude(prelude.code);
         if (err) {
-          const msg = `peftlab prelude (${prelude.source}) failed: ${err.ename}: ${err.evalue}\n${err.traceback.join("\n")}\n`;
-          fs.writeSync(2, msg);
+          const text = `peftlab prelude (${prelude.source}) failed: ${err.ename}: ${err.evalue}\n${err.traceback.join("\n")}\n`;
+          fs.writeSync(2, text);
+          server.startupWarning = text;
         }
       }
       log(`prelude done at ${Date.now() - t0} ms`);
       resolve();
-    });
+    }
   });
   return server;
 }

@@ -64,9 +64,9 @@ export function hasJupyter(python: string): boolean {
 }
 
 /** The first python with Jupyter among --python, /usr/bin/python3, python3 and python on PATH. */
-export function findJupyterPython(preferred?: string): string {
+export function findJupyterPython(preferred?: string, candidates = ["/usr/bin/python3", "python3", "python"]): string {
   const tried: string[] = [];
-  for (const c of [preferred, "/usr/bin/python3", "python3", "python"]) {
+  for (const c of [preferred, ...candidates]) {
     if (!c || tried.includes(c)) continue;
     tried.push(c);
     if (hasJupyter(c)) return c;

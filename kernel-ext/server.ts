@@ -48,6 +48,10 @@ export class PeftlabServer extends ZmqServer {
   /** Resolves when startup work (converter warm-up, prelude) is done; executes wait for it. */
   ready: Promise<void> = Promise.resolve();
   onShutdown: () => void = () => process.exit(0);
+  /** Shown as stderr in the first executed cell (e.g. a failed prelude), then cleared. */
+  startupWarning = "";
+  /** Called after each kernel_info_reply (startup waits for the client's handshake before blocking work). */
+  onKernelInfo: () => void = () => {};
 
   constructor(
     configPath: string,
@@ -108,7 +112,8 @@ export class PeftlabServer extends ZmqServer {
     const c = msg.content;
     switch (msg.header.msg_type) {
       case "kernel_info_request":
-        return this.reply(sock, msg, "kernel_info_reply", kernelInfo(this.version));
+        this.reply(sock, msg, "kernel_info_reply", kernelInfo(this.version));
+        return this.onKernelInfo();
       case "comm_info_request":
         return this.reply(sock, msg, "comm_info_reply", { status: "ok", comms: {} });
       case "execute_request":
@@ -154,6 +159,10 @@ export class PeftlabServer extends ZmqServer {
       return this.reply(sock, msg, "execute_reply", { status: "aborted", execution_count: this.session.executionCount });
     }
     const c = msg.content;
+    if (this.startupWarning !== "" && c.silent !== true) {
+      this.publish(msg, "stream", { name: "stderr", text: this.startupWarning });
+      this.startupWarning = "";
+    }
     const reply = await this.session.execute(
       {
         code: String(c.code ?? ""),

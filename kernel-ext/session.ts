@@ -11,6 +11,7 @@ import { toBundle, withOfflinePlotly, type DisplaySink, type MimeBundle, type Pl
 import { jupyterSink, type IopubSend } from "./display_sink";
 import { History } from "./history";
 import { SINK_LOCAL } from "./prelude";
+import { expandShorthandProperties } from "./source_fix";
 import {
   formatCompileErrors,
   formatRuntimeError,
@@ -209,7 +210,7 @@ export class KernelSession {
       complete: (d, s, p) => conv.complete(d, s, p),
       addModule: (name, content, meta) => conv.addModule(name, content, meta),
       convert: (prevDecl: string, src: string): ConvertResult => {
-        const r = conv.convert(prevDecl, src);
+        const r = conv.convert(prevDecl, expandShorthandProperties(src));
         if (r.output === undefined || r.diagnostics.length > 0) return r;
         const url = `peftlab-cell-${++this.cellSeq}.js`;
         const offset = (r.hasToplevelAwait ? ASYNC_PREFIX : SYNC_PREFIX).length;

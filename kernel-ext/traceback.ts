@@ -190,6 +190,8 @@ export function formatRuntimeError(err: unknown, cells: ReadonlyMap<string, Comp
   let excerpt: string[] = [];
   for (const f of stack ? parseStack(stack) : []) {
     const cell = cells.get(f.file);
+    // The executor's closing `})(__tslab__.exports, …)` line sits after the cell's JS and its sourceURL line.
+    if (cell && f.line > cell.js.split("\n").length + 1) continue;
     if (cell) {
       const pos = mapToSource(cell, f.line, f.col);
       const where = pos ? `${cell.label}, line ${pos.line}:${pos.col}` : cell.label;

@@ -51,7 +51,10 @@ function matmulCase(name: string, sa: number[], sb: number[], ta: boolean, tb: b
   const m = ta ? sa[sa.length - 1] : sa[sa.length - 2];
   const k = ta ? sa[sa.length - 2] : sa[sa.length - 1];
   const n = tb ? sb[sb.length - 2] : sb[sb.length - 1];
-  const batch = Math.max(sa.slice(0, -2).reduce((x, y) => x * y, 1), sb.slice(0, -2).reduce((x, y) => x * y, 1));
+  const batch = Math.max(
+    sa.slice(0, -2).reduce((x, y) => x * y, 1),
+    sb.slice(0, -2).reduce((x, y) => x * y, 1),
+  );
   return {
     name,
     kernel: "BatchMatMul",
@@ -127,8 +130,14 @@ function depthwiseCase(which: "Filter" | "Input", n: number, h: number, c: numbe
       const x = tf.randomNormal([n, h, h, c]);
       const dy = tf.randomNormal([n, oh, oh, c]);
       const filter = tf.randomNormal([3, 3, c, 1]);
-      const attrs = { strides: [s, s], pad: "same", dilations: [1, 1], filterShape: [3, 3, c, 1], inputShape: [n, h, h, c] };
-      const inputs = which === "Filter" ? { x, dy } : { dy, filter };
+      const attrs = {
+        strides: [s, s],
+        pad: "same",
+        dilations: [1, 1],
+        filterShape: [3, 3, c, 1],
+        inputShape: [n, h, h, c],
+      };
+      const inputs: tf.NamedTensorMap = which === "Filter" ? { x, dy } : { dy, filter };
       return { inputs: [x, dy, filter], run: () => tf.engine().runKernel(kernel, inputs, attrs as never) as tf.Tensor };
     },
   };
@@ -166,7 +175,8 @@ export function benchCases(quick = false): BenchCase[] {
 function timeCase(c: BenchCase, reps: number): { ms: number | null; note?: string } {
   const { run, inputs } = c.setup();
   try {
-    if (!tf.getKernel(c.kernel, tf.getBackend())) return { ms: null, note: `no ${c.kernel} kernel on ${tf.getBackend()}` };
+    if (!tf.getKernel(c.kernel, tf.getBackend()))
+      return { ms: null, note: `no ${c.kernel} kernel on ${tf.getBackend()}` };
     const once = () => {
       const t0 = performance.now();
       const y = run();
@@ -237,11 +247,15 @@ async function main(): Promise<void> {
     return;
   }
   const fmt = (v: number | null, w: number) => (v === null ? "-" : String(v)).padStart(w);
-  console.log(`${"case".padEnd(62)} ${"GFLOP".padStart(7)} ${"before ms".padStart(10)} ${"after ms".padStart(9)} ` +
-    `${"GF/s bef".padStart(9)} ${"GF/s aft".padStart(9)} ${"x".padStart(6)}`);
+  console.log(
+    `${"case".padEnd(62)} ${"GFLOP".padStart(7)} ${"before ms".padStart(10)} ${"after ms".padStart(9)} ` +
+      `${"GF/s bef".padStart(9)} ${"GF/s aft".padStart(9)} ${"x".padStart(6)}`,
+  );
   for (const r of rows) {
-    console.log(`${r.name.padEnd(62)} ${fmt(r.gflop, 7)} ${fmt(r.beforeMs, 10)} ${fmt(r.afterMs, 9)} ` +
-      `${fmt(r.beforeGflops, 9)} ${fmt(r.afterGflops, 9)} ${fmt(r.speedup, 6)}${r.note ? `  (${r.note})` : ""}`);
+    console.log(
+      `${r.name.padEnd(62)} ${fmt(r.gflop, 7)} ${fmt(r.beforeMs, 10)} ${fmt(r.afterMs, 9)} ` +
+        `${fmt(r.beforeGflops, 9)} ${fmt(r.afterGflops, 9)} ${fmt(r.speedup, 6)}${r.note ? `  (${r.note})` : ""}`,
+    );
   }
 }
 

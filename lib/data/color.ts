@@ -28,7 +28,10 @@ export interface JitterParams {
 /** Samples jitter parameters as torchvision ColorJitter.get_params (random permutation, then each factor). */
 export function sampleJitter(o: ColorJitterOptions, rng: Rng): JitterParams {
   if (o.hue !== undefined && (o.hue < 0 || o.hue > 0.5)) {
-    throw new ConfigError("colorJitter.hue must be in [0, 0.5]", { where: "augment.colorJitter.hue", got: String(o.hue) });
+    throw new ConfigError("colorJitter.hue must be in [0, 0.5]", {
+      where: "augment.colorJitter.hue",
+      got: String(o.hue),
+    });
   }
   const order = rng.shuffle([0, 1, 2, 3]);
   const f = (x?: number): number | undefined => (x ? rng.uniform(Math.max(0, 1 - x), 1 + x) : undefined);
@@ -124,7 +127,11 @@ function shiftHue(d: Float32Array, shift: number): void {
 
 /** 1-D Gaussian kernel as torchvision: x = −(k−1)/2 … (k−1)/2, exp(−x²/2σ²), normalised. */
 export function gaussianKernel1d(k: number, sigma: number): Float32Array {
-  if (k < 1 || k % 2 === 0) throw new ConfigError("Gaussian blur kernel size must be odd and positive", { where: "augment.gaussianBlur.kernel", got: String(k) });
+  if (k < 1 || k % 2 === 0)
+    throw new ConfigError("Gaussian blur kernel size must be odd and positive", {
+      where: "augment.gaussianBlur.kernel",
+      got: String(k),
+    });
   const out = new Float32Array(k);
   let sum = 0;
   for (let i = 0; i < k; i++) {

@@ -14,7 +14,6 @@ import { roundHalfEven } from "./rng";
 import type { CellRegion, ImageItem, PixelBuffer } from "./types";
 
 // bmp-js ships no types; its decode returns ABGR bytes.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const bmp = require("bmp-js") as { decode(b: Buffer): { data: Buffer; width: number; height: number } };
 
 /** Row-major HWC uint8 RGB. */
@@ -42,7 +41,11 @@ export function centreCropBox(w: number, h: number, cw: number, ch: number): { l
 }
 
 /** Decodes an item (file, in-memory pixels or a region of a large image) to RGB, then applies the base spec. */
-export async function decodeItem(item: ImageItem, spec: BaseSpec = {}, regionOffset?: [number, number]): Promise<RgbImage> {
+export async function decodeItem(
+  item: ImageItem,
+  spec: BaseSpec = {},
+  regionOffset?: [number, number],
+): Promise<RgbImage> {
   const where = item.path ?? `item ${item.id}`;
   try {
     const img = await toSharp(item, regionOffset);
@@ -106,10 +109,17 @@ export function decodeBmp(bytes: Buffer): PixelBuffer {
 
 async function applyBase(img: sharp.Sharp, spec: BaseSpec, where: string): Promise<RgbImage> {
   // Normalise to 8-bit 3-channel sRGB first so the resize sees what torchvision's PIL convert("RGB") would.
-  let { data, info } = await img.removeAlpha().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+  const decoded = await img
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw({ depth: "uchar" })
+    .toBuffer({ resolveWithObject: true });
+  const info = decoded.info;
+  let data = decoded.data;
   let w = info.width;
   let h = info.height;
-  if (info.channels !== 3) throw new DataError("Unexpected channel count after decode", { where, expected: "3", got: String(info.channels) });
+  if (info.channels !== 3)
+    throw new DataError("Unexpected channel count after decode", { where, expected: "3", got: String(info.channels) });
   if (spec.shorter !== undefined && Math.min(w, h) !== spec.shorter) {
     const t = resizeShorterSize(w, h, spec.shorter);
     data = await sharp(data, { raw: { width: w, height: h, channels: 3 } })
@@ -183,7 +193,9 @@ export async function regionSharp(file: string, r: CellRegion, offset: [number, 
     .toColourspace("srgb")
     .raw({ depth: "uchar" })
     .toBuffer({ resolveWithObject: true });
-  const img = sharp(patch.data, { raw: { width: patch.info.width, height: patch.info.height, channels: patch.info.channels as 3 } });
+  const img = sharp(patch.data, {
+    raw: { width: patch.info.width, height: patch.info.height, channels: patch.info.channels as 3 },
+  });
   if (r0 - l0 === r.size && b0 - t0 === r.size) return img;
   return img.extend({
     left: l0 - left,

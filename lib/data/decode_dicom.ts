@@ -29,9 +29,13 @@ export async function decodeDicom(bytes: Uint8Array, file: string): Promise<Pixe
   if (spp !== 1) throw bad(file, "single-sample (grayscale) pixels", `SamplesPerPixel ${spp}`);
   let values: ArrayLike<number>;
   if (px.encapsulatedPixelData) {
-    if (!JPEG_SYNTAXES.has(syntax)) throw bad(file, "uncompressed or JPEG-baseline pixel data", `transfer syntax ${syntax}`);
+    if (!JPEG_SYNTAXES.has(syntax))
+      throw bad(file, "uncompressed or JPEG-baseline pixel data", `transfer syntax ${syntax}`);
     const frame = dicomParser.readEncapsulatedPixelDataFromFragments(ds, px, 0, px.fragments?.length);
-    const { data } = await sharp(frame).toColourspace("b-w").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(frame)
+      .toColourspace("b-w")
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
     values = data;
   } else {
     const off = px.dataOffset;
@@ -59,5 +63,10 @@ function scaleToUint8(v: ArrayLike<number>, invert: boolean): Uint8Array {
 }
 
 function bad(file: string, expected: string, got: string): DataError {
-  return new DataError("Cannot decode DICOM image", { where: file, expected, got, fix: "check the file is an intact DICOM image" });
+  return new DataError("Cannot decode DICOM image", {
+    where: file,
+    expected,
+    got,
+    fix: "check the file is an intact DICOM image",
+  });
 }

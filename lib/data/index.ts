@@ -5,7 +5,13 @@
  */
 export * from "./types";
 export { createRng as createDataRng, deriveSeed, permutation as seededPermutation, type Rng as DataRng } from "./rng";
-export { imageFolderDataset, splitListDataset, IMAGE_EXTENSIONS, type ImageFolderOptions, type SplitListOptions } from "./sources";
+export {
+  imageFolderDataset,
+  splitListDataset,
+  IMAGE_EXTENSIONS,
+  type ImageFolderOptions,
+  type SplitListOptions,
+} from "./sources";
 export { manifestDataset, type ManifestOptions } from "./manifest";
 export { npzDataset, type NpzDatasetOptions } from "./sources_npz";
 export * from "./prepared";
@@ -26,10 +32,37 @@ export {
   type NormalizeSpec,
 } from "./transforms";
 export { sampleJitter, applyJitter, gaussianBlur as gaussianBlurImage, type ColorJitterOptions } from "./color";
-export { buildTransform as buildImageTransform, processItem, type AugmentOptions, type TransformOptions as ImageTransformOptions, type Transform as ImageTransform } from "./pipeline";
-export { stratifiedSplit, groupSplit, assertNoGroupLeak, kShot, stratifiedFraction, monteCarloSplits, type SplitFractions, type MonteCarloSplit } from "./splits";
+export {
+  buildTransform as buildImageTransform,
+  processItem,
+  type AugmentOptions,
+  type TransformOptions as ImageTransformOptions,
+  type Transform as ImageTransform,
+} from "./pipeline";
+export {
+  stratifiedSplit,
+  groupSplit,
+  assertNoGroupLeak,
+  kShot,
+  stratifiedFraction,
+  monteCarloSplits,
+  type SplitFractions,
+  type MonteCarloSplit,
+} from "./splits";
 export { epochOrder, balancedEpoch, classWeights } from "./samplers";
 export { ImageCache } from "./cache";
-export { DataLoader, type DataLoaderOptions, type Batch as ImageBatch, type LoaderState, type SkippedItem } from "./loader";
+export {
+  DataLoader,
+  type DataLoaderOptions,
+  type Batch as ImageBatch,
+  type LoaderState,
+  type SkippedItem,
+} from "./loader";
 export { throughput as dataThroughput, DEFAULT_BENCH_TRANSFORM, type ThroughputResult } from "./throughput";
-export { MEDMNIST_INFO, MEDMNIST_SIZES, medmnistFileName, medmnistUrl, type MedmnistInfo } from "./prepare/medmnist_info";
+export {
+  MEDMNIST_INFO,
+  MEDMNIST_SIZES,
+  medmnistFileName,
+  medmnistUrl,
+  type MedmnistInfo,
+} from "./prepare/medmnist_info";

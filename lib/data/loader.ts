@@ -4,6 +4,7 @@
  * position (epoch, batch) to resume from. Augmentation randomness is derived from (seed, epoch, position in epoch),
  * so a resumed loader produces the same batches as an uninterrupted one, whatever the prefetch timing.
  */
+import * as os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, DataError } from "../errors";
 import type { TransformOptions } from "./pipeline";
@@ -25,7 +26,7 @@ export interface DataLoaderOptions {
   order?: (epoch: number) => number[];
   /** Batches decoded ahead (default 2): host memory is about prefetch × batch bytes. */
   prefetch?: number;
-  /** Images decoded at once (default 4, libuv's default threadpool size). */
+  /** Images decoded at once (default: the core count, at least 2; measured best on 2 cores). */
   concurrency?: number;
   /** LRU budget for decoded base images (default 256 MiB; 0 disables). */
   cacheBytes?: number;
@@ -73,7 +74,11 @@ interface HostBatch {
 export class DataLoader {
   readonly ds: ImageDataset;
   readonly skipped: SkippedItem[] = [];
-  private readonly o: Required<Omit<DataLoaderOptions, "order" | "shuffle" | "augment">> & { shuffle: boolean; augment: boolean; order?: (e: number) => number[] };
+  private readonly o: Required<Omit<DataLoaderOptions, "order" | "shuffle" | "augment">> & {
+    shuffle: boolean;
+    augment: boolean;
+    order?: (e: number) => number[];
+  };
   private readonly proc: ItemProcessor;
   private readonly orders = new Map<number, number[]>();
   private queue: { epoch: number; index: number; p: Promise<HostBatch> }[] = [];
@@ -86,9 +91,13 @@ export class DataLoader {
 
   constructor(ds: ImageDataset, opts: DataLoaderOptions) {
     if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) {
-      throw new ConfigError("batchSize must be a positive integer", { where: "DataLoader.batchSize", got: String(opts.batchSize) });
+      throw new ConfigError("batchSize must be a positive integer", {
+        where: "DataLoader.batchSize",
+        got: String(opts.batchSize),
+      });
     }
-    if (ds.items.length === 0) throw new DataError("Dataset is empty", { where: ds.name, expected: "≥ 1 item", got: "0" });
+    if (ds.items.length === 0)
+      throw new DataError("Dataset is empty", { where: ds.name, expected: "≥ 1 item", got: "0" });
     const augment = opts.augment ?? opts.transform.augment !== undefined;
     this.ds = ds;
     this.o = {
@@ -100,14 +109,17 @@ export class DataLoader {
       dropLast: opts.dropLast ?? false,
       order: opts.order,
       prefetch: Math.max(1, opts.prefetch ?? 2),
-      concurrency: Math.max(1, opts.concurrency ?? 4),
+      concurrency: Math.max(1, opts.concurrency ?? Math.max(2, os.availableParallelism())),
       cacheBytes: opts.cacheBytes ?? 256 * 2 ** 20,
       skipBad: opts.skipBad ?? false,
       workers: opts.workers ?? 0,
       autoDispose: opts.autoDispose ?? true,
     };
     const t = augment ? opts.transform : { ...opts.transform, augment: undefined };
-    this.proc = this.o.workers > 0 ? new WorkerProcessor(t, this.o.cacheBytes, this.o.workers) : new InlineProcessor(t, this.o.cacheBytes);
+    this.proc =
+      this.o.workers > 0
+        ? new WorkerProcessor(t, this.o.cacheBytes, this.o.workers)
+        : new InlineProcessor(t, this.o.cacheBytes);
   }
 
   /** Batches per epoch (for the default order; a custom order may differ). */
@@ -124,7 +136,12 @@ export class DataLoader {
   /** Moves to a saved position (drops anything prefetched). The seed must match the one the state was saved with. */
   seek(s: LoaderState): void {
     if (s.seed !== this.o.seed) {
-      throw new ConfigError("Loader state was saved with another seed", { where: "DataLoader.seek", expected: String(this.o.seed), got: String(s.seed), fix: "construct the loader with the saved seed" });
+      throw new ConfigError("Loader state was saved with another seed", {
+        where: "DataLoader.seek",
+        expected: String(this.o.seed),
+        got: String(s.seed),
+        fix: "construct the loader with the saved seed",
+      });
     }
     this.drain();
     this.pos = { epoch: s.epoch, batch: s.batch };
@@ -262,7 +279,10 @@ export class DataLoader {
       hb.items.forEach((it, i) => ys.set(it.labels ?? [], i * L));
       y = tf.tensor2d(ys, [B, L], "float32"); // [B, L]
     } else {
-      y = tf.tensor1d(Int32Array.from(hb.items, (it) => it.label ?? -1), "int32"); // [B]
+      y = tf.tensor1d(
+        Int32Array.from(hb.items, (it) => it.label ?? -1),
+        "int32",
+      ); // [B]
     }
     return {
       x,

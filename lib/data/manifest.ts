@@ -35,7 +35,11 @@ export function manifestDataset(file: string, opts: ManifestOptions = {}): Image
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new DataError("Manifest is not valid JSON", { where: file, got: (e as Error).message, fix: "fix the JSON" });
+      throw new DataError("Manifest is not valid JSON", {
+        where: file,
+        got: (e as Error).message,
+        fix: "fix the JSON",
+      });
     }
     if (Array.isArray(parsed)) rows = parsed as Row[];
     else {
@@ -67,7 +71,12 @@ export function rowsToDataset(rows: Row[], file: string, opts: ManifestOptions):
   const splitCol = opts.splitColumn ?? "split";
   const multi = opts.labelColumns !== undefined && opts.labelColumns.length > 0;
   if (rows.length === 0) {
-    throw new DataError("Manifest has no rows", { where: file, expected: "at least one row", got: "0", fix: "check the file" });
+    throw new DataError("Manifest has no rows", {
+      where: file,
+      expected: "at least one row",
+      got: "0",
+      fix: "check the file",
+    });
   }
   const classes = multi ? [...opts.labelColumns!] : (opts.classes ?? inferClasses(rows, labelCol, file));
   const index = new Map(classes.map((c, i) => [c, i]));

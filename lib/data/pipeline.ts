@@ -70,9 +70,18 @@ export interface Transform {
 
 /** Validates options once and resolves presets. */
 export function buildTransform(o: TransformOptions): Transform {
-  if (!(Number.isInteger(o.size) && o.size > 0)) throw new ConfigError("transform.size must be a positive integer", { where: "transform.size", got: String(o.size) });
+  if (!(Number.isInteger(o.size) && o.size > 0))
+    throw new ConfigError("transform.size must be a positive integer", {
+      where: "transform.size",
+      got: String(o.size),
+    });
   const resize = o.resize ?? o.size;
-  if (resize < o.size) throw new ConfigError("transform.resize must be ≥ size", { where: "transform.resize", expected: `≥ ${o.size}`, got: String(resize) });
+  if (resize < o.size)
+    throw new ConfigError("transform.resize must be ≥ size", {
+      where: "transform.resize",
+      expected: `≥ ${o.size}`,
+      got: String(resize),
+    });
   const rrc = o.augment?.randomResizedCrop !== undefined;
   const base: BaseSpec = rrc ? { shorter: resize } : { shorter: resize, crop: o.size };
   return {
@@ -97,12 +106,24 @@ export function decodeBase(item: ImageItem, t: Transform, rng?: Rng): Promise<Rg
 }
 
 /** Augments a base image with `rng` (or centre-crops it for eval) and writes the normalised result into `out`. */
-export async function finishImage(base: RgbImage, t: Transform, rng: Rng | undefined, out: Float32Array, offset = 0): Promise<void> {
+export async function finishImage(
+  base: RgbImage,
+  t: Transform,
+  rng: Rng | undefined,
+  out: Float32Array,
+  offset = 0,
+): Promise<void> {
   const a = t.options.augment;
   const size = t.options.size;
   let rgb = base;
   if (a?.randomResizedCrop && rng) {
-    const box = randomResizedCropBox(base.width, base.height, a.randomResizedCrop.scale ?? [0.08, 1], a.randomResizedCrop.ratio ?? [3 / 4, 4 / 3], rng);
+    const box = randomResizedCropBox(
+      base.width,
+      base.height,
+      a.randomResizedCrop.scale ?? [0.08, 1],
+      a.randomResizedCrop.ratio ?? [3 / 4, 4 / 3],
+      rng,
+    );
     rgb = await resizedCrop(base, box, size);
   } else if (rgb.width !== size || rgb.height !== size) {
     // RandomResizedCrop configured but no rng (evaluation of a train pipeline): centre crop of the base.
@@ -128,6 +149,12 @@ export function augmentFloat(img0: FloatImage, a: AugmentOptions, rng: Rng): Flo
 }
 
 /** Decode + augment + normalise one item into `out` (no cache). */
-export async function processItem(item: ImageItem, t: Transform, rng: Rng | undefined, out: Float32Array, offset = 0): Promise<void> {
+export async function processItem(
+  item: ImageItem,
+  t: Transform,
+  rng: Rng | undefined,
+  out: Float32Array,
+  offset = 0,
+): Promise<void> {
   await finishImage(await decodeBase(item, t, rng), t, rng, out, offset);
 }

@@ -37,10 +37,19 @@ export function loadPreparedDataset(dirOrFile: string): ImageDataset {
     meta = JSON.parse(readText(file)) as PreparedDatasetJson;
   } catch (e) {
     if (e instanceof DataError) throw e;
-    throw new DataError("dataset.json is not valid JSON", { where: file, got: (e as Error).message, fix: "re-run `peftlab data prepare`" });
+    throw new DataError("dataset.json is not valid JSON", {
+      where: file,
+      got: (e as Error).message,
+      fix: "re-run `peftlab data prepare`",
+    });
   }
   if (meta.format !== "peftlab-dataset") {
-    throw new DataError("Not a peftlab dataset descriptor", { where: file, expected: 'format "peftlab-dataset"', got: JSON.stringify(meta.format), fix: "re-run `peftlab data prepare`" });
+    throw new DataError("Not a peftlab dataset descriptor", {
+      where: file,
+      expected: 'format "peftlab-dataset"',
+      got: JSON.stringify(meta.format),
+      fix: "re-run `peftlab data prepare`",
+    });
   }
   const src = path.resolve(path.dirname(file), meta.source.file);
   if (meta.source.kind === "npz") return npzDataset(src, { name: meta.name, classes: meta.classes, task: meta.task });
@@ -66,10 +75,20 @@ export interface ManifestRow {
 }
 
 /** Writes manifest.csv and dataset.json atomically into `dir`. */
-export function writePreparedDataset(dir: string, meta: Omit<PreparedDatasetJson, "format" | "version" | "source" | "splits">, rows: ManifestRow[]): string {
+export function writePreparedDataset(
+  dir: string,
+  meta: Omit<PreparedDatasetJson, "format" | "version" | "source" | "splits">,
+  rows: ManifestRow[],
+): string {
   const multi = meta.task === "multilabel";
   const hasRegion = rows.some((r) => r.x !== undefined);
-  const head = ["path", ...(multi ? meta.classes : ["label"]), "group", "split", ...(hasRegion ? ["x", "y", "size"] : [])];
+  const head = [
+    "path",
+    ...(multi ? meta.classes : ["label"]),
+    "group",
+    "split",
+    ...(hasRegion ? ["x", "y", "size"] : []),
+  ];
   const lines = [head.map(csvCell).join(",")];
   for (const r of rows) {
     const cells = [r.path, ...(multi ? (r.labels ?? []).map(String) : [r.label ?? ""]), r.group ?? "", r.split ?? ""];

@@ -32,7 +32,13 @@ export class InlineProcessor implements ItemProcessor {
     this.cache = new ImageCache(cacheBytes);
   }
 
-  async process(item: ImageItem, _index: number, seed: number | undefined, out: Float32Array, offset: number): Promise<void> {
+  async process(
+    item: ImageItem,
+    _index: number,
+    seed: number | undefined,
+    out: Float32Array,
+    offset: number,
+  ): Promise<void> {
     const rng = seed === undefined ? undefined : createRng(seed);
     // A jittered patch depends on the rng, so it is decoded fresh every time.
     const cacheable = !(item.region && this.t.options.augment?.regionJitter && rng);
@@ -95,15 +101,21 @@ export class WorkerProcessor implements ItemProcessor {
       ? `require(${JSON.stringify(js)})`
       : `require(${JSON.stringify(require.resolve("tsx/cjs"))}); require(${JSON.stringify(ts)})`;
     this.workers = Array.from({ length: n }, () => {
-      const w = new Worker(code, { eval: true, workerData: { transform: opts, cacheBytes: Math.floor(cacheBytes / n) } });
-      w.on("message", (m: { id: number; data?: Float32Array; error?: { message: string; where?: string }; stats?: CacheStats }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.stats) this.stats = m.stats;
-        if (m.error) p.reject(new DataError(m.error.message));
-        else p.resolve(m.data!);
+      const w = new Worker(code, {
+        eval: true,
+        workerData: { transform: opts, cacheBytes: Math.floor(cacheBytes / n) },
       });
+      w.on(
+        "message",
+        (m: { id: number; data?: Float32Array; error?: { message: string; where?: string }; stats?: CacheStats }) => {
+          const p = this.pending.get(m.id);
+          if (!p) return;
+          this.pending.delete(m.id);
+          if (m.stats) this.stats = m.stats;
+          if (m.error) p.reject(new DataError(m.error.message));
+          else p.resolve(m.data!);
+        },
+      );
       w.on("error", (e) => {
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();
@@ -113,7 +125,13 @@ export class WorkerProcessor implements ItemProcessor {
     });
   }
 
-  async process(item: ImageItem, index: number, seed: number | undefined, out: Float32Array, offset: number): Promise<void> {
+  async process(
+    item: ImageItem,
+    index: number,
+    seed: number | undefined,
+    out: Float32Array,
+    offset: number,
+  ): Promise<void> {
     const id = this.nextId++;
     const w = this.workers[index % this.workers.length];
     const data = await new Promise<Float32Array>((resolve, reject) => {

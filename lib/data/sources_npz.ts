@@ -48,11 +48,19 @@ export function npzDataset(file: string, opts: NpzDatasetOptions = {}): ImageDat
       const [n, h, w] = img.shape;
       const c = img.shape.length === 4 ? img.shape[3] : 1;
       if (img.dtype !== "uint8" || (img.shape.length !== 3 && !(img.shape.length === 4 && (c === 3 || c === 1)))) {
-        throw new DataError("Images array has the wrong dtype or shape", { where: `${file}[${split}_images]`, expected: "uint8 (N,H,W) or (N,H,W,3)", got: `${img.dtype} [${img.shape.join(",")}]` });
+        throw new DataError("Images array has the wrong dtype or shape", {
+          where: `${file}[${split}_images]`,
+          expected: "uint8 (N,H,W) or (N,H,W,3)",
+          got: `${img.dtype} [${img.shape.join(",")}]`,
+        });
       }
       const L = lab.shape.length === 2 ? lab.shape[1] : 1;
       if (lab.shape[0] !== n || lab.shape.length > 2) {
-        throw new DataError("Labels do not match images", { where: `${file}[${split}_labels]`, expected: `(${n},) or (${n}, L)`, got: `[${lab.shape.join(",")}]` });
+        throw new DataError("Labels do not match images", {
+          where: `${file}[${split}_labels]`,
+          expected: `(${n},) or (${n}, L)`,
+          got: `[${lab.shape.join(",")}]`,
+        });
       }
       task = task ?? (L > 1 ? "multilabel" : "multiclass");
       width = Math.max(width, task === "multilabel" ? L : 0);
@@ -64,7 +72,8 @@ export function npzDataset(file: string, opts: NpzDatasetOptions = {}): ImageDat
           pixels: { data: px.subarray(i * stride, (i + 1) * stride), width: w, height: h, channels: c as 1 | 3 },
           split,
         };
-        if (task === "multilabel") it.labels = Array.from(lab.data.subarray(i * L, (i + 1) * L) as ArrayLike<number>, Number);
+        if (task === "multilabel")
+          it.labels = Array.from(lab.data.subarray(i * L, (i + 1) * L) as ArrayLike<number>, Number);
         else it.label = Number(lab.data[i * L]);
         items.push(it);
       }
@@ -78,7 +87,12 @@ export function npzDataset(file: string, opts: NpzDatasetOptions = {}): ImageDat
       Array.from({ length: K }, (_, i) => String(i));
     for (const it of items) {
       if (it.label !== undefined && (it.label < 0 || it.label >= classes.length)) {
-        throw new DataError("Unknown label in npz row", { where: `${file} ${it.id}`, expected: `0..${classes.length - 1}`, got: String(it.label), fix: "pass the full class list as `classes`" });
+        throw new DataError("Unknown label in npz row", {
+          where: `${file} ${it.id}`,
+          expected: `0..${classes.length - 1}`,
+          got: String(it.label),
+          fix: "pass the full class list as `classes`",
+        });
       }
     }
     return { name: opts.name ?? base, classes: [...classes], task: task ?? "multiclass", items };
@@ -88,6 +102,7 @@ export function npzDataset(file: string, opts: NpzDatasetOptions = {}): ImageDat
 }
 
 function numeric(a: NpyArray, where: string): HostTensor {
-  if (a.kind !== "numeric") throw new DataError("Expected a numeric array", { where, expected: "numeric dtype", got: a.descr });
+  if (a.kind !== "numeric")
+    throw new DataError("Expected a numeric array", { where, expected: "numeric dtype", got: a.descr });
   return a.tensor;
 }

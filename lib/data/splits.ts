@@ -58,17 +58,28 @@ export function hashString(s: string): number {
 }
 
 /** Stratified split by fractions: each class is divided in the same proportions. Items keep dataset order. */
-export function stratifiedSplit(ds: ImageDataset, fractions: SplitFractions, seed: number): Record<string, ImageDataset> {
+export function stratifiedSplit(
+  ds: ImageDataset,
+  fractions: SplitFractions,
+  seed: number,
+): Record<string, ImageDataset> {
   const e = checkFractions(fractions);
   const assign = new Map<ImageItem, string>();
   for (const group of strata(ds.items, seed).values()) {
-    const counts = allocate(group.length, e.map(([, f]) => f));
+    const counts = allocate(
+      group.length,
+      e.map(([, f]) => f),
+    );
     let p = 0;
     e.forEach(([name], i) => {
       for (let k = 0; k < counts[i]; k++) assign.set(group[p++], name);
     });
   }
-  return collect(ds, e.map(([n]) => n), (it) => assign.get(it)!);
+  return collect(
+    ds,
+    e.map(([n]) => n),
+    (it) => assign.get(it)!,
+  );
 }
 
 function collect(ds: ImageDataset, names: string[], which: (it: ImageItem) => string): Record<string, ImageDataset> {
@@ -116,7 +127,11 @@ export function groupSplit(ds: ImageDataset, fractions: SplitFractions, seed: nu
     where.set(g, e[best][0]);
     have[best] += groups.get(g)!;
   }
-  const out = collect(ds, e.map(([n]) => n), (it) => where.get(groupOf(it))!);
+  const out = collect(
+    ds,
+    e.map(([n]) => n),
+    (it) => where.get(groupOf(it))!,
+  );
   assertNoGroupLeak(out);
   return out;
 }
@@ -127,7 +142,9 @@ export function assertNoGroupLeak(splits: Record<string, ImageDataset> | ImageDa
   const entries: [string, ImageItem][] =
     "items" in splits && Array.isArray((splits as ImageDataset).items)
       ? (splits as ImageDataset).items.map((it) => [it.split ?? "(none)", it])
-      : Object.entries(splits as Record<string, ImageDataset>).flatMap(([s, d]) => d.items.map((it): [string, ImageItem] => [s, it]));
+      : Object.entries(splits as Record<string, ImageDataset>).flatMap(([s, d]) =>
+          d.items.map((it): [string, ImageItem] => [s, it]),
+        );
   for (const [s, it] of entries) {
     if (it.group === undefined) continue;
     const prev = seen.get(it.group);
@@ -146,7 +163,11 @@ export function assertNoGroupLeak(splits: Record<string, ImageDataset> | ImageDa
 /** k images per class (multiclass), the same per-class order for every k; a class with fewer than k is an error. */
 export function kShot(ds: ImageDataset, shots: number, seed: number): ImageDataset {
   if (!(Number.isInteger(shots) && shots >= 1)) {
-    throw new ConfigError("shots must be a positive integer", { where: "shots", expected: "1..50 (the papers use 1-50)", got: String(shots) });
+    throw new ConfigError("shots must be a positive integer", {
+      where: "shots",
+      expected: "1..50 (the papers use 1-50)",
+      got: String(shots),
+    });
   }
   requireMulticlass(ds, "kShot");
   const picked = new Set<ImageItem>();
@@ -163,20 +184,32 @@ export function kShot(ds: ImageDataset, shots: number, seed: number): ImageDatas
     }
     g.slice(0, shots).forEach((it) => picked.add(it));
   });
-  return withItems(ds, ds.items.filter((it) => picked.has(it)), `${ds.name}/${shots}-shot`);
+  return withItems(
+    ds,
+    ds.items.filter((it) => picked.has(it)),
+    `${ds.name}/${shots}-shot`,
+  );
 }
 
 /** A stratified fraction (0 < f ≤ 1) of a dataset: round(f·n_c) per class, at least 1 where the class has any. */
 export function stratifiedFraction(ds: ImageDataset, fraction: number, seed: number): ImageDataset {
   if (!(fraction > 0 && fraction <= 1)) {
-    throw new ConfigError("fraction must be in (0, 1]", { where: "fraction", expected: "0.001 … 1.0", got: String(fraction) });
+    throw new ConfigError("fraction must be in (0, 1]", {
+      where: "fraction",
+      expected: "0.001 … 1.0",
+      got: String(fraction),
+    });
   }
   const picked = new Set<ImageItem>();
   for (const g of strata(ds.items, seed).values()) {
     const n = Math.max(1, Math.round(fraction * g.length));
     g.slice(0, n).forEach((it) => picked.add(it));
   }
-  return withItems(ds, ds.items.filter((it) => picked.has(it)), `${ds.name}/${fraction}`);
+  return withItems(
+    ds,
+    ds.items.filter((it) => picked.has(it)),
+    `${ds.name}/${fraction}`,
+  );
 }
 
 /** One Monte-Carlo repetition: a held-out test set, then a training sample with an optional validation part. */
@@ -199,7 +232,10 @@ export function monteCarloSplits(
   return o.seeds.map((seed) => {
     const split = o.byGroup ? groupSplit : stratifiedSplit;
     const a = split(ds, { pool: 1 - tf, test: tf }, seed);
-    const pool = o.trainSize !== undefined && o.trainSize < 1 ? stratifiedFraction(a.pool, o.trainSize, deriveSeed(seed, 1)) : a.pool;
+    const pool =
+      o.trainSize !== undefined && o.trainSize < 1
+        ? stratifiedFraction(a.pool, o.trainSize, deriveSeed(seed, 1))
+        : a.pool;
     if (!o.valFraction) return { seed, train: rename(pool, "train"), test: a.test };
     const b = split(pool, { train: 1 - o.valFraction, val: o.valFraction }, deriveSeed(seed, 2));
     return { seed, train: b.train, val: b.val, test: a.test };
@@ -207,11 +243,20 @@ export function monteCarloSplits(
 }
 
 function rename(ds: ImageDataset, split: string): ImageDataset {
-  return withItems(ds, ds.items.map((it) => ({ ...it, split })), ds.name.replace(/\/[^/]*$/, `/${split}`));
+  return withItems(
+    ds,
+    ds.items.map((it) => ({ ...it, split })),
+    ds.name.replace(/\/[^/]*$/, `/${split}`),
+  );
 }
 
 function requireMulticlass(ds: ImageDataset, fn: string): void {
   if (ds.task !== "multiclass") {
-    throw new ConfigError(`${fn} needs a multiclass dataset`, { where: ds.name, expected: "multiclass", got: ds.task, fix: "use stratifiedFraction for multi-label data" });
+    throw new ConfigError(`${fn} needs a multiclass dataset`, {
+      where: ds.name,
+      expected: "multiclass",
+      got: ds.task,
+      fix: "use stratifiedFraction for multi-label data",
+    });
   }
 }

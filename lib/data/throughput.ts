@@ -25,7 +25,10 @@ export const DEFAULT_BENCH_TRANSFORM: TransformOptions = {
  */
 export async function throughput(
   ds: ImageDataset,
-  o: { images?: number; batchSize?: number; transform?: TransformOptions } & Pick<DataLoaderOptions, "workers" | "concurrency" | "prefetch" | "seed"> = {},
+  o: { images?: number; batchSize?: number; transform?: TransformOptions } & Pick<
+    DataLoaderOptions,
+    "workers" | "concurrency" | "prefetch" | "seed"
+  > = {},
 ): Promise<ThroughputResult> {
   const n = Math.min(o.images ?? 256, ds.items.length);
   const sub = { ...ds, items: ds.items.slice(0, n) };
@@ -50,5 +53,11 @@ export async function throughput(
     await loader.close();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { images: count, seconds, imagesPerSecond: count / seconds, workers: o.workers ?? 0, concurrency: o.concurrency ?? 4 };
+  return {
+    images: count,
+    seconds,
+    imagesPerSecond: count / seconds,
+    workers: o.workers ?? 0,
+    concurrency: o.concurrency ?? 4,
+  };
 }

@@ -186,10 +186,18 @@ export function resolveNorm(spec: NormalizeSpec): NormStats {
   const b = (v: number[], n: string): [number, number, number] => {
     if (v.length === 1) return [v[0], v[0], v[0]];
     if (v.length === 3) return [v[0], v[1], v[2]];
-    throw new ConfigError(`normalize.${n} needs 1 or 3 values`, { where: `transform.normalize.${n}`, expected: "1 or 3", got: String(v.length) });
+    throw new ConfigError(`normalize.${n} needs 1 or 3 values`, {
+      where: `transform.normalize.${n}`,
+      expected: "1 or 3",
+      got: String(v.length),
+    });
   };
   const st = { mean: b(spec.mean, "mean"), std: b(spec.std, "std") };
-  if (st.std.some((x) => !(x > 0))) throw new ConfigError("normalize.std must be positive", { where: "transform.normalize.std", got: st.std.join(",") });
+  if (st.std.some((x) => !(x > 0)))
+    throw new ConfigError("normalize.std must be positive", {
+      where: "transform.normalize.std",
+      got: st.std.join(","),
+    });
   return st;
 }
 

@@ -14,7 +14,10 @@ parentPort?.on("message", (m: { id: number; item: ImageItem; seed?: number }) =>
     () => parentPort!.postMessage({ id: m.id, data: out, stats: proc.cacheStats() }, [out.buffer]),
     (e: unknown) => {
       const err = e as Error;
-      parentPort!.postMessage({ id: m.id, error: { message: err instanceof PeftlabError ? err.message : String(err?.message ?? e) } });
+      parentPort!.postMessage({
+        id: m.id,
+        error: { message: err instanceof PeftlabError ? err.message : String(err?.message ?? e) },
+      });
     },
   );
 });

@@ -108,7 +108,7 @@ export class TrainingDashboard implements TrainingCallbacks {
     this.render(true);
   }
 
-  onEpochBegin(): void {}
+  onEpochBegin(_info?: { epoch: number }): void {}
 
   onBatchEnd(info: BatchEndInfo): void {
     this.last = info;

@@ -72,7 +72,8 @@ export async function renderImageGrid(images: GridImage[], o: ImageGridOptions =
   const cols = Math.min(o.columns ?? 8, shown.length);
   const rows = Math.ceil(shown.length / cols);
   const pad = 3;
-  const cap = o.labels || o.predictions ? 16 : 0;
+  const both = o.labels !== undefined && o.predictions !== undefined;
+  const cap = both ? 28 : o.labels || o.predictions ? 15 : 0;
   const tw = w * scale + 2 * pad;
   const th = h * scale + 2 * pad + cap;
   const W = cols * tw;
@@ -107,8 +108,13 @@ export async function renderImageGrid(images: GridImage[], o: ImageGridOptions =
       }
     }
     if (cap > 0) {
-      const text = label !== undefined && pred !== undefined ? `${name(label)}→${name(pred)}` : name((label ?? pred) as number);
-      svg.push(`<text x="${x0 + tw / 2}" y="${y0 + th - 4}" font-size="11" font-family="sans-serif" text-anchor="middle" fill="${bad ? "#c00" : "#222"}">${esc(text)}</text>`);
+      // Two short lines (true, then predicted), cut to the tile width so neighbouring captions never overlap.
+      const fit = (t: string): string => (t.length * 6.2 > tw - 4 ? `${t.slice(0, Math.max(1, Math.floor((tw - 4) / 6.2) - 1))}…` : t);
+      const lines = both ? [fit(name(label as number)), fit(`→ ${name(pred as number)}`)] : [fit(name((label ?? pred) as number))];
+      lines.forEach((t, k) => {
+        const y = y0 + h * scale + 2 * pad + 11 + 13 * k;
+        svg.push(`<text x="${x0 + tw / 2}" y="${y}" font-size="11" font-family="sans-serif" text-anchor="middle" fill="${bad && k === 1 ? "#c00" : "#222"}">${esc(t)}</text>`);
+      });
     }
   });
   let img = sharp(Buffer.from(rgb), { raw: { width: W, height: H, channels: 3 } });

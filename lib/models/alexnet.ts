@@ -34,7 +34,13 @@ export interface AlexNetJson {
 
 /** Converts the JSON form to options. */
 export function alexnetOptionsFromJson(j: AlexNetJson): AlexNetOptions {
-  return { channels: j.channels, classifierHidden: j.classifier_hidden, dropout: j.dropout, numClasses: j.num_classes, inChans: j.in_chans };
+  return {
+    channels: j.channels,
+    classifierHidden: j.classifier_hidden,
+    dropout: j.dropout,
+    numClasses: j.num_classes,
+    inChans: j.in_chans,
+  };
 }
 
 // Conv geometry per torchvision: [kernel, stride, padding]; max-pools (3, 2) follow convs 0, 1 and 4.

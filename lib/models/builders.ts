@@ -10,7 +10,11 @@ import { VisionTransformer } from "./vit";
 import { vitOptionsFromJson } from "./vit_json";
 
 /** Builds a model from JSON arguments; `seed` seeds from-scratch initialisation; `warn` hears about ignored keys. */
-export type ArchBuilder = (json: Record<string, unknown>, seed?: number, warn?: (msg: string) => void) => ImageClassifier;
+export type ArchBuilder = (
+  json: Record<string, unknown>,
+  seed?: number,
+  warn?: (msg: string) => void,
+) => ImageClassifier;
 
 /** Every architecture peftlab can build, keyed by the `arch` field of registry entries and manifest cases. */
 export const ARCH_BUILDERS: Readonly<Record<string, ArchBuilder>> = {

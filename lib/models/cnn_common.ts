@@ -53,7 +53,8 @@ export abstract class CnnClassifier extends Module implements ImageClassifier {
   /** Swaps the head for a freshly initialised Linear(numFeatures, numClasses), or Identity for 0 (timm semantics). */
   resetClassifier(numClasses: number, seed?: number): void {
     checkNumClasses(numClasses, "resetClassifier(numClasses)");
-    const head = numClasses > 0 ? new Linear(this.numFeatures, numClasses, { seeds: new SeedSequence(seed) }) : new Identity();
+    const head =
+      numClasses > 0 ? new Linear(this.numFeatures, numClasses, { seeds: new SeedSequence(seed) }) : new Identity();
     head.training = this.training;
     const old = this.setSubmodule(this.headPath, head);
     old.dispose();

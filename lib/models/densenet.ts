@@ -180,14 +180,21 @@ function validate(o: DenseNetOptions) {
   checkPositiveInt(r.bnSize, "DenseNetOptions.bnSize");
   checkPositiveInt(r.inChans, "DenseNetOptions.inChans");
   if (!(r.dropRate >= 0 && r.dropRate < 1)) {
-    throw new ConfigError("dropRate out of range", { where: "DenseNetOptions.dropRate", expected: "0 ≤ p < 1", got: String(r.dropRate) });
+    throw new ConfigError("dropRate out of range", {
+      where: "DenseNetOptions.dropRate",
+      expected: "0 ≤ p < 1",
+      got: String(r.dropRate),
+    });
   }
   return r;
 }
 
 /** torchvision densenet121. */
-export const densenet121 = (o: DenseNetOptions = {}) => new DenseNet({ growthRate: 32, blockConfig: [6, 12, 24, 16], numInitFeatures: 64, ...o });
+export const densenet121 = (o: DenseNetOptions = {}) =>
+  new DenseNet({ growthRate: 32, blockConfig: [6, 12, 24, 16], numInitFeatures: 64, ...o });
 /** torchvision densenet169. */
-export const densenet169 = (o: DenseNetOptions = {}) => new DenseNet({ growthRate: 32, blockConfig: [6, 12, 32, 32], numInitFeatures: 64, ...o });
+export const densenet169 = (o: DenseNetOptions = {}) =>
+  new DenseNet({ growthRate: 32, blockConfig: [6, 12, 32, 32], numInitFeatures: 64, ...o });
 /** torchvision densenet201. */
-export const densenet201 = (o: DenseNetOptions = {}) => new DenseNet({ growthRate: 32, blockConfig: [6, 12, 48, 32], numInitFeatures: 64, ...o });
+export const densenet201 = (o: DenseNetOptions = {}) =>
+  new DenseNet({ growthRate: 32, blockConfig: [6, 12, 48, 32], numInitFeatures: 64, ...o });

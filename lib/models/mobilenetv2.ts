@@ -126,7 +126,9 @@ interface BuildCtx {
 
 function conv(c: BuildCtx, inC: number, outC: number, k: number, stride = 1, groups = 1): Conv2d {
   const opts = { stride, groups, bias: false, seeds: c.seeds };
-  return c.padding === "keras" ? new SamePadConv2d(inC, outC, k, opts) : new Conv2d(inC, outC, k, { ...opts, padding: (k - 1) >> 1 });
+  return c.padding === "keras"
+    ? new SamePadConv2d(inC, outC, k, opts)
+    : new Conv2d(inC, outC, k, { ...opts, padding: (k - 1) >> 1 });
 }
 
 /** torchvision's Conv2dNormActivation with ReLU6: children 0 (conv), 1 (bn), 2 (relu6). */
@@ -166,7 +168,11 @@ export class MobileNetV2 extends CnnClassifier {
     const lastChannel = makeDivisible(o.lastChannel * Math.max(1, o.widthMult), o.roundNearest);
     super(o.numClasses, lastChannel, "classifier.1");
     this.inChans = o.inChans;
-    const c: BuildCtx = { padding: o.padding, bn: { eps: o.bnEps, momentum: o.bnMomentum }, seeds: new SeedSequence(o.seed) };
+    const c: BuildCtx = {
+      padding: o.padding,
+      bn: { eps: o.bnEps, momentum: o.bnMomentum },
+      seeds: new SeedSequence(o.seed),
+    };
     let inC = makeDivisible(32 * o.widthMult, o.roundNearest);
     const features: Module[] = [convBnRelu6(c, o.inChans, inC, 3, 2)];
     for (const [t, ch, n, s] of o.invertedResidualSetting) {
@@ -179,7 +185,10 @@ export class MobileNetV2 extends CnnClassifier {
     features.push(convBnRelu6(c, inC, lastChannel, 1));
     this.lastIndex = features.length - 1;
     this.registerModule("features", new Sequential(...features));
-    this.registerModule("classifier", new Sequential(new Dropout(o.dropout, c.seeds.next()), makeHead(lastChannel, o.numClasses, c.seeds)));
+    this.registerModule(
+      "classifier",
+      new Sequential(new Dropout(o.dropout, c.seeds.next()), makeHead(lastChannel, o.numClasses, c.seeds)),
+    );
     initTorchvision(this, { convMode: "fan_out", linearStd: 0.01, zeroLinearBias: true }, c.seeds);
   }
 
@@ -195,8 +204,8 @@ export class MobileNetV2 extends CnnClassifier {
 
   stages(): Stage[] {
     const out: Stage[] = [{ name: "stem", prefixes: ["features.0"] }];
-    for (let i = 1; i < this.lastIndex; i++) out.push({ name: `features.${i}`, prefixes: [`features.${i}`] });
-    out.push({ name: `features.${this.lastIndex}`, prefixes: [`features.${this.lastIndex}`] });
+    // One stage per inverted-residual block, then the last 1×1 conv.
+    for (let i = 1; i <= this.lastIndex; i++) out.push({ name: `features.${i}`, prefixes: [`features.${i}`] });
     out.push({ name: "classifier.1", prefixes: ["classifier.1"] });
     return out;
   }
@@ -217,10 +226,18 @@ function validate(o: MobileNetV2Options) {
     seed: o.seed,
   };
   if (!(r.widthMult > 0)) {
-    throw new ConfigError("widthMult must be positive", { where: "MobileNetV2Options.widthMult", expected: "> 0", got: String(r.widthMult) });
+    throw new ConfigError("widthMult must be positive", {
+      where: "MobileNetV2Options.widthMult",
+      expected: "> 0",
+      got: String(r.widthMult),
+    });
   }
   if (r.padding !== "torch" && r.padding !== "keras") {
-    throw new ConfigError("Unknown padding convention", { where: "MobileNetV2Options.padding", expected: '"torch" or "keras"', got: JSON.stringify(r.padding) });
+    throw new ConfigError("Unknown padding convention", {
+      where: "MobileNetV2Options.padding",
+      expected: '"torch" or "keras"',
+      got: JSON.stringify(r.padding),
+    });
   }
   if (!(r.bnEps > 0) || !(r.bnMomentum >= 0 && r.bnMomentum <= 1)) {
     throw new ConfigError("BatchNorm settings out of range", {
@@ -236,7 +253,9 @@ function validate(o: MobileNetV2Options) {
       got: JSON.stringify(r.invertedResidualSetting),
     });
   }
-  r.invertedResidualSetting.forEach((row, i) => row.forEach((v, j) => checkPositiveInt(v, `invertedResidualSetting[${i}][${j}]`)));
+  r.invertedResidualSetting.forEach((row, i) =>
+    row.forEach((v, j) => checkPositiveInt(v, `invertedResidualSetting[${i}][${j}]`)),
+  );
   checkPositiveInt(r.roundNearest, "MobileNetV2Options.roundNearest");
   checkPositiveInt(r.lastChannel, "MobileNetV2Options.lastChannel");
   checkPositiveInt(r.inChans, "MobileNetV2Options.inChans");

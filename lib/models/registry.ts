@@ -10,15 +10,7 @@ import { ConfigError } from "../errors";
 import { CNN_PRETRAINED } from "./pretrained_cnn";
 import { VIT_PRETRAINED } from "./pretrained_vit";
 
-/** ImageNet normalisation (torchvision / timm IMAGENET_DEFAULT_MEAN/STD). */
-export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
-/** Inception-style normalisation to [-1, 1] (timm IMAGENET_INCEPTION_MEAN/STD; google/vit-*). */
-export const INCEPTION_MEAN: [number, number, number] = [0.5, 0.5, 0.5];
-export const INCEPTION_STD: [number, number, number] = [0.5, 0.5, 0.5];
-/** OpenAI CLIP normalisation (timm OPENAI_CLIP_MEAN/STD). */
-export const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
-export const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+export { CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, INCEPTION_MEAN, INCEPTION_STD } from "./constants";
 
 /** One pretrained model: how to build it, how to feed it, and where its weights come from. */
 export interface PretrainedCfg {
@@ -74,5 +66,9 @@ export function getPretrainedCfg(id: string): PretrainedCfg {
 
 /** Registered ids, optionally filtered by arch or by a substring of the id. */
 export function listPretrained(filter: { arch?: string; contains?: string } = {}): string[] {
-  return PRETRAINED.filter((c) => (filter.arch === undefined || c.arch === filter.arch) && (filter.contains === undefined || c.id.includes(filter.contains))).map((c) => c.id);
+  return PRETRAINED.filter(
+    (c) =>
+      (filter.arch === undefined || c.arch === filter.arch) &&
+      (filter.contains === undefined || c.id.includes(filter.contains)),
+  ).map((c) => c.id);
 }

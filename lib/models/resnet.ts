@@ -76,7 +76,10 @@ export class BasicBlock extends Module {
   constructor(a: BlockArgs) {
     super();
     const s = a.seeds;
-    this.conv1 = this.registerModule("conv1", new Conv2d(a.inplanes, a.planes, 3, { stride: a.stride, padding: 1, bias: false, seeds: s }));
+    this.conv1 = this.registerModule(
+      "conv1",
+      new Conv2d(a.inplanes, a.planes, 3, { stride: a.stride, padding: 1, bias: false, seeds: s }),
+    );
     this.bn1 = this.registerModule("bn1", new BatchNorm2d(a.planes));
     this.relu = this.registerModule("relu", new Activation("relu"));
     this.conv2 = this.registerModule("conv2", new Conv2d(a.planes, a.planes, 3, { padding: 1, bias: false, seeds: s }));
@@ -107,7 +110,10 @@ export class Bottleneck extends Module {
     const out = a.planes * Bottleneck.expansion;
     this.registerModule("conv1", new Conv2d(a.inplanes, width, 1, { bias: false, seeds: s }));
     this.registerModule("bn1", new BatchNorm2d(width));
-    this.registerModule("conv2", new Conv2d(width, width, 3, { stride: a.stride, padding: 1, groups: a.groups, bias: false, seeds: s }));
+    this.registerModule(
+      "conv2",
+      new Conv2d(width, width, 3, { stride: a.stride, padding: 1, groups: a.groups, bias: false, seeds: s }),
+    );
     this.registerModule("bn2", new BatchNorm2d(width));
     this.registerModule("conv3", new Conv2d(width, out, 1, { bias: false, seeds: s }));
     this.registerModule("bn3", new BatchNorm2d(out));
@@ -155,7 +161,9 @@ export class ResNet extends CnnClassifier {
       const blocks: Module[] = [];
       for (let b = 0; b < depth; b++) {
         const stride = b === 0 && i > 0 ? 2 : 1;
-        blocks.push(new Block({ inplanes, planes: o.widths[i], stride, groups: o.groups, widthPerGroup: o.widthPerGroup, seeds }));
+        blocks.push(
+          new Block({ inplanes, planes: o.widths[i], stride, groups: o.groups, widthPerGroup: o.widthPerGroup, seeds }),
+        );
         inplanes = o.widths[i] * expansion;
       }
       this.registerModule(`layer${i + 1}`, new Sequential(...blocks));
@@ -184,12 +192,23 @@ export class ResNet extends CnnClassifier {
 
 function validate(o: ResNetOptions): Required<Omit<ResNetOptions, "seed">> & { seed?: number } {
   if (o.block !== "basic" && o.block !== "bottleneck") {
-    throw new ConfigError("Unknown ResNet block", { where: "ResNetOptions.block", expected: '"basic" or "bottleneck"', got: JSON.stringify(o.block) });
+    throw new ConfigError("Unknown ResNet block", {
+      where: "ResNetOptions.block",
+      expected: '"basic" or "bottleneck"',
+      got: JSON.stringify(o.block),
+    });
   }
   checkIntList(o.layers, "ResNetOptions.layers");
   const widths = o.widths ?? [64, 128, 256, 512].slice(0, o.layers.length);
   checkIntList(widths, "ResNetOptions.widths", o.layers.length);
-  const r = { ...o, widths, numClasses: o.numClasses ?? 1000, inChans: o.inChans ?? 3, groups: o.groups ?? 1, widthPerGroup: o.widthPerGroup ?? 64 };
+  const r = {
+    ...o,
+    widths,
+    numClasses: o.numClasses ?? 1000,
+    inChans: o.inChans ?? 3,
+    groups: o.groups ?? 1,
+    widthPerGroup: o.widthPerGroup ?? 64,
+  };
   checkPositiveInt(r.inChans, "ResNetOptions.inChans");
   checkPositiveInt(r.groups, "ResNetOptions.groups");
   checkPositiveInt(r.widthPerGroup, "ResNetOptions.widthPerGroup");
@@ -209,6 +228,8 @@ export const resnet18 = (o: Partial<ResNetOptions> = {}) => new ResNet({ block: 
 /** torchvision resnet34. */
 export const resnet34 = (o: Partial<ResNetOptions> = {}) => new ResNet({ block: "basic", layers: [3, 4, 6, 3], ...o });
 /** torchvision resnet50. */
-export const resnet50 = (o: Partial<ResNetOptions> = {}) => new ResNet({ block: "bottleneck", layers: [3, 4, 6, 3], ...o });
+export const resnet50 = (o: Partial<ResNetOptions> = {}) =>
+  new ResNet({ block: "bottleneck", layers: [3, 4, 6, 3], ...o });
 /** torchvision resnet101. */
-export const resnet101 = (o: Partial<ResNetOptions> = {}) => new ResNet({ block: "bottleneck", layers: [3, 4, 23, 3], ...o });
+export const resnet101 = (o: Partial<ResNetOptions> = {}) =>
+  new ResNet({ block: "bottleneck", layers: [3, 4, 23, 3], ...o });

@@ -4,7 +4,17 @@
  * before the classifier runs in torch's NCHW order, so `classifier.0.weight` loads unchanged.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Activation, AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential } from "../nn/layers";
+import {
+  Activation,
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  Dropout,
+  Flatten,
+  Linear,
+  MaxPool2d,
+  Sequential,
+} from "../nn/layers";
 import type { Module } from "../nn/module";
 import { SeedSequence } from "../nn/init";
 import { ConfigError } from "../errors";
@@ -127,7 +137,10 @@ export class Vgg extends CnnClassifier {
   stages(): Stage[] {
     const out: Stage[] = [];
     this.groups.forEach((idx) => {
-      const prefixes = withParams(this, idx.map((i) => `features.${i}`));
+      const prefixes = withParams(
+        this,
+        idx.map((i) => `features.${i}`),
+      );
       if (prefixes.length) out.push({ name: `features.${idx[0]}-${idx[idx.length - 1]}`, prefixes });
     });
     out.push({ name: "classifier.pre_logits", prefixes: ["classifier.0", "classifier.3"] });
@@ -138,7 +151,11 @@ export class Vgg extends CnnClassifier {
 
 function validate(o: VggOptions) {
   if (!Array.isArray(o.cfg) || o.cfg.length === 0 || !o.cfg.some((v) => v !== "M")) {
-    throw new ConfigError("VGG cfg must list at least one conv", { where: "VggOptions.cfg", expected: 'e.g. [64, "M", 128, "M"]', got: JSON.stringify(o.cfg) });
+    throw new ConfigError("VGG cfg must list at least one conv", {
+      where: "VggOptions.cfg",
+      expected: 'e.g. [64, "M", 128, "M"]',
+      got: JSON.stringify(o.cfg),
+    });
   }
   o.cfg.forEach((v, i) => {
     if (v !== "M") checkPositiveInt(v, `VggOptions.cfg[${i}]`);

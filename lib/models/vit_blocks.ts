@@ -41,7 +41,10 @@ export class PatchEmbed extends Module {
     seeds?: SeedSequence,
   ) {
     super();
-    this.proj = this.registerModule("proj", new Conv2d(inChans, embedDim, patchSize, { stride: patchSize, bias, seeds }));
+    this.proj = this.registerModule(
+      "proj",
+      new Conv2d(inChans, embedDim, patchSize, { stride: patchSize, bias, seeds }),
+    );
   }
   /** [B, H, W, C] → [B, N, D] with patches in row-major order, as timm's flatten(2).transpose(1, 2). */
   forward(x: tf.Tensor): tf.Tensor {
@@ -136,7 +139,14 @@ export class Mlp extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly drop: Dropout;
-  constructor(dim: number, hidden: number, readonly act: VitAct, drop: number, seed: number, seeds?: SeedSequence) {
+  constructor(
+    dim: number,
+    hidden: number,
+    readonly act: VitAct,
+    drop: number,
+    seed: number,
+    seeds?: SeedSequence,
+  ) {
     super();
     this.fc1 = this.registerModule("fc1", new Linear(dim, hidden, { seeds }));
     this.fc2 = this.registerModule("fc2", new Linear(hidden, dim, { seeds }));
@@ -159,7 +169,14 @@ export class GluMlp extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly drop: Dropout;
-  constructor(dim: number, hidden: number, readonly act: VitAct, drop: number, seed: number, seeds?: SeedSequence) {
+  constructor(
+    dim: number,
+    hidden: number,
+    readonly act: VitAct,
+    drop: number,
+    seed: number,
+    seeds?: SeedSequence,
+  ) {
     super();
     this.fc1 = this.registerModule("fc1", new Linear(dim, hidden, { seeds }));
     this.fc2 = this.registerModule("fc2", new Linear(hidden / 2, dim, { seeds }));
@@ -181,7 +198,14 @@ export class SwiGluMlp extends Module {
   readonly fc1X: Linear;
   readonly fc2: Linear;
   readonly drop: Dropout;
-  constructor(dim: number, hidden: number, readonly act: VitAct, drop: number, seed: number, seeds?: SeedSequence) {
+  constructor(
+    dim: number,
+    hidden: number,
+    readonly act: VitAct,
+    drop: number,
+    seed: number,
+    seeds?: SeedSequence,
+  ) {
     super();
     this.fc1G = this.registerModule("fc1_g", new Linear(dim, hidden / 2, { seeds }));
     this.fc1X = this.registerModule("fc1_x", new Linear(dim, hidden / 2, { seeds }));
@@ -198,7 +222,15 @@ export class SwiGluMlp extends Module {
 }
 
 /** Builds the MLP a config asks for. `hidden` is int(D·mlp_ratio), the fc1 width timm uses for every flavour. */
-export function makeMlp(kind: MlpLayer, dim: number, hidden: number, act: VitAct, drop: number, seed: number, seeds?: SeedSequence): Module {
+export function makeMlp(
+  kind: MlpLayer,
+  dim: number,
+  hidden: number,
+  act: VitAct,
+  drop: number,
+  seed: number,
+  seeds?: SeedSequence,
+): Module {
   if (kind === "swiglu_packed") return new GluMlp(dim, hidden, act, drop, seed, seeds);
   if (kind === "swiglu") return new SwiGluMlp(dim, hidden, act, drop, seed, seeds);
   return new Mlp(dim, hidden, act, drop, seed, seeds);
@@ -219,7 +251,10 @@ export class LayerScale extends Module {
 /** Stochastic depth: in training, drops a residual branch per sample with probability p and rescales by 1/(1−p). */
 export class DropPath extends Module {
   calls = 0;
-  constructor(readonly p: number, readonly seed: number) {
+  constructor(
+    readonly p: number,
+    readonly seed: number,
+  ) {
     super();
   }
   forward(x: tf.Tensor): tf.Tensor {

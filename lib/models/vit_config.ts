@@ -141,8 +141,10 @@ export function resolveVitConfig(opts: VitOptions = {}): VitConfig {
   oneOf(c, "mlpLayer", ["mlp", "swiglu_packed", "swiglu"]);
   oneOf(c, "act", ["gelu", "gelu_tanh", "quick_gelu", "silu"]);
   if (c.globalPool !== "avg" && !c.classToken) bad("globalPool", '"avg" when classToken is false', c.globalPool);
-  if (c.posEmbed === "cls+patches" && !c.classToken) bad("posEmbed", '"prefix+patches" or "patches" without a class token', c.posEmbed);
-  if (c.mlpLayer !== "mlp" && hiddenDim(c) % 2 !== 0) bad("mlpRatio", "an even hidden width for a gated MLP", c.mlpRatio);
+  if (c.posEmbed === "cls+patches" && !c.classToken)
+    bad("posEmbed", '"prefix+patches" or "patches" without a class token', c.posEmbed);
+  if (c.mlpLayer !== "mlp" && hiddenDim(c) % 2 !== 0)
+    bad("mlpRatio", "an even hidden width for a gated MLP", c.mlpRatio);
   return c;
 }
 

@@ -37,7 +37,8 @@ export async function evaluate(model: Module | ImageClassifier, data: EvalSource
       const { loss, probs } = tf.tidy(() => {
         const logits = model.apply(b.x); // [B, K]
         const l = lossOf(task, logits, b.y);
-        const p = task === "multiclass" && logits.shape[1]! > 1 ? tf.softmax(logits) : tf.sigmoid(logits);
+        // A 2-logit binary head trains with CE (lossOf), so its probabilities are a softmax too.
+        const p = task !== "multilabel" && logits.shape[1]! > 1 ? tf.softmax(logits) : tf.sigmoid(logits);
         return { loss: l, probs: p };
       });
       const bs = b.x.shape[0];

@@ -6,7 +6,15 @@ import { ShapeError } from "../../lib/errors";
 import { assertClose, onCpu, randArray, sizeOf } from "./kernels/reference";
 
 /** float64 softmax(q·kᵀ·scale)·v, one (batch·head) slice at a time, for [S, T, Dh] data. */
-function naiveAttention(q: Float32Array, k: Float32Array, v: Float32Array, s: number, t: number, dh: number, scale: number) {
+function naiveAttention(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  s: number,
+  t: number,
+  dh: number,
+  scale: number,
+) {
   const out = new Float64Array(s * t * dh);
   for (let b = 0; b < s; b++) {
     for (let i = 0; i < t; i++) {
@@ -19,7 +27,7 @@ function naiveAttention(q: Float32Array, k: Float32Array, v: Float32Array, s: nu
         max = Math.max(max, row[j]);
       }
       let sum = 0;
-      for (let j = 0; j < t; j++) sum += (row[j] = Math.exp(row[j] - max));
+      for (let j = 0; j < t; j++) sum += row[j] = Math.exp(row[j] - max);
       for (let d = 0; d < dh; d++) {
         let acc = 0;
         for (let j = 0; j < t; j++) acc += (row[j] / sum) * v[(b * t + j) * dh + d];
@@ -72,7 +80,11 @@ describeBackends("scaledDotProductAttention", (backend) => {
     const qkv = tf.tensor(randArray(b * t * 3 * d, 8), [b, t, 3 * d]);
     const got = attentionFromQkv(qkv, heads);
     const want = tf.tidy(() => {
-      const split = (i: number) => tf.slice(qkv, [0, 0, i * d], [b, t, d]).reshape([b, t, heads, dh]).transpose([0, 2, 1, 3]);
+      const split = (i: number) =>
+        tf
+          .slice(qkv, [0, 0, i * d], [b, t, d])
+          .reshape([b, t, heads, dh])
+          .transpose([0, 2, 1, 3]);
       const o = scaledDotProductAttention(split(0), split(1), split(2), 1 / Math.sqrt(dh));
       return o.transpose([0, 2, 1, 3]).reshape([b, t, d]);
     });

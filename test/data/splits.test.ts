@@ -1,6 +1,13 @@
 import { strict as assert } from "node:assert";
 import { DataError } from "../../lib/errors";
-import { assertNoGroupLeak, groupSplit, kShot, monteCarloSplits, stratifiedFraction, stratifiedSplit } from "../../lib/data/splits";
+import {
+  assertNoGroupLeak,
+  groupSplit,
+  kShot,
+  monteCarloSplits,
+  stratifiedFraction,
+  stratifiedSplit,
+} from "../../lib/data/splits";
 import { balancedEpoch, classWeights, epochOrder } from "../../lib/data/samplers";
 import { createRng } from "../../lib/data/rng";
 import type { ImageDataset, ImageItem } from "../../lib/data/types";
@@ -38,7 +45,10 @@ describe("data splits and samplers", () => {
         assert.ok(Math.abs(tc - 0.2 * nc) <= 1, `class ${c}: ${tc} of ${nc}`);
       }
     }
-    assert.notDeepEqual(ids(stratifiedSplit(ds, { train: 0.8, test: 0.2 }, 1).test), ids(stratifiedSplit(ds, { train: 0.8, test: 0.2 }, 2).test));
+    assert.notDeepEqual(
+      ids(stratifiedSplit(ds, { train: 0.8, test: 0.2 }, 1).test),
+      ids(stratifiedSplit(ds, { train: 0.8, test: 0.2 }, 2).test),
+    );
   });
 
   it("group split never puts a patient in two splits, over many seeds; sizes near the targets", () => {
@@ -51,13 +61,19 @@ describe("data splits and samplers", () => {
       assert.ok(Math.abs(s.test.items.length - 80) <= 8, `test size ${s.test.items.length}`);
       assert.deepEqual(ids(s.test), ids(groupSplit(ds, { train: 0.7, val: 0.1, test: 0.2 }, seed).test));
     }
-    assert.notDeepEqual(ids(groupSplit(ds, { train: 0.8, test: 0.2 }, 1).test), ids(groupSplit(ds, { train: 0.8, test: 0.2 }, 2).test));
+    assert.notDeepEqual(
+      ids(groupSplit(ds, { train: 0.8, test: 0.2 }, 1).test),
+      ids(groupSplit(ds, { train: 0.8, test: 0.2 }, 2).test),
+    );
   });
 
   it("a leaking group is a DataError naming the group", () => {
     const ds = synth(5);
     const s = stratifiedSplit(ds, { train: 0.5, test: 0.5 }, 0);
-    assert.throws(() => assertNoGroupLeak(s), (e: unknown) => e instanceof DataError && /Group "p\d+" leaks/.test(e.message));
+    assert.throws(
+      () => assertNoGroupLeak(s),
+      (e: unknown) => e instanceof DataError && /Group "p\d+" leaks/.test(e.message),
+    );
   });
 
   it("k-shot: k per class, deterministic, nested across k, different across seeds; too few is an error", () => {
@@ -74,7 +90,10 @@ describe("data splits and samplers", () => {
     }
     assert.notDeepEqual(ids(kShot(ds, 4, 1)), ids(kShot(ds, 4, 2)));
     const rare = Math.min(...[0, 1, 2, 3].map((c) => ds.items.filter((i) => i.label === c).length));
-    assert.throws(() => kShot(ds, rare + 1, 0), (e: unknown) => e instanceof DataError && /fewer images than shots/.test(e.message));
+    assert.throws(
+      () => kShot(ds, rare + 1, 0),
+      (e: unknown) => e instanceof DataError && /fewer images than shots/.test(e.message),
+    );
   });
 
   it("stratified fraction: at least one per class, proportional, deterministic, nested", () => {
@@ -113,10 +132,18 @@ describe("data splits and samplers", () => {
   });
 
   it("class weights follow sklearn 'balanced': n / (K · count)", () => {
-    const ds: ImageDataset = { name: "w", classes: ["a", "b", "c"], task: "multiclass", items: [0, 0, 0, 0, 1, 1, 2, 2].map((label, i) => ({ id: String(i), label })) };
+    const ds: ImageDataset = {
+      name: "w",
+      classes: ["a", "b", "c"],
+      task: "multiclass",
+      items: [0, 0, 0, 0, 1, 1, 2, 2].map((label, i) => ({ id: String(i), label })),
+    };
     assert.deepEqual(classWeights(ds), [8 / 12, 8 / 6, 8 / 6]);
     const e = epochOrder(10, 3, 0);
-    assert.deepEqual([...e].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      [...e].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.notDeepEqual(e, epochOrder(10, 3, 1));
   });
 });

@@ -3,7 +3,16 @@ import { applyJitter, gaussianBlur, gaussianKernel1d } from "../../lib/data/colo
 import { centreCropBox, decodeItem, resizeShorterSize } from "../../lib/data/decode";
 import { augmentFloat, buildTransform, processItem } from "../../lib/data/pipeline";
 import { createRng, roundHalfEven } from "../../lib/data/rng";
-import { type FloatImage, hflip, normalizeInto, randomResizedCropBox, resolveNorm, rot90, rotate, vflip } from "../../lib/data/transforms";
+import {
+  type FloatImage,
+  hflip,
+  normalizeInto,
+  randomResizedCropBox,
+  resolveNorm,
+  rot90,
+  rotate,
+  vflip,
+} from "../../lib/data/transforms";
 import { ConfigError } from "../../lib/errors";
 
 /** A w×h image whose pixel (x, y) has channels (x, y, 100·c) so positions can be read back. */
@@ -12,7 +21,8 @@ function coords(w: number, h: number): FloatImage {
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) d.set([x, y, 7], (y * w + x) * 3);
   return { data: d, width: w, height: h };
 }
-const at = (img: FloatImage, x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+const at = (img: FloatImage, x: number, y: number) =>
+  Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
 
 describe("data transforms", () => {
   it("hflip / vflip mirror pixel positions", () => {
@@ -84,7 +94,12 @@ describe("data transforms", () => {
       assert.ok(a > 0.68 && a < 1.01, `area ${a}`);
     }
     // A 1000×10 strip can never fit a 3/4..4/3 box of ≥ 8 % area: fallback → h = H, w = round(H·4/3), centred.
-    assert.deepEqual(randomResizedCropBox(1000, 10, [0.08, 1], [3 / 4, 4 / 3], createRng(2)), { top: 0, left: 493, height: 10, width: 13 });
+    assert.deepEqual(randomResizedCropBox(1000, 10, [0.08, 1], [3 / 4, 4 / 3], createRng(2)), {
+      top: 0,
+      left: 493,
+      height: 10,
+      width: 13,
+    });
   });
 
   it("colour jitter: identity factors change nothing, saturation 0 gives grey, hue ±1 cycles back", () => {
@@ -95,7 +110,10 @@ describe("data transforms", () => {
     const y0 = 0.2989 * 0.9 + 0.587 * 0.2 + 0.114 * 0.1;
     assert.ok(Math.abs(g.data[0] - y0) < 1e-6 && Math.abs(g.data[1] - y0) < 1e-6 && Math.abs(g.data[2] - y0) < 1e-6);
     const b = applyJitter(img(), { order: [0], brightness: 2 });
-    assert.deepEqual(Array.from(b.data).map((v) => +v.toFixed(5)), [1, 0.4, 0.2, 0.6, 1, 0.8]);
+    assert.deepEqual(
+      Array.from(b.data).map((v) => +v.toFixed(5)),
+      [1, 0.4, 0.2, 0.6, 1, 0.8],
+    );
     const h = applyJitter(img(), { order: [3], hue: 0.5 });
     const h2 = applyJitter({ ...h, data: h.data.slice() }, { order: [3], hue: 0.5 });
     assert.ok(h2.data.every((v, i) => Math.abs(v - img().data[i]) < 1e-5));
@@ -117,7 +135,19 @@ describe("data transforms", () => {
   });
 
   it("augmentation is a pure function of the seed", async () => {
-    const t = buildTransform({ size: 16, resize: 20, augment: { randomResizedCrop: { scale: [0.5, 1] }, hflip: 0.5, vflip: 0.5, rotate: { degrees: 180, p: 0.5 }, colorJitter: { brightness: 0.1, contrast: 0.1, saturation: 0.1, hue: 0.1, p: 0.5 }, gaussianBlur: { kernel: 5, sigma: [0.1, 1], p: 0.5 } }, normalize: "imagenet" });
+    const t = buildTransform({
+      size: 16,
+      resize: 20,
+      augment: {
+        randomResizedCrop: { scale: [0.5, 1] },
+        hflip: 0.5,
+        vflip: 0.5,
+        rotate: { degrees: 180, p: 0.5 },
+        colorJitter: { brightness: 0.1, contrast: 0.1, saturation: 0.1, hue: 0.1, p: 0.5 },
+        gaussianBlur: { kernel: 5, sigma: [0.1, 1], p: 0.5 },
+      },
+      normalize: "imagenet",
+    });
     const px = new Uint8Array(24 * 20 * 3).map((_, i) => (i * 37) % 256);
     const item = { id: "p", pixels: { data: px, width: 24, height: 20, channels: 3 as const } };
     const run = async (seed: number) => {

@@ -84,7 +84,12 @@ describeBackends("models CNN parity and battery", (backend) => {
         for (const [k, h] of weights) {
           if (h.dtype !== "float32") continue;
           assert.deepEqual(back.get(k)!.shape, h.shape, k);
-          assert.ok(Buffer.from((back.get(k)!.data as Float32Array).buffer).equals(Buffer.from((h.data as Float32Array).buffer)), k);
+          assert.ok(
+            Buffer.from((back.get(k)!.data as Float32Array).buffer).equals(
+              Buffer.from((h.data as Float32Array).buffer),
+            ),
+            k,
+          );
         }
         model.dispose();
         fresh.dispose();
@@ -96,11 +101,21 @@ describeBackends("models CNN parity and battery", (backend) => {
         const firstParam = [...weights.keys()].find((k) => !BUFFER.test(k) && weights.get(k)!.shape.length > 1)!;
         const missing = new Map(weights);
         missing.delete(firstParam);
-        assert.throws(() => loadTorchvisionStateDict(model, missing), (e: unknown) => e instanceof CheckpointError && e.message.includes(firstParam));
+        assert.throws(
+          () => loadTorchvisionStateDict(model, missing),
+          (e: unknown) => e instanceof CheckpointError && e.message.includes(firstParam),
+        );
         const wrong = new Map(weights);
         const h = weights.get(firstParam)!;
-        wrong.set(firstParam, { ...h, shape: [h.shape[0] + 1, ...h.shape.slice(1)], data: new Float32Array(h.data.length + h.data.length / h.shape[0]) });
-        assert.throws(() => loadTorchvisionStateDict(model, wrong), (e: unknown) => e instanceof CheckpointError && /size mismatch/.test(e.message));
+        wrong.set(firstParam, {
+          ...h,
+          shape: [h.shape[0] + 1, ...h.shape.slice(1)],
+          data: new Float32Array(h.data.length + h.data.length / h.shape[0]),
+        });
+        assert.throws(
+          () => loadTorchvisionStateDict(model, wrong),
+          (e: unknown) => e instanceof CheckpointError && /size mismatch/.test(e.message),
+        );
         const extra = new Map(weights).set("not_a_param.weight", h);
         assert.throws(() => loadTorchvisionStateDict(model, extra), /Unexpected key/);
         model.dispose();

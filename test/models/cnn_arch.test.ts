@@ -18,11 +18,31 @@ import { checkBackward, missingBackwardKernels } from "./cnn_helpers";
 
 // torchvision's documented parameter counts (torchvision.models docs, "Params" column) and a few of its key names.
 const TORCHVISION: [string, () => CnnClassifier, number, string[]][] = [
-  ["resnet18", () => resnet18({ seed: 1 }), 11_689_512, ["layer2.0.downsample.1.weight", "layer4.1.conv2.weight", "fc.bias"]],
+  [
+    "resnet18",
+    () => resnet18({ seed: 1 }),
+    11_689_512,
+    ["layer2.0.downsample.1.weight", "layer4.1.conv2.weight", "fc.bias"],
+  ],
   ["resnet50", () => resnet50({ seed: 1 }), 25_557_032, ["layer1.0.downsample.0.weight", "layer4.2.conv3.weight"]],
-  ["densenet121", () => densenet121({ seed: 1 }), 7_978_856, ["features.denseblock4.denselayer16.conv2.weight", "features.transition3.conv.weight", "features.norm5.bias"]],
-  ["mobilenet_v2", () => mobilenetV2({ seed: 1 }), 3_504_872, ["features.1.conv.1.weight", "features.17.conv.3.bias", "features.18.0.weight", "classifier.1.weight"]],
-  ["alexnet", () => alexnet({ seed: 1 }), 61_100_840, ["features.10.weight", "classifier.1.weight", "classifier.6.bias"]],
+  [
+    "densenet121",
+    () => densenet121({ seed: 1 }),
+    7_978_856,
+    ["features.denseblock4.denselayer16.conv2.weight", "features.transition3.conv.weight", "features.norm5.bias"],
+  ],
+  [
+    "mobilenet_v2",
+    () => mobilenetV2({ seed: 1 }),
+    3_504_872,
+    ["features.1.conv.1.weight", "features.17.conv.3.bias", "features.18.0.weight", "classifier.1.weight"],
+  ],
+  [
+    "alexnet",
+    () => alexnet({ seed: 1 }),
+    61_100_840,
+    ["features.10.weight", "classifier.1.weight", "classifier.6.bias"],
+  ],
 ];
 
 describe("models CNN torchvision variants", () => {
@@ -40,12 +60,43 @@ describe("models CNN torchvision variants", () => {
 // Small instances of every arch, as JSON configs (the form the manifest and createModel use).
 const SMALL: [string, Record<string, unknown>, number][] = [
   ["resnet basic", { arch: "resnet", block: "basic", layers: [2, 1], widths: [8, 16], num_classes: 5 }, 32],
-  ["resnet bottleneck, grouped", { arch: "resnet", block: "bottleneck", layers: [1, 2], widths: [8, 16], groups: 2, width_per_group: 8, num_classes: 5 }, 32],
-  ["densenet", { arch: "densenet", growth_rate: 4, block_config: [2, 3], num_init_features: 8, bn_size: 2, num_classes: 5 }, 32],
-  ["vgg_bn", { arch: "vgg", cfg: [8, "M", 16, 16, "M"], batch_norm: true, classifier_hidden: 16, adaptive_avgpool: [2, 2], num_classes: 5 }, 32],
+  [
+    "resnet bottleneck, grouped",
+    {
+      arch: "resnet",
+      block: "bottleneck",
+      layers: [1, 2],
+      widths: [8, 16],
+      groups: 2,
+      width_per_group: 8,
+      num_classes: 5,
+    },
+    32,
+  ],
+  [
+    "densenet",
+    { arch: "densenet", growth_rate: 4, block_config: [2, 3], num_init_features: 8, bn_size: 2, num_classes: 5 },
+    32,
+  ],
+  [
+    "vgg_bn",
+    {
+      arch: "vgg",
+      cfg: [8, "M", 16, 16, "M"],
+      batch_norm: true,
+      classifier_hidden: 16,
+      adaptive_avgpool: [2, 2],
+      num_classes: 5,
+    },
+    32,
+  ],
   ["alexnet", { arch: "alexnet", channels: [8, 16, 16, 16, 16], classifier_hidden: 32, num_classes: 5 }, 64],
   ["mobilenetv2 0.35", { arch: "mobilenetv2", width_mult: 0.35, last_channel: 64, num_classes: 5 }, 32],
-  ["mobilenetv2 keras", { arch: "mobilenetv2", width_mult: 0.35, last_channel: 64, num_classes: 5, padding: "keras", bn_eps: 1e-3 }, 33],
+  [
+    "mobilenetv2 keras",
+    { arch: "mobilenetv2", width_mult: 0.35, last_channel: 64, num_classes: 5, padding: "keras", bn_eps: 1e-3 },
+    33,
+  ],
 ];
 
 describeBackends("models CNN ImageClassifier contract", (backend) => {
@@ -78,7 +129,10 @@ describeBackends("models CNN ImageClassifier contract", (backend) => {
             }
           }
         }
-        const orphans = m.namedParameters().map(([k]) => k).filter((k) => !owner.has(k));
+        const orphans = m
+          .namedParameters()
+          .map(([k]) => k)
+          .filter((k) => !owner.has(k));
         assert.deepEqual(orphans, []);
         assert.ok(stages.every((s) => s.prefixes.length > 0));
         m.dispose();

@@ -8,7 +8,8 @@ import type { Module } from "../../lib/nn/module";
 export function missingBackwardKernels(backend: string, model: Module): string[] {
   const convs = model.namedModules().filter(([, m]) => m instanceof Conv2d) as [string, Conv2d][];
   const need = ["Conv2DBackpropFilter", "Conv2DBackpropInput"];
-  if (convs.some(([, m]) => m.depthwise)) need.push("DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput");
+  if (convs.some(([, m]) => m.depthwise))
+    need.push("DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput");
   return need.filter((k) => tf.getKernel(k, backend) === undefined);
 }
 
@@ -17,7 +18,13 @@ export function checkBackward(model: Module, inputShape: number[], numClasses: n
   model.train();
   const params = model.namedParameters().filter(([, p]) => p.trainable);
   const x = tf.randomNormal(inputShape, 0, 1, "float32", 7);
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: inputShape[0] }, (_, i) => i % numClasses), "int32"), numClasses);
+  const labels = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: inputShape[0] }, (_, i) => i % numClasses),
+      "int32",
+    ),
+    numClasses,
+  );
   const { value, grads } = tf.variableGrads(
     () => tf.losses.softmaxCrossEntropy(labels, model.apply(x)) as tf.Scalar,
     params.map(([, p]) => p.variable),
@@ -31,7 +38,11 @@ export function checkBackward(model: Module, inputShape: number[], numClasses: n
     assert.ok(d.every(Number.isFinite), `non-finite gradient for ${name}`);
     // A BatchNorm bias followed (linearly) by conv → BatchNorm in training mode has an exactly zero gradient in theory
     // (the next batch mean absorbs it: MobileNetV2's linear bottlenecks), so only kernels must be non-zero.
-    if (g.rank > 1) assert.ok(d.some((v) => v !== 0), `all-zero gradient for ${name}`);
+    if (g.rank > 1)
+      assert.ok(
+        d.some((v) => v !== 0),
+        `all-zero gradient for ${name}`,
+      );
   }
   tf.dispose([x, labels, value, ...Object.values(grads)]);
   model.eval();

@@ -21,7 +21,10 @@ class Encoder extends Module {
   readonly layers: ModuleList;
   constructor(d: number, depth: number, seeds: SeedSequence) {
     super();
-    this.layers = this.registerModule("layers", new ModuleList(Array.from({ length: depth }, () => new MlpBlock(d, seeds))));
+    this.layers = this.registerModule(
+      "layers",
+      new ModuleList(Array.from({ length: depth }, () => new MlpBlock(d, seeds))),
+    );
   }
   forward(x: tf.Tensor): tf.Tensor {
     let y = x;

@@ -2,13 +2,17 @@
  * wasm `Conv2DBackpropFilter` (missing from tfjs-backend-wasm, so CNN fine-tuning failed on wasm):
  * dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s+kh−p, ow·s+kw−p, ci] · dy[n,oh,ow,co], as im2col + XNNPACK GEMM.
  *
- * Per chunk of images: dyᵀ[CO, P] · cols[P, KH·KW·CI] (dy is transposed, not cols, since it is the smaller one
- * for 3×3 filters); a pointwise conv needs no im2col at all (cols is x itself). Partial sums accumulate in
- * float64 so a long reduction over N·OH·OW stays accurate.
+ * The reduction runs over R = N·OH·OW rows, which XNNPACK's GEMM does not block: with K = R in the hundreds of
+ * thousands every tile streams from memory (measured ~1 GFLOP/s). So rows go in chunks of ROWS_PER_GEMM, each
+ * one GEMM whose operands stay in cache, with the [KKC, CO] partials summed in float64. Per chunk the smaller
+ * of cols[R, KKC] and dy[R, CO] is transposed to be the GEMM's A; a pointwise conv needs no im2col (cols = x).
  */
 import * as tf from "@tensorflow/tfjs";
-import { type ConvAttrs, convGeom, im2col, imagesPerChunk, isPointwise } from "./conv_util";
+import { type ConvAttrs, convGeom, im2col, isPointwise } from "./conv_util";
 import { asWasm, gemm, heap, mallocF32, offsetOf, transposeInner } from "./wasm_gemm";
+
+/** Rows per GEMM: 256–1024 measured best, 4096 and 128 about 2× slower (scripts/bench-kernels.ts, --only Conv2DBackpropFilter). */
+const ROWS_PER_GEMM = 512;
 
 interface Args {
   inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -22,38 +26,42 @@ function conv2DBackpropFilter(args: Args): tf.TensorInfo {
   const g = convGeom("Conv2DBackpropFilter", x.shape, args.attrs.filterShape, { ...args.attrs, dilations: 1 }, false);
   const co = dy.shape[3];
   const kkc = g.fh * g.fw * g.inC;
-  const rowsPerImage = g.outH * g.outW;
+  const rows = g.n * g.outH * g.outW;
   const out = wb.makeOutput([g.fh, g.fw, g.inC, co], "float32"); // [KH, KW, CI, CO]
-  const acc = new Float64Array(co * kkc); // [CO, KKC]
   const pointwise = isPointwise(g);
-  const per = imagesPerChunk(g);
-  const maxRows = per * rowsPerImage;
-  const dyT = mallocF32(wb, co * maxRows); // [CO, Pc]
-  const cols = pointwise ? 0 : mallocF32(wb, maxRows * kkc); // [Pc, KKC]
-  const part = mallocF32(wb, co * kkc); // [CO, KKC]
+  const colsIsA = kkc <= co; // transpose the smaller operand
+  const chunk = Math.min(rows, ROWS_PER_GEMM);
+  const acc = new Float64Array(kkc * co); // [KKC, CO] if colsIsA, else [CO, KKC]
+  const cols = pointwise ? 0 : mallocF32(wb, chunk * kkc); // [Rc, KKC]
+  const tA = mallocF32(wb, chunk * Math.min(kkc, co)); // transposed A: [KKC, Rc] or [CO, Rc]
+  const part = mallocF32(wb, kkc * co);
   try {
-    for (let img0 = 0; img0 < g.n; img0 += per) {
-      const count = Math.min(per, g.n - img0);
-      const rows = count * rowsPerImage;
-      const dyAt = offsetOf(wb, dy) + img0 * rowsPerImage * co * 4;
-      transposeInner(wb, { offset: dyAt }, { offset: dyT }, 1, rows, co);
-      let colsAt = offsetOf(wb, x) + img0 * rowsPerImage * kkc * 4;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const rc = Math.min(chunk, rows - r0);
+      let colsAt = offsetOf(wb, x) + r0 * kkc * 4; // [Rc, KKC]
       if (!pointwise) {
-        im2col(heap(wb), g, offsetOf(wb, x) >> 2, cols >> 2, img0, count);
+        im2col(heap(wb), g, offsetOf(wb, x) >> 2, cols >> 2, r0, r0 + rc);
         colsAt = cols;
       }
-      gemm(wb, { offset: dyT }, { offset: colsAt }, { offset: part }, co, rows, kkc);
+      const dyAt = offsetOf(wb, dy) + r0 * co * 4; // [Rc, CO]
+      if (colsIsA) {
+        transposeInner(wb, { offset: colsAt }, { offset: tA }, 1, rc, kkc); // [KKC, Rc]
+        gemm(wb, { offset: tA }, { offset: dyAt }, { offset: part }, kkc, rc, co); // [KKC, CO]
+      } else {
+        transposeInner(wb, { offset: dyAt }, { offset: tA }, 1, rc, co); // [CO, Rc]
+        gemm(wb, { offset: tA }, { offset: colsAt }, { offset: part }, co, rc, kkc); // [CO, KKC]
+      }
       const h = heap(wb);
       const p = part >> 2;
       for (let i = 0; i < acc.length; i++) acc[i] += h[p + i];
     }
-    // [CO, KKC] → [KKC, CO] = [KH, KW, CI, CO]
     const h = heap(wb);
     const o = offsetOf(wb, out) >> 2;
-    for (let c = 0; c < co; c++) for (let j = 0; j < kkc; j++) h[o + j * co + c] = acc[c * kkc + j];
+    if (colsIsA) h.set(acc, o);
+    else for (let c = 0; c < co; c++) for (let j = 0; j < kkc; j++) h[o + j * co + c] = acc[c * kkc + j];
   } finally {
-    wb.wasm._free(dyT);
     if (cols) wb.wasm._free(cols);
+    wb.wasm._free(tA);
     wb.wasm._free(part);
   }
   return out;

@@ -15,7 +15,13 @@ interface Args {
 function conv2DBackpropInput(args: Args): tf.TensorInfo {
   const wb = asWasm(args.backend, "Conv2DBackpropInput");
   const { dy, filter } = args.inputs;
-  const g = convGeom("Conv2DBackpropInput", args.attrs.inputShape, filter.shape, { ...args.attrs, dilations: 1 }, false);
+  const g = convGeom(
+    "Conv2DBackpropInput",
+    args.attrs.inputShape,
+    filter.shape,
+    { ...args.attrs, dilations: 1 },
+    false,
+  );
   const co = filter.shape[3];
   const kkc = g.fh * g.fw * g.inC;
   const rowsPerImage = g.outH * g.outW;
@@ -36,7 +42,7 @@ function conv2DBackpropInput(args: Args): tf.TensorInfo {
       const count = Math.min(per, g.n - img0);
       const dyAt = offsetOf(wb, dy) + img0 * rowsPerImage * co * 4;
       gemm(wb, { offset: dyAt }, { offset: wT }, { offset: cols }, count * rowsPerImage, co, kkc);
-      col2imAdd(heap(wb), g, cols >> 2, offsetOf(wb, out) >> 2, img0, count);
+      col2imAdd(heap(wb), g, cols >> 2, offsetOf(wb, out) >> 2, img0 * rowsPerImage, (img0 + count) * rowsPerImage);
     }
   } finally {
     wb.wasm._free(wT);

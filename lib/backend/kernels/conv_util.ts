@@ -89,58 +89,68 @@ export function imagesPerChunk(g: ConvGeom, maxFloats = 1 << 22): number {
 }
 
 /**
- * cols[r, (kh·fw + kw)·C + c] = x[img, oh·sh − padTop + kh·dh, ow·sw − padLeft + kw·dw, c] (0 outside), for
- * images [img0, img0 + count) and r = (img − img0, oh, ow). Offsets are float indices into `h`.
+ * cols[r − r0, (kh·fw + kw)·C + c] = x[img, oh·sh − padTop + kh·dh, ow·sw − padLeft + kw·dw, c] (0 outside) for
+ * output rows r = (img, oh, ow) in [r0, r1). Offsets are float indices into `h`.
  */
-export function im2col(h: Float32Array, g: ConvGeom, xAt: number, colsAt: number, img0: number, count: number): void {
+export function im2col(h: Float32Array, g: ConvGeom, xAt: number, colsAt: number, r0: number, r1: number): void {
   const c = g.inC;
   let dst = colsAt;
-  for (let img = img0; img < img0 + count; img++) {
+  forRows(g, r0, r1, (img, oh, ow) => {
     const xImg = xAt + img * g.inH * g.inW * c;
-    for (let oh = 0; oh < g.outH; oh++) {
-      for (let ow = 0; ow < g.outW; ow++) {
-        for (let kh = 0; kh < g.fh; kh++) {
-          const ih = oh * g.sh - g.padTop + kh * g.dh;
-          if (ih < 0 || ih >= g.inH) {
-            h.fill(0, dst, dst + g.fw * c);
-            dst += g.fw * c;
-            continue;
-          }
-          for (let kw = 0; kw < g.fw; kw++) {
-            const iw = ow * g.sw - g.padLeft + kw * g.dw;
-            if (iw < 0 || iw >= g.inW) h.fill(0, dst, dst + c);
-            else copyRun(h, xImg + (ih * g.inW + iw) * c, dst, c);
-            dst += c;
-          }
-        }
+    for (let kh = 0; kh < g.fh; kh++) {
+      const ih = oh * g.sh - g.padTop + kh * g.dh;
+      if (ih < 0 || ih >= g.inH) {
+        h.fill(0, dst, dst + g.fw * c);
+        dst += g.fw * c;
+        continue;
+      }
+      for (let kw = 0; kw < g.fw; kw++) {
+        const iw = ow * g.sw - g.padLeft + kw * g.dw;
+        if (iw < 0 || iw >= g.inW) h.fill(0, dst, dst + c);
+        else copyRun(h, xImg + (ih * g.inW + iw) * c, dst, c);
+        dst += c;
       }
     }
-  }
+  });
 }
 
-/** The adjoint of im2col: dx[img, ih, iw, c] += cols[r, (kh·fw + kw)·C + c]; dx must be zeroed first. */
-export function col2imAdd(h: Float32Array, g: ConvGeom, colsAt: number, dxAt: number, img0: number, count: number): void {
+/** The adjoint of im2col for rows [r0, r1): dx[img, ih, iw, c] += cols[…]; dx must be zeroed first. */
+export function col2imAdd(h: Float32Array, g: ConvGeom, colsAt: number, dxAt: number, r0: number, r1: number): void {
   const c = g.inC;
   let src = colsAt;
-  for (let img = img0; img < img0 + count; img++) {
+  forRows(g, r0, r1, (img, oh, ow) => {
     const dxImg = dxAt + img * g.inH * g.inW * c;
-    for (let oh = 0; oh < g.outH; oh++) {
-      for (let ow = 0; ow < g.outW; ow++) {
-        for (let kh = 0; kh < g.fh; kh++) {
-          const ih = oh * g.sh - g.padTop + kh * g.dh;
-          if (ih < 0 || ih >= g.inH) {
-            src += g.fw * c;
-            continue;
-          }
-          for (let kw = 0; kw < g.fw; kw++) {
-            const iw = ow * g.sw - g.padLeft + kw * g.dw;
-            if (iw >= 0 && iw < g.inW) {
-              const d = dxImg + (ih * g.inW + iw) * c;
-              for (let i = 0; i < c; i++) h[d + i] += h[src + i];
-            }
-            src += c;
-          }
+    for (let kh = 0; kh < g.fh; kh++) {
+      const ih = oh * g.sh - g.padTop + kh * g.dh;
+      if (ih < 0 || ih >= g.inH) {
+        src += g.fw * c;
+        continue;
+      }
+      for (let kw = 0; kw < g.fw; kw++) {
+        const iw = ow * g.sw - g.padLeft + kw * g.dw;
+        if (iw >= 0 && iw < g.inW) {
+          const d = dxImg + (ih * g.inW + iw) * c;
+          for (let i = 0; i < c; i++) h[d + i] += h[src + i];
         }
+        src += c;
+      }
+    }
+  });
+}
+
+/** Calls fn(img, oh, ow) for each flat output row r = (img·outH + oh)·outW + ow in [r0, r1), in order. */
+function forRows(g: ConvGeom, r0: number, r1: number, fn: (img: number, oh: number, ow: number) => void): void {
+  const perImage = g.outH * g.outW;
+  let img = Math.floor(r0 / perImage);
+  let oh = Math.floor((r0 % perImage) / g.outW);
+  let ow = r0 % g.outW;
+  for (let r = r0; r < r1; r++) {
+    fn(img, oh, ow);
+    if (++ow === g.outW) {
+      ow = 0;
+      if (++oh === g.outH) {
+        oh = 0;
+        img++;
       }
     }
   }

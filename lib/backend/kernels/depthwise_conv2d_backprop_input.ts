@@ -25,7 +25,13 @@ function onWasm(args: Args): tf.TensorInfo {
   const h = heap(wb);
   const dx = { a: h, at: offsetOf(wb, out) >> 2 };
   h.fill(0, dx.at, dx.at + g.n * g.inH * g.inW * g.inC);
-  depthwiseInputGrad(dx, { a: h, at: offsetOf(wb, dy) >> 2 }, { a: h, at: offsetOf(wb, filter) >> 2 }, g, filter.shape[3]);
+  depthwiseInputGrad(
+    dx,
+    { a: h, at: offsetOf(wb, dy) >> 2 },
+    { a: h, at: offsetOf(wb, filter) >> 2 },
+    g,
+    filter.shape[3],
+  );
   return out;
 }
 
@@ -34,7 +40,13 @@ function onCpu(args: Args): tf.TensorInfo {
   const { dy, filter } = args.inputs;
   const g = convGeom(NAME, args.attrs.inputShape, filter.shape, args.attrs, true);
   const dx = new Float32Array(g.n * g.inH * g.inW * g.inC); // [N, H, W, C]
-  depthwiseInputGrad({ a: dx, at: 0 }, { a: valuesOf(cb, dy), at: 0 }, { a: valuesOf(cb, filter), at: 0 }, g, filter.shape[3]);
+  depthwiseInputGrad(
+    { a: dx, at: 0 },
+    { a: valuesOf(cb, dy), at: 0 },
+    { a: valuesOf(cb, filter), at: 0 },
+    g,
+    filter.shape[3],
+  );
   return cb.makeTensorInfo([g.n, g.inH, g.inW, g.inC], "float32", dx);
 }
 

@@ -37,7 +37,10 @@ function fusedMatMul(args: Args): tf.TensorInfo {
     });
   }
   // Each GEMM applies the epilogue to one [M, N] slice, so bias and PReLU weights must broadcast along N only.
-  for (const [name, t] of [["bias", bias], ["preluActivationWeights", prelu]] as const) {
+  for (const [name, t] of [
+    ["bias", bias],
+    ["preluActivationWeights", prelu],
+  ] as const) {
     if (t != null && !(t.shape.length === 1 && (t.shape[0] === n || t.shape[0] === 1))) {
       throw new BackendError(`_FusedMatMul: ${name} must be rank 1 on wasm`, {
         where,

@@ -150,12 +150,33 @@ export function gemm(
   const wId = opId(b, w, k * n, temps);
   const outId = opId(b, out, m * n, temps);
   const [aShape, wShape] = writeInts(b, [1, m, k], [1, k, n]);
-  b.wasm.__FusedMatMul(aId, aShape, 3, wId, wShape, 3, 0, 0, ep.activation, ep.biasId, ep.preluId, ep.leakyAlpha, outId);
+  b.wasm.__FusedMatMul(
+    aId,
+    aShape,
+    3,
+    wId,
+    wShape,
+    3,
+    0,
+    0,
+    ep.activation,
+    ep.biasId,
+    ep.preluId,
+    ep.leakyAlpha,
+    outId,
+  );
   for (const id of temps) releaseView(b, id);
 }
 
 /** out[batch, cols, rows] = transpose of x[batch, rows, cols] (float32), both given by id or byte offset. */
-export function transposeInner(b: WasmBackend, x: Operand, out: Operand, batch: number, rows: number, cols: number): void {
+export function transposeInner(
+  b: WasmBackend,
+  x: Operand,
+  out: Operand,
+  batch: number,
+  rows: number,
+  cols: number,
+): void {
   const size = batch * rows * cols;
   const temps: number[] = [];
   const xId = opId(b, x, size, temps);

@@ -10,7 +10,11 @@ import { DataError } from "../../errors";
 
 /** Extracts `archive` (.zip, .tar, .tar.gz, .tgz) into `dest`; `filter` picks entries by their path. Returns the
  * number of files written. */
-export async function extractArchive(archive: string, dest: string, filter?: (entry: string) => boolean): Promise<number> {
+export async function extractArchive(
+  archive: string,
+  dest: string,
+  filter?: (entry: string) => boolean,
+): Promise<number> {
   fs.mkdirSync(dest, { recursive: true });
   if (/\.zip$/i.test(archive)) return extractZip(archive, dest, filter);
   if (/\.(tar|tar\.gz|tgz)$/i.test(archive)) {
@@ -26,13 +30,22 @@ export async function extractArchive(archive: string, dest: string, filter?: (en
     });
     return n;
   }
-  throw new DataError("Unknown archive type", { where: archive, expected: ".zip, .tar, .tar.gz or .tgz", got: path.extname(archive) });
+  throw new DataError("Unknown archive type", {
+    where: archive,
+    expected: ".zip, .tar, .tar.gz or .tgz",
+    got: path.extname(archive),
+  });
 }
 
 function safeJoin(dest: string, entry: string, archive: string): string | undefined {
   const target = path.resolve(dest, entry);
   if (path.isAbsolute(entry) || !target.startsWith(path.resolve(dest) + path.sep)) {
-    throw new DataError("Archive entry escapes the destination folder", { where: `${archive}: ${entry}`, expected: "a relative path inside the archive", got: entry, fix: "do not extract this archive" });
+    throw new DataError("Archive entry escapes the destination folder", {
+      where: `${archive}: ${entry}`,
+      expected: "a relative path inside the archive",
+      got: entry,
+      fix: "do not extract this archive",
+    });
   }
   return target;
 }

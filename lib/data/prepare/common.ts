@@ -53,7 +53,13 @@ export function makeContext(dest: string, o: Partial<Omit<PrepareContext, "dest"
 /** A required option, or a ConfigError naming it. */
 export function requireOption(ctx: PrepareContext, key: string, hint: string): string {
   const v = ctx.options[key];
-  if (v === undefined || v === "") throw new ConfigError(`Option --${key} is required`, { where: `--${key}`, expected: hint, got: "nothing", fix: `pass --${key} ${hint}` });
+  if (v === undefined || v === "")
+    throw new ConfigError(`Option --${key} is required`, {
+      where: `--${key}`,
+      expected: hint,
+      got: "nothing",
+      fix: `pass --${key} ${hint}`,
+    });
   return v;
 }
 
@@ -69,12 +75,19 @@ export function folderRows(ds: ImageDataset, dest: string, fractions: SplitFract
   const order = new Map(ds.items.map((it, i) => [it.id, i]));
   return [...withSplit]
     .sort((a, b) => order.get(a.id)! - order.get(b.id)!)
-    .map((it) => ({ path: path.relative(dest, it.path!).split(path.sep).join("/"), label: ds.classes[it.label!], group: it.group, split: it.split }));
+    .map((it) => ({
+      path: path.relative(dest, it.path!).split(path.sep).join("/"),
+      label: ds.classes[it.label!],
+      group: it.group,
+      split: it.split,
+    }));
 }
 
 /** Finds the folder under `root` whose subfolders include all of `classes` (archives nest differently). */
 export function findClassRoot(root: string, classes: string[], depth = 4): string | undefined {
-  const subs = fs.existsSync(root) ? fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith("__MACOSX")) : [];
+  const subs = fs.existsSync(root)
+    ? fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith("__MACOSX"))
+    : [];
   const names = new Set(subs.map((e) => e.name.toLowerCase()));
   if (classes.every((c) => names.has(c.toLowerCase()))) return root;
   if (depth === 0) return undefined;
@@ -88,5 +101,8 @@ export function findClassRoot(root: string, classes: string[], depth = 4): strin
 /** Loads an extracted image folder, ignoring macOS resource forks. */
 export function loadFolder(root: string, name: string): ImageDataset {
   const ds = imageFolderDataset(root, { name, layout: "class" });
-  return { ...ds, items: ds.items.filter((it) => !it.id.includes("__MACOSX") && !path.basename(it.path!).startsWith("._")) };
+  return {
+    ...ds,
+    items: ds.items.filter((it) => !it.id.includes("__MACOSX") && !path.basename(it.path!).startsWith("._")),
+  };
 }

@@ -43,7 +43,8 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
   const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
   if (fs.existsSync(o.dest)) {
     const h = await hashFile(o.dest);
-    if (matches(o, h, fs.statSync(o.dest).size)) return { path: o.dest, bytes: fs.statSync(o.dest).size, resumes: 0, skipped: true, ...h };
+    if (matches(o, h, fs.statSync(o.dest).size))
+      return { path: o.dest, bytes: fs.statSync(o.dest).size, resumes: 0, skipped: true, ...h };
     log(`${o.dest}: existing file fails its checksum; downloading again`);
     fs.rmSync(o.dest);
   }
@@ -55,26 +56,33 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
     const have = fs.existsSync(part) ? fs.statSync(part).size : 0;
     if (have > 0) resumes++;
     try {
-      const done = await fetchInto(o, part, have);
-      if (done) break;
+      await fetchInto(o, part, have);
+      lastErr = undefined;
+      break;
     } catch (e) {
       lastErr = e;
       if (e instanceof DataError) throw e;
       log(`${o.url}: ${(e as Error).message}; retrying (${attempt + 1}/${retries})`);
       await new Promise((r) => setTimeout(r, Math.min(8000, 250 * 2 ** attempt)));
-      continue;
     }
-    lastErr = undefined;
-    break;
   }
   if (lastErr !== undefined) {
-    throw new DataError("Download failed", { where: o.url, expected: "a complete download", got: String((lastErr as Error).message ?? lastErr), fix: "check the network and run the command again; it resumes where it stopped" });
+    throw new DataError("Download failed", {
+      where: o.url,
+      expected: "a complete download",
+      got: String((lastErr as Error).message ?? lastErr),
+      fix: "check the network and run the command again; it resumes where it stopped",
+    });
   }
   const bytes = fs.statSync(part).size;
   const h = await hashFile(part);
   if (!matches(o, h, bytes)) {
     fs.rmSync(part);
-    const which = o.sha256 ? ["sha256", o.sha256, h.sha256] : o.md5 ? ["md5", o.md5, h.md5] : ["size", String(o.size), String(bytes)];
+    const which = o.sha256
+      ? ["sha256", o.sha256, h.sha256]
+      : o.md5
+        ? ["md5", o.md5, h.md5]
+        : ["size", String(o.size), String(bytes)];
     throw new DataError(`Checksum mismatch for downloaded file (${which[0]})`, {
       where: `${o.url} → ${o.dest}`,
       expected: which[1],
@@ -90,7 +98,12 @@ function checkUrl(url: string): void {
   const u = new URL(url);
   const local = u.hostname === "127.0.0.1" || u.hostname === "localhost";
   if (u.protocol !== "https:" && !(local && u.protocol === "http:")) {
-    throw new DataError("Downloads must use HTTPS", { where: url, expected: "https://…", got: u.protocol, fix: "use the https URL of the source" });
+    throw new DataError("Downloads must use HTTPS", {
+      where: url,
+      expected: "https://…",
+      got: u.protocol,
+      fix: "use the https URL of the source",
+    });
   }
 }
 
@@ -112,14 +125,23 @@ async function fetchInto(o: DownloadOptions, part: string, have: number): Promis
       where: o.url,
       expected: "200 or 206",
       got: `${res.status} ${res.statusText}`,
-      fix: res.status === 404 ? "the file moved: check the source's page" : "this source needs a login or token (see data-scripts/README.md)",
+      fix:
+        res.status === 404
+          ? "the file moved: check the source's page"
+          : "this source needs a login or token (see data-scripts/README.md)",
     });
   }
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
   const append = res.status === 206 && have > 0;
   const total = Number(res.headers.get("content-length") ?? 0) + (append ? have : 0);
   const out = fs.createWriteStream(part, { flags: append ? "a" : "w" });
-  const bar = (o.progress ?? process.stderr.isTTY) ? new SingleBar({ format: `${path.basename(o.dest)} [{bar}] {percentage}% {value}/{total} B` }, Presets.shades_classic) : undefined;
+  const bar =
+    (o.progress ?? process.stderr.isTTY)
+      ? new SingleBar(
+          { format: `${path.basename(o.dest)} [{bar}] {percentage}% {value}/{total} B` },
+          Presets.shades_classic,
+        )
+      : undefined;
   bar?.start(total || 0, append ? have : 0);
   let got = append ? have : 0;
   try {

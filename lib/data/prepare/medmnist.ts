@@ -15,19 +15,41 @@ export async function prepareMedmnist(ctx: PrepareContext): Promise<PrepareResul
   const name = requireOption(ctx, "name", `one of ${Object.keys(MEDMNIST_INFO).join(", ")}`).toLowerCase();
   const size = Number(ctx.options.size ?? "28");
   const info = MEDMNIST_INFO[name];
-  if (!info) throw new ConfigError(`Unknown MedMNIST dataset "${name}"`, { where: "--name", expected: Object.keys(MEDMNIST_INFO).join(", "), got: name, fix: "3D datasets are not supported" });
-  if (!(MEDMNIST_SIZES as readonly number[]).includes(size)) throw new ConfigError("Unknown MedMNIST size", { where: "--size", expected: MEDMNIST_SIZES.join(", "), got: String(size) });
+  if (!info)
+    throw new ConfigError(`Unknown MedMNIST dataset "${name}"`, {
+      where: "--name",
+      expected: Object.keys(MEDMNIST_INFO).join(", "),
+      got: name,
+      fix: "3D datasets are not supported",
+    });
+  if (!(MEDMNIST_SIZES as readonly number[]).includes(size))
+    throw new ConfigError("Unknown MedMNIST size", {
+      where: "--size",
+      expected: MEDMNIST_SIZES.join(", "),
+      got: String(size),
+    });
   const file = medmnistFileName(name, size);
   const sums = ctx.checksums?.[file] ?? { md5: info.md5[String(size) as "28"] };
   const dest = path.join(ctx.dest, file);
-  const r = await download({ url: urlFor(ctx, medmnistUrl(name, size), file), dest, ...sums, progress: ctx.progress, log: ctx.log });
+  const r = await download({
+    url: urlFor(ctx, medmnistUrl(name, size), file),
+    dest,
+    ...sums,
+    progress: ctx.progress,
+    log: ctx.log,
+  });
   ctx.log(`${file}: ${r.skipped ? "already present" : `downloaded ${r.bytes} bytes`}, md5 ${r.md5}`);
   const ds = npzDataset(dest, { name: `${name}_${size}`, classes: info.labels });
   const counts: Record<string, number> = {};
   for (const it of ds.items) counts[it.split!] = (counts[it.split!] ?? 0) + 1;
   const notes: string[] = [];
   const side = ds.items[0]?.pixels?.width;
-  if (side !== size) throw new DataError("MedMNIST file has the wrong image size", { where: dest, expected: `${size} px`, got: `${side} px` });
+  if (side !== size)
+    throw new DataError("MedMNIST file has the wrong image size", {
+      where: dest,
+      expected: `${size} px`,
+      got: `${side} px`,
+    });
   if (!ctx.checksums) {
     for (const s of ["train", "val", "test"] as const) {
       if (counts[s] !== info.samples[s]) notes.push(`${s}: ${counts[s]} items, MedMNIST lists ${info.samples[s]}`);
@@ -39,7 +61,14 @@ export async function prepareMedmnist(ctx: PrepareContext): Promise<PrepareResul
     classes: info.labels,
     source: { kind: "npz", file },
     splits: counts,
-    origin: { url: medmnistUrl(name, size), md5: r.md5, license: "CC BY 4.0", citation: "Yang et al., MedMNIST v2, Sci. Data 2023", split: "official MedMNIST train/val/test", task: info.task },
+    origin: {
+      url: medmnistUrl(name, size),
+      md5: r.md5,
+      license: "CC BY 4.0",
+      citation: "Yang et al., MedMNIST v2, Sci. Data 2023",
+      split: "official MedMNIST train/val/test",
+      task: info.task,
+    },
   });
   return { descriptor, counts, notes };
 }

@@ -5,7 +5,9 @@
  */
 import { CheckpointError } from "../../errors";
 import type { StateDict } from "../../io/host_tensor";
+import { normaliseBatchCounters } from "../cnn_common";
 import { convertHfVit, isHfVitV4, isHfVitV5 } from "./hf_vit";
+import { convertKerasMobileNetNames, isKerasMobileNetV2 } from "./keras_mobilenet";
 import { convertMetaDinov2, isMetaDinov2 } from "./meta_dinov2";
 import { convertOpenaiClip, isOpenaiClip } from "./openai_clip";
 import { sampleKeys, type ConvertOptions } from "./util";
@@ -31,17 +33,50 @@ const identity = (sd: StateDict) => sd;
 
 /** Known namings, most specific first (detectNaming returns the first match). */
 export const NAMINGS: readonly NamingSpec[] = [
-  { name: "hf-vit", description: "HF transformers v4 ViTModel / ViTForImageClassification / Dinov2Model", detect: isHfVitV4, convert: convertHfVit },
-  { name: "hf-vit-v5", description: "HF transformers v5-style ViT layer names (layers.N.attention.q_proj)", detect: isHfVitV5, convert: convertHfVit },
-  { name: "openai-clip", description: "OpenAI CLIP / open_clip visual tower (visual.conv1, visual.transformer.resblocks)", detect: isOpenaiClip, convert: convertOpenaiClip },
-  { name: "meta-dinov2", description: "Meta DINOv2 hub checkpoints (mask_token, register_tokens, mlp.w12/w3)", detect: isMetaDinov2, convert: convertMetaDinov2 },
+  {
+    name: "hf-vit",
+    description: "HF transformers v4 ViTModel / ViTForImageClassification / Dinov2Model",
+    detect: isHfVitV4,
+    convert: convertHfVit,
+  },
+  {
+    name: "hf-vit-v5",
+    description: "HF transformers v5-style ViT layer names (layers.N.attention.q_proj)",
+    detect: isHfVitV5,
+    convert: convertHfVit,
+  },
+  {
+    name: "openai-clip",
+    description: "OpenAI CLIP / open_clip visual tower (visual.conv1, visual.transformer.resblocks)",
+    detect: isOpenaiClip,
+    convert: convertOpenaiClip,
+  },
+  {
+    name: "meta-dinov2",
+    description: "Meta DINOv2 hub checkpoints (mask_token, register_tokens, mlp.w12/w3)",
+    detect: isMetaDinov2,
+    convert: convertMetaDinov2,
+  },
   {
     name: "timm",
     description: "timm VisionTransformer (patch_embed.proj, blocks.N.attn.qkv)",
     detect: (keys) => keys.includes("patch_embed.proj.weight") && keys.some((k) => /^blocks\.\d+\./.test(k)),
     convert: identity,
   },
-  // CNN namings (torchvision, Keras MobileNet) are added here by the CNN models.
+  {
+    name: "torchvision",
+    description: "torchvision CNNs (conv1/layer1/fc, features.*/classifier.*, BatchNorm running stats)",
+    detect: (keys) =>
+      keys.some((k) => k.endsWith(".running_mean")) ||
+      (keys.some((k) => k.startsWith("features.")) && keys.some((k) => k.startsWith("classifier."))),
+    convert: (sd) => normaliseBatchCounters(sd),
+  },
+  {
+    name: "keras-mobilenet",
+    description: "Keras / TF.js-layers MobileNetV2 (Conv1/kernel, block_N_expand_BN/moving_mean, Conv_1_bn/gamma)",
+    detect: isKerasMobileNetV2,
+    convert: convertKerasMobileNetNames,
+  },
 ];
 
 /** The naming of a state dict's keys; throws a CheckpointError listing a few keys when none matches. */

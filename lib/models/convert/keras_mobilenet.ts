@@ -63,7 +63,11 @@ export function readTfjsLayersFiles(dir: string): TfjsLayersFiles {
     for (const p of group.paths) {
       const file = path.join(dir, p);
       if (!fs.existsSync(file)) {
-        throw new CheckpointError("Weight shard listed in model.json is missing", { where: file, expected: "the shard file", got: "missing" });
+        throw new CheckpointError("Weight shard listed in model.json is missing", {
+          where: file,
+          expected: "the shard file",
+          got: "missing",
+        });
       }
       chunks.push(fs.readFileSync(file));
     }
@@ -107,8 +111,8 @@ export interface KerasMobileNetConversion {
   stateDict: StateDict;
   /** Keras tensors that are not part of the backbone (e.g. a Teachable-Machine head), left out. */
   ignored: string[];
-  /** The width multiplier the channel counts imply. */
-  widthMult: number;
+  /** The standard width multiplier (0.35 … 1.4) the channel counts imply, if any. */
+  widthMult?: number;
 }
 
 const STANDARD_WIDTHS = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4];
@@ -137,7 +141,8 @@ export function convertKerasMobileNetV2(keras: StateDict): KerasMobileNetConvers
       const mapped = mapParam(p, h, `${layer}/${p}`);
       sd.set(`${target}.${mapped.name}`, mapped.tensor);
     }
-    if (params.has("moving_mean")) sd.set(`${target}.num_batches_tracked`, hostTensor(new BigInt64Array(1), [], "int64"));
+    const isBatchNorm = ["gamma", "beta", "moving_mean", "moving_variance"].some((k) => params.has(k));
+    if (isBatchNorm) sd.set(`${target}.num_batches_tracked`, hostTensor(new BigInt64Array(1), [], "int64"));
   }
   if (sd.size === 0) {
     throw new CheckpointError("No Keras MobileNetV2 tensors found", {
@@ -147,6 +152,25 @@ export function convertKerasMobileNetV2(keras: StateDict): KerasMobileNetConvers
     });
   }
   return { stateDict: sd, ignored, widthMult: inferWidth(sd, lastIndex) };
+}
+
+/** True when the keys are Keras MobileNetV2 weight names (`Conv1/kernel`, `block_N_depthwise/depthwise_kernel`, …). */
+export function isKerasMobileNetV2(keys: string[]): boolean {
+  const tail = keys.map((k) => k.replace(/:\d+$/, "").split("/").slice(-2).join("/"));
+  return (
+    tail.includes("Conv1/kernel") && tail.some((k) => /^(expanded_conv|block_\d+)_depthwise\/depthwise_kernel$/.test(k))
+  );
+}
+
+/** The NamingSpec converter: Keras names → torchvision names, reporting each dropped non-backbone key. */
+export function convertKerasMobileNetNames(
+  sd: StateDict,
+  opts: { onDrop?: (key: string, why: string) => void } = {},
+): StateDict {
+  const r = convertKerasMobileNetV2(sd);
+  for (const k of r.ignored)
+    opts.onDrop?.(k, "not part of the Keras MobileNetV2 backbone (e.g. a Teachable Machine head)");
+  return r.stateDict;
 }
 
 /** torchvision module path of a Keras layer, or undefined when the layer is not part of the backbone. */
@@ -190,19 +214,10 @@ function mapParam(p: string, h: HostTensor, where: string): { name: string; tens
   }
 }
 
-function inferWidth(sd: StateDict, lastIndex: number): number {
+function inferWidth(sd: StateDict, lastIndex: number): number | undefined {
   const stem = sd.get("features.0.0.weight")?.shape[0];
   const lastProject = sd.get(`features.${lastIndex - 1}.conv.2.weight`)?.shape[0];
-  const w = STANDARD_WIDTHS.find((a) => makeDivisible(32 * a, 8) === stem && makeDivisible(320 * a, 8) === lastProject);
-  if (w === undefined) {
-    throw new CheckpointError("Cannot infer the MobileNetV2 width multiplier from channel counts", {
-      where: "features.0.0.weight / last project conv",
-      expected: `channels of one of the widths ${STANDARD_WIDTHS.join(", ")}`,
-      got: `stem ${stem}, last project ${lastProject}`,
-      fix: "pass widthMult explicitly to loadKerasMobileNetV2",
-    });
-  }
-  return w;
+  return STANDARD_WIDTHS.find((a) => makeDivisible(32 * a, 8) === stem && makeDivisible(320 * a, 8) === lastProject);
 }
 
 /** Options for loading a Keras MobileNetV2. */
@@ -219,8 +234,20 @@ export interface LoadKerasMobileNetOptions {
 export function loadKerasMobileNetV2(dir: string, opts: LoadKerasMobileNetOptions = {}): MobileNetV2 {
   const conv = convertKerasMobileNetV2(readTfjsLayersWeights(dir));
   const widthMult = opts.widthMult ?? conv.widthMult;
+  if (widthMult === undefined) {
+    throw new CheckpointError("Cannot infer the MobileNetV2 width multiplier from channel counts", {
+      where: `${dir}: Conv1 and the last project conv`,
+      expected: `the channels of one of the widths ${STANDARD_WIDTHS.join(", ")}`,
+      got: `stem ${conv.stateDict.get("features.0.0.weight")?.shape[0]} channels`,
+      fix: "pass widthMult explicitly",
+    });
+  }
   if (!(widthMult > 0)) {
-    throw new ConfigError("widthMult must be positive", { where: "LoadKerasMobileNetOptions.widthMult", expected: "> 0", got: String(widthMult) });
+    throw new ConfigError("widthMult must be positive", {
+      where: "LoadKerasMobileNetOptions.widthMult",
+      expected: "> 0",
+      got: String(widthMult),
+    });
   }
   const model = new MobileNetV2({ ...KERAS_MOBILENETV2_035_224.options, widthMult, numClasses: 0, seed: opts.seed });
   try {

@@ -17,7 +17,10 @@ export function convertMetaDinov2(sd: StateDict, opts: ConvertOptions = {}): Sta
       opts.onDrop?.(k, "DINOv2's masked-image-modelling token is unused at inference");
       continue;
     }
-    const name = k === "register_tokens" ? "reg_token" : k.replace(/^(blocks\.\d+\.mlp\.)w12\./, "$1fc1.").replace(/^(blocks\.\d+\.mlp\.)w3\./, "$1fc2.");
+    const name =
+      k === "register_tokens"
+        ? "reg_token"
+        : k.replace(/^(blocks\.\d+\.mlp\.)w12\./, "$1fc1.").replace(/^(blocks\.\d+\.mlp\.)w3\./, "$1fc2.");
     out.set(name, v);
   }
   if (opts.posEmbed === "patches") foldClsPosEmbed(out);

@@ -75,7 +75,13 @@ export function fuseQkv(sd: StateDict): StateDict {
         fix: "check that the checkpoint is complete (all shards read)",
       });
     }
-    out.set(key, concatDim0(["q", "k", "v"].map((p) => parts.get(p)!), key));
+    out.set(
+      key,
+      concatDim0(
+        ["q", "k", "v"].map((p) => parts.get(p)!),
+        key,
+      ),
+    );
   }
   return out;
 }

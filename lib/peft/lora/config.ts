@@ -133,7 +133,7 @@ function fail(field: string, expected: string, got: unknown, fix?: string): neve
   throw new ConfigError(`Invalid LoRA config field ${field}`, {
     where: field,
     expected,
-    got: typeof got === "string" ? JSON.stringify(got) : JSON.stringify(got) ?? String(got),
+    got: typeof got === "string" ? JSON.stringify(got) : (JSON.stringify(got) ?? String(got)),
     fix,
   });
 }
@@ -158,10 +158,16 @@ function validate(o: LoraOptions): void {
   const ex = o.excludeModules;
   if (ex !== null && !(typeof ex === "string" || isStrList(ex))) fail("exclude_modules", "null, a list or a regex", ex);
   if (typeof ex === "string") checkRegex("exclude_modules", ex);
-  if (o.modulesToSave !== null && !isStrList(o.modulesToSave)) fail("modules_to_save", "null or a list of names", o.modulesToSave);
+  if (o.modulesToSave !== null && !isStrList(o.modulesToSave))
+    fail("modules_to_save", "null or a list of names", o.modulesToSave);
   if (typeof o.useRslora !== "boolean") fail("use_rslora", "true or false", o.useRslora);
   if (!(typeof o.initLoraWeights === "boolean" || o.initLoraWeights === "gaussian")) {
-    fail("init_lora_weights", 'true, false or "gaussian"', o.initLoraWeights, "other peft initialisations (pissa, olora, loftq) are not supported");
+    fail(
+      "init_lora_weights",
+      'true, false or "gaussian"',
+      o.initLoraWeights,
+      "other peft initialisations (pissa, olora, loftq) are not supported",
+    );
   }
   const lt = o.layersToTransform;
   const isIdx = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
@@ -169,7 +175,12 @@ function validate(o: LoraOptions): void {
     fail("layers_to_transform", "null, a layer index or a list of indices", lt);
   }
   if (lt !== null && typeof tm === "string") {
-    fail("layers_to_transform", "a list target_modules (peft ignores layers_to_transform for a regex)", tm, "put the layer numbers into the regex instead");
+    fail(
+      "layers_to_transform",
+      "a list target_modules (peft ignores layers_to_transform for a regex)",
+      tm,
+      "put the layer numbers into the regex instead",
+    );
   }
   const lp = o.layersPattern;
   if (lp !== null && !(typeof lp === "string" || isStrList(lp))) fail("layers_pattern", "null, a string or a list", lp);
@@ -178,7 +189,8 @@ function validate(o: LoraOptions): void {
     ["rank_pattern", o.rankPattern, true],
     ["alpha_pattern", o.alphaPattern, false],
   ] as const) {
-    if (typeof pat !== "object" || pat === null || Array.isArray(pat)) fail(field, "an object of pattern → number", pat);
+    if (typeof pat !== "object" || pat === null || Array.isArray(pat))
+      fail(field, "an object of pattern → number", pat);
     for (const [k, v] of Object.entries(pat)) {
       checkRegex(`${field}.${k}`, k);
       if (typeof v !== "number" || !(v > 0) || (int && !Number.isInteger(v))) {
@@ -194,7 +206,12 @@ function validate(o: LoraOptions): void {
 function validateQkvParts(q: QkvPartsOptions): void {
   const ok = Array.isArray(q.parts) && q.parts.length > 0 && q.parts.every((p) => p === "q" || p === "k" || p === "v");
   if (!ok || new Set(q.parts).size !== q.parts.length) {
-    fail("qkvParts.parts", 'a non-empty list of distinct "q", "k", "v"', q.parts, 'e.g. ["q", "v"] for seeds 000 and 002');
+    fail(
+      "qkvParts.parts",
+      'a non-empty list of distinct "q", "k", "v"',
+      q.parts,
+      'e.g. ["q", "v"] for seeds 000 and 002',
+    );
   }
   if (q.moduleName !== undefined && (typeof q.moduleName !== "string" || q.moduleName === "")) {
     fail("qkvParts.moduleName", "a module name segment such as qkv", q.moduleName);
@@ -363,17 +380,32 @@ export function configFromJson(
     if (known.has(k) || k === "exclude_modules") continue;
     const defaults = IGNORED_IF_DEFAULT[k];
     if (defaults && !defaults.some((d) => JSON.stringify(d) === JSON.stringify(json[k]))) {
-      throw new ConfigError(`Unsupported LoRA setting ${k}`, { where: `${where}: ${k}`, expected: JSON.stringify(defaults[0]), got: JSON.stringify(json[k]) });
+      throw new ConfigError(`Unsupported LoRA setting ${k}`, {
+        where: `${where}: ${k}`,
+        expected: JSON.stringify(defaults[0]),
+        got: JSON.stringify(json[k]),
+      });
     }
     dropped.push(k);
   }
   if (dropped.length) warn(`${where}: ignoring unknown adapter_config keys ${dropped.join(", ")}`);
   if (json.peft_type !== undefined && json.peft_type !== "LORA") {
-    throw new ConfigError("Not a LoRA adapter", { where: `${where}: peft_type`, expected: '"LORA"', got: JSON.stringify(json.peft_type) });
+    throw new ConfigError("Not a LoRA adapter", {
+      where: `${where}: peft_type`,
+      expected: '"LORA"',
+      got: JSON.stringify(json.peft_type),
+    });
   }
-  for (const [k, v] of [["use_dora", false], ["fan_in_fan_out", false]] as const) {
+  for (const [k, v] of [
+    ["use_dora", false],
+    ["fan_in_fan_out", false],
+  ] as const) {
     if (json[k] !== undefined && json[k] !== v) {
-      throw new ConfigError(`Unsupported LoRA setting ${k}`, { where: `${where}: ${k}`, expected: String(v), got: JSON.stringify(json[k]) });
+      throw new ConfigError(`Unsupported LoRA setting ${k}`, {
+        where: `${where}: ${k}`,
+        expected: String(v),
+        got: JSON.stringify(json[k]),
+      });
     }
   }
   const g = <T>(k: string, d: T): T => (json[k] === undefined ? d : (json[k] as T));

@@ -62,6 +62,17 @@ export abstract class LoraLayer extends Module {
     initLora(this.loraA, this.loraB, opts, seeds, this.bMask);
   }
 
+  /**
+   * Guards against parents that read the wrapped layer's weight directly instead of calling it (such a parent would
+   * silently skip the LoRA branch): reading `weight` or `bias` off a LoRA layer is an error that says so.
+   */
+  get weight(): never {
+    throw directAccess(this.base.typeName, "weight");
+  }
+  get bias(): never {
+    throw directAccess(this.base.typeName, "bias");
+  }
+
   abstract get inFeatures(): number;
   abstract get outFeatures(): number;
 
@@ -109,13 +120,12 @@ export abstract class LoraLayer extends Module {
     this.merged = true;
   }
 
-  /** Like merge, but refuses to write NaN or Inf into the base weight (peft's safe_merge). */
-  safeMerge(where = "LoRA layer"): void {
-    if (this.merged) return;
-    const next = tf.tidy(() => tf.add(this.base.weight.variable, this.deltaWeight()));
-    const finite = tf.tidy(() => tf.all(tf.isFinite(next)).dataSync()[0] === 1);
+  /** Throws CheckpointError if merging would put NaN or Inf into the base weight. */
+  checkMergeFinite(where = "LoRA layer"): void {
+    const finite = tf.tidy(
+      () => tf.all(tf.isFinite(tf.add(this.base.weight.variable, this.deltaWeight()))).dataSync()[0] === 1,
+    );
     if (!finite) {
-      next.dispose();
       throw new CheckpointError("Merging the adapter would put NaN or Inf into the base weight", {
         where,
         expected: "finite lora_A / lora_B weights",
@@ -123,9 +133,13 @@ export abstract class LoraLayer extends Module {
         fix: "the adapter is broken (diverged training?); retrain it or load a good checkpoint",
       });
     }
-    this.base.weight.assign(next);
-    next.dispose();
-    this.merged = true;
+  }
+
+  /** Like merge, but refuses to write NaN or Inf into the base weight (peft's safe_merge). */
+  safeMerge(where = "LoRA layer"): void {
+    if (this.merged) return;
+    this.checkMergeFinite(where);
+    this.merge();
   }
 
   /** Subtracts ΔW again (restores W up to float rounding, as peft does). */
@@ -180,7 +194,9 @@ export class LoraLinear extends LoraLayer {
     return b.reshape([...lead, this.outFeatures]);
   }
   deltaWeight(): tf.Tensor {
-    return tf.tidy(() => tf.mul(tf.matMul(this.loraA.weight.variable as tf.Tensor2D, this.effectiveB() as tf.Tensor2D), this.scaling)); // [in, out]
+    return tf.tidy(() =>
+      tf.mul(tf.matMul(this.loraA.weight.variable as tf.Tensor2D, this.effectiveB() as tf.Tensor2D), this.scaling),
+    ); // [in, out]
   }
   adapterShapes(): { a: number[]; b: number[] } {
     return { a: [this.rank, this.inFeatures], b: [this.outFeatures, this.rank] };
@@ -202,10 +218,19 @@ export class LoraConv2d extends LoraLayer {
       });
     }
     if (opts.qkvParts) {
-      throw new ConfigError("qkvParts applies to fused qkv Linear layers only", { where, expected: "Linear", got: "Conv2d" });
+      throw new ConfigError("qkvParts applies to fused qkv Linear layers only", {
+        where,
+        expected: "Linear",
+        got: "Conv2d",
+      });
     }
     super(base, opts, (rank, seeds) => ({
-      a: new Conv2d(base.inChannels, rank, base.kernelSize, { stride: base.stride, padding: base.padding, bias: false, seeds }),
+      a: new Conv2d(base.inChannels, rank, base.kernelSize, {
+        stride: base.stride,
+        padding: base.padding,
+        bias: false,
+        seeds,
+      }),
       b: new Conv2d(rank, base.outChannels, 1, { bias: false, seeds }),
     }));
   }
@@ -254,6 +279,15 @@ export function makeLoraLayer(module: Module, opts: LoraLayerOptions, where: str
   });
 }
 
+function directAccess(kind: string, field: string): ConfigError {
+  return new ConfigError(`A module read .${field} of a LoRA-wrapped ${kind} instead of calling it`, {
+    where: `LoraLayer.${field}`,
+    expected: "the parent module to call the wrapped layer's apply()",
+    got: `direct access to .${field} (e.g. the ViT's PatchEmbed computes its conv as a matmul on proj.weight)`,
+    fix: 'exclude that module from target_modules (e.g. use "attn.proj" instead of "proj"), or use layer.base',
+  });
+}
+
 function outFeaturesOf(m: Linear | Conv2d): number {
   return m instanceof Linear ? m.outFeatures : m.outChannels;
 }
@@ -270,7 +304,13 @@ export function qkvMask(out: number, r: number, parts: QkvPart[]): tf.Tensor {
   return tf.tensor2d(m, [rows, out]);
 }
 
-function initLora(a: Linear | Conv2d, b: Linear | Conv2d, o: LoraLayerOptions, seeds: SeedSequence, mask?: tf.Tensor): void {
+function initLora(
+  a: Linear | Conv2d,
+  b: Linear | Conv2d,
+  o: LoraLayerOptions,
+  seeds: SeedSequence,
+  mask?: tf.Tensor,
+): void {
   // A: Linear/Conv2d's own init is already kaiming-uniform(a=√5), i.e. U(±1/√fan_in), which is peft's default.
   if (o.init === "gaussian") replace(a.weight, normal(a.weight.shape, 1 / o.r, seeds)); // peft: std = 1/r
   if (o.init === false) {

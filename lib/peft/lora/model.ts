@@ -54,19 +54,10 @@ export class LoraModel<M extends Module = Module> {
     for (const l of this.layers.values()) l.merge();
   }
 
-  /** Merges, refusing NaN/Inf (nothing is merged if any layer would be non-finite). */
+  /** Merges, refusing NaN/Inf: every layer is checked before any weight is written. */
   safeMerge(): void {
-    const done: LoraLayer[] = [];
-    try {
-      for (const [p, l] of this.layers) {
-        if (l.merged) continue;
-        l.safeMerge(p);
-        done.push(l);
-      }
-    } catch (e) {
-      for (const l of done) l.unmerge();
-      throw e;
-    }
+    for (const [p, l] of this.layers) if (!l.merged) l.checkMergeFinite(p);
+    this.merge();
   }
 
   /** Subtracts every merged delta again. */
@@ -173,7 +164,10 @@ function snapshot(m: Module): Map<string, tf.Tensor> {
 
 /** Which modules a config targets in a model, and the modules_to_save paths, with zero-match checks. */
 export function resolveTargets(model: Module, o: LoraOptions): { targets: string[]; saved: string[] } {
-  const names = model.namedModules().map(([n]) => n).filter((n) => n !== "");
+  const names = model
+    .namedModules()
+    .map(([n]) => n)
+    .filter((n) => n !== "");
   const targets: string[] = [];
   const saved: string[] = [];
   for (const n of names) {
@@ -192,7 +186,10 @@ export function resolveTargets(model: Module, o: LoraOptions): { targets: string
       if (!names.some((n) => entryMatches(e, n))) throw zeroMatch("target_modules", [e], model, names);
     }
   }
-  for (const [field, pat] of [["rank_pattern", o.rankPattern], ["alpha_pattern", o.alphaPattern]] as const) {
+  for (const [field, pat] of [
+    ["rank_pattern", o.rankPattern],
+    ["alpha_pattern", o.alphaPattern],
+  ] as const) {
     for (const k of Object.keys(pat)) {
       if (!targets.some((t) => getPatternKey([k], t) !== undefined)) {
         throw new ConfigError(`${field} key matches no targeted module`, {
@@ -207,7 +204,13 @@ export function resolveTargets(model: Module, o: LoraOptions): { targets: string
   return { targets, saved };
 }
 
-function zeroMatch(field: string, pat: string[] | string, model: Module, names: string[], o?: LoraOptions): ConfigError {
+function zeroMatch(
+  field: string,
+  pat: string[] | string,
+  model: Module,
+  names: string[],
+  o?: LoraOptions,
+): ConfigError {
   const leaves = model.namedModules().filter(([, m]) => m instanceof Linear || m instanceof Conv2d);
   const lin = leaves.filter(([, m]) => m instanceof Linear).map(([n]) => n);
   const conv = leaves.filter(([, m]) => m instanceof Conv2d).map(([n]) => n);

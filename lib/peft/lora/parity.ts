@@ -11,7 +11,8 @@ import { fromTensorSync, type HostTensor, toTensor } from "../../io/host_tensor"
 import { readSafetensors } from "../../io/safetensors";
 import { tfToTorch } from "../../nn/layout";
 import type { ImageClassifier } from "../../models/types";
-import { createVit } from "../../models/vit";
+import { buildFromJson } from "../../models/builders";
+import type { CaseHandler } from "../../models/parity";
 import { loadAdapter } from "./save";
 
 /** Tolerances from shared/README.md. */
@@ -38,23 +39,11 @@ export interface LoraParityReport {
   pass: boolean;
 }
 
-/** Builds the ViT for a manifest case; numClasses comes from the checkpoint's head when the case omits it. */
-export function vitFromCase(c: Record<string, unknown>, weights: Map<string, HostTensor>): ImageClassifier {
+/** Builds the model of a manifest case via the arch → builder table; num_classes comes from the head when omitted. */
+export function modelFromCase(c: Record<string, unknown>, weights: Map<string, HostTensor>): ImageClassifier {
   const head = weights.get("head.weight");
   const numClasses = typeof c.num_classes === "number" ? c.num_classes : head ? head.shape[0] : 0;
-  const pool = (c.pool as string | undefined) ?? "token";
-  return createVit({
-    imgSize: c.image_size as number,
-    patchSize: c.patch_size as number,
-    embedDim: c.embed_dim as number,
-    depth: c.depth as number,
-    numHeads: c.num_heads as number,
-    mlpRatio: (c.mlp_ratio as number | undefined) ?? 4,
-    layerNormEps: (c.layer_norm_eps as number | undefined) ?? 1e-6,
-    globalPool: pool === "avg" ? "avg" : "token",
-    fcNorm: (c.fc_norm as boolean | undefined) ?? null,
-    numClasses,
-  });
+  return buildFromJson({ ...c, num_classes: numClasses }, undefined, () => undefined);
 }
 
 /**
@@ -64,26 +53,40 @@ export function vitFromCase(c: Record<string, unknown>, weights: Map<string, Hos
 export function runLoraParity(
   manifestDir: string,
   c: LoraParityCase,
-  buildModel: (c: Record<string, unknown>, weights: Map<string, HostTensor>) => ImageClassifier = vitFromCase,
+  buildModel: (c: Record<string, unknown>, weights: Map<string, HostTensor>) => ImageClassifier = modelFromCase,
 ): LoraParityReport {
   const file = (k: keyof LoraParityCase) => path.join(manifestDir, c[k] as string);
   const base = readSafetensors(file("weights")).tensors;
   const io = readSafetensors(file("io")).tensors;
   const model = buildModel(c, base);
   model.loadStateDict(base);
-  const lm = loadAdapter(model, { config: file("adapter_config"), weights: file("adapter") }, { warn: () => undefined });
+  const lm = loadAdapter(
+    model,
+    { config: file("adapter_config"), weights: file("adapter") },
+    { warn: () => undefined },
+  );
   model.eval();
   // The fixture trains the head too (grad.head.*): make every parameter with a reference gradient trainable.
   const gradNames = [...io.keys()].filter((k) => k.startsWith("grad.")).map((k) => k.slice(5));
   const params = new Map(lm.model.namedParameters());
   for (const n of gradNames) {
     const p = params.get(n);
-    if (!p) throw new CheckpointError("io gradient names a parameter the model lacks", { where: `${c.name}: grad.${n}`, expected: "a model parameter", got: n });
+    if (!p)
+      throw new CheckpointError("io gradient names a parameter the model lacks", {
+        where: `${c.name}: grad.${n}`,
+        expected: "a model parameter",
+        got: n,
+      });
     p.trainable = true;
   }
   const need = (k: string) => {
     const h = io.get(k);
-    if (!h) throw new CheckpointError("io file lacks a required tensor", { where: `${c.name}: ${c.io}`, expected: k, got: [...io.keys()].join(", ") });
+    if (!h)
+      throw new CheckpointError("io file lacks a required tensor", {
+        where: `${c.name}: ${c.io}`,
+        expected: k,
+        got: [...io.keys()].join(", "),
+      });
     return h;
   };
   const x = tf.tidy(() => tf.transpose(toTensor(need("input")), [0, 2, 3, 1])); // NCHW → [B, H, W, C]
@@ -91,11 +94,14 @@ export function runLoraParity(
   const logitsRef = need("logits");
   const lossRef = need("loss").data[0] as number;
   let logits: tf.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const l = lm.forward(x); // [B, K]
-    logits = tf.keep(l);
-    return meanCrossEntropy(l, labels);
-  }, gradNames.map((n) => params.get(n)!.variable));
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const l = lm.forward(x); // [B, K]
+      logits = tf.keep(l);
+      return meanCrossEntropy(l, labels);
+    },
+    gradNames.map((n) => params.get(n)!.variable),
+  );
   const logitsMaxAbs = maxAbs(fromTensorSync(logits!).data as Float32Array, logitsRef.data as Float32Array);
   const lossAbsErr = Math.abs(value.dataSync()[0] - lossRef);
   const report: { name: string; rel: number }[] = [];
@@ -104,7 +110,12 @@ export function runLoraParity(
     const g = grads[p.variable.name];
     const torch = tfToTorch(fromTensorSync(g), p.layout, n);
     const ref = need(`grad.${n}`);
-    report.push({ name: n, rel: maxAbs(torch.data as Float32Array, ref.data as Float32Array) / Math.max(maxAbsOf(ref.data as Float32Array), 1e-30) });
+    report.push({
+      name: n,
+      rel:
+        maxAbs(torch.data as Float32Array, ref.data as Float32Array) /
+        Math.max(maxAbsOf(ref.data as Float32Array), 1e-30),
+    });
   }
   tf.dispose([x, labels, logits!, value, ...Object.values(grads)]);
   model.dispose();
@@ -142,3 +153,32 @@ function maxAbsOf(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
 }
+
+/**
+ * check-parity's handler for LoRA cases (a case with `adapter` or `lora`): logits within the run's tol, the loss
+ * within tol, and every io gradient within LORA_PARITY_TOLERANCE.gradRel (relative). Registered in the CLI's
+ * CASE_HANDLERS ahead of models' placeholder.
+ */
+export const LORA_CASE_HANDLER: CaseHandler = {
+  name: "lora",
+  matches: (c) => c.adapter !== undefined || c.lora !== undefined,
+  run: (c, ctx) => {
+    const r = runLoraParity(ctx.dir, c as unknown as LoraParityCase);
+    const over = [
+      r.logitsMaxAbs > ctx.tol ? `logits ${r.logitsMaxAbs.toExponential(2)}` : "",
+      r.lossAbsErr > ctx.tol ? `loss ${r.lossAbsErr.toExponential(2)}` : "",
+      ...r.grads
+        .filter((g) => !(g.rel <= LORA_PARITY_TOLERANCE.gradRel))
+        .map((g) => `grad ${g.name} rel ${g.rel.toExponential(2)}`),
+    ].filter(Boolean);
+    const summary = `loss |Δ| ${r.lossAbsErr.toExponential(2)}, max rel grad Δ ${r.gradMaxRel.toExponential(2)} over ${r.grads.length} tensors`;
+    return {
+      case: c.name,
+      arch: c.arch,
+      logitsErr: r.logitsMaxAbs,
+      featuresErr: null,
+      status: over.length ? "fail" : "ok",
+      detail: over.length ? `over tolerance: ${over.join(", ")}; ${summary}` : summary,
+    };
+  },
+};

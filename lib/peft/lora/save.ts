@@ -70,7 +70,10 @@ function expectedAdapterEntries(lm: LoraModel): AdapterEntry[] {
   const out: AdapterEntry[] = [];
   for (const [p, l] of lm.layers) {
     const shapes = l.adapterShapes();
-    for (const [which, m, shape] of [["lora_A", l.loraA, shapes.a], ["lora_B", l.loraB, shapes.b]] as const) {
+    for (const [which, m, shape] of [
+      ["lora_A", l.loraA, shapes.a],
+      ["lora_B", l.loraB, shapes.b],
+    ] as const) {
       out.push({
         name: `${p}.${which}.weight`,
         shape,
@@ -115,7 +118,13 @@ export function adapterFileConfig(lm: LoraModel): { json: LoraConfigJson; metada
   const metadata: Record<string, string> = { format: "pt", "peftlab.python_peft_loadable": "true" };
   let cfg: LoraOptions = o;
   if (o.excludeModules !== null) {
-    cfg = { ...cfg, targetModules: [...lm.layers.keys()], excludeModules: null, layersToTransform: null, layersPattern: null };
+    cfg = {
+      ...cfg,
+      targetModules: [...lm.layers.keys()],
+      excludeModules: null,
+      layersToTransform: null,
+      layersPattern: null,
+    };
     metadata["peftlab.exclude_modules"] = JSON.stringify({
       exclude_modules: o.excludeModules,
       target_modules: o.targetModules,
@@ -133,14 +142,22 @@ export function adapterFileConfig(lm: LoraModel): { json: LoraConfigJson; metada
       alpha[p] = alphaForScaling(l.scaling, l.rank, o.useRslora);
     }
     cfg = { ...cfg, rankPattern: { ...rank, ...o.rankPattern }, alphaPattern: { ...alpha, ...o.alphaPattern } };
-    metadata["peftlab.qkv_parts"] = JSON.stringify({ parts: o.qkvParts!.parts, module_name: o.qkvParts!.moduleName ?? "qkv", modules: sliced.map(([p]) => p) });
+    metadata["peftlab.qkv_parts"] = JSON.stringify({
+      parts: o.qkvParts!.parts,
+      module_name: o.qkvParts!.moduleName ?? "qkv",
+      modules: sliced.map(([p]) => p),
+    });
   }
   return { json: configToJson(cfg), metadata };
 }
 
 /** Serialises adapter_config.json like peft (2-space indent, sorted top-level keys). */
 export function formatAdapterConfig(json: LoraConfigJson): string {
-  const sorted = Object.fromEntries(Object.keys(json).sort().map((k) => [k, json[k as keyof LoraConfigJson]]));
+  const sorted = Object.fromEntries(
+    Object.keys(json)
+      .sort()
+      .map((k) => [k, json[k as keyof LoraConfigJson]]),
+  );
   return JSON.stringify(sorted, null, 2);
 }
 
@@ -178,7 +195,10 @@ export function readAdapter(
   try {
     json = JSON.parse(fs.readFileSync(files.config, "utf8")) as Record<string, unknown>;
   } catch (e) {
-    throw new CheckpointError("adapter_config.json is not valid JSON", { where: files.config, got: (e as Error).message });
+    throw new CheckpointError("adapter_config.json is not valid JSON", {
+      where: files.config,
+      got: (e as Error).message,
+    });
   }
   let config = configFromJson(json, files.config, warn);
   const { tensors, metadata } = readSafetensors(files.weights);
@@ -190,8 +210,19 @@ function foldMetadata(c: LoraOptions, meta: Record<string, string>, where: strin
   let o = c;
   const ex = meta["peftlab.exclude_modules"];
   if (ex !== undefined) {
-    const e = parseMeta<{ exclude_modules: string[] | string; target_modules: string[] | string; layers_to_transform: number[] | number | null; layers_pattern: string[] | string | null }>(ex, where);
-    o = { ...o, excludeModules: e.exclude_modules, targetModules: e.target_modules, layersToTransform: e.layers_to_transform, layersPattern: e.layers_pattern };
+    const e = parseMeta<{
+      exclude_modules: string[] | string;
+      target_modules: string[] | string;
+      layers_to_transform: number[] | number | null;
+      layers_pattern: string[] | string | null;
+    }>(ex, where);
+    o = {
+      ...o,
+      excludeModules: e.exclude_modules,
+      targetModules: e.target_modules,
+      layersToTransform: e.layers_to_transform,
+      layersPattern: e.layers_pattern,
+    };
   }
   const q = meta["peftlab.qkv_parts"];
   if (q !== undefined) {

@@ -18,7 +18,18 @@ const CONV: ConvCase[] = [
   { name: "3x3 s1 same", x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 1, pad: "same" },
   { name: "3x3 s2 same, odd sizes", x: [1, 10, 7, 5], f: [3, 3, 5, 6], s: 2, pad: "same" },
   { name: "5x5 s2 valid", x: [2, 13, 11, 2], f: [5, 5, 2, 3], s: 2, pad: "valid" },
-  { name: "3x2 explicit pad", x: [2, 8, 9, 3], f: [3, 2, 3, 5], s: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  {
+    name: "3x2 explicit pad",
+    x: [2, 8, 9, 3],
+    f: [3, 2, 3, 5],
+    s: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+  },
   { name: "1x1 pointwise", x: [3, 6, 5, 7], f: [1, 1, 7, 9], s: 1, pad: "valid" },
   { name: "1x1 stride 2", x: [2, 7, 7, 4], f: [1, 1, 4, 6], s: 2, pad: "same" },
   { name: "7x7 s2 same, stem-like", x: [1, 20, 20, 3], f: [7, 7, 3, 8], s: 2, pad: "same" },
@@ -29,7 +40,18 @@ const DEPTHWISE: ConvCase[] = [
   { name: "3x3 s2 same, odd sizes", x: [1, 11, 8, 6], f: [3, 3, 6, 1], s: 2, pad: "same" },
   { name: "channel multiplier 2", x: [2, 7, 7, 3], f: [3, 3, 3, 2], s: 1, pad: "valid" },
   { name: "5x5 s2 valid, multiplier 3", x: [1, 12, 12, 2], f: [5, 5, 2, 3], s: 2, pad: "valid" },
-  { name: "explicit pad", x: [2, 6, 8, 5], f: [3, 3, 5, 1], s: 1, pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+  {
+    name: "explicit pad",
+    x: [2, 6, 8, 5],
+    f: [3, 3, 5, 1],
+    s: 1,
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { name: "dilation 2 (kernel level only)", x: [1, 9, 9, 3], f: [3, 3, 3, 1], s: 1, pad: "same", dil: 2 },
 ];
 
@@ -40,11 +62,13 @@ function outShape(c: ConvCase, depthwise: boolean): number[] {
 
 /** Runs kernel `name` on the active backend with seeded inputs; returns its output values. */
 function runKernel(name: string, inputs: Record<string, [number[], number]>, attrs: object): Float32Array {
-  return tf.tidy(() => {
-    const ts: Record<string, tf.Tensor> = {};
-    for (const [k, [shape, seed]] of Object.entries(inputs)) ts[k] = tf.tensor(randArray(sizeOf(shape), seed), shape);
-    return tf.engine().runKernel(name, ts, attrs as tf.NamedAttrMap) as tf.Tensor;
-  }).dataSync() as Float32Array;
+  return tf
+    .tidy(() => {
+      const ts: Record<string, tf.Tensor> = {};
+      for (const [k, [shape, seed]] of Object.entries(inputs)) ts[k] = tf.tensor(randArray(sizeOf(shape), seed), shape);
+      return tf.engine().runKernel(name, ts, attrs as tf.NamedAttrMap) as tf.Tensor;
+    })
+    .dataSync() as Float32Array;
 }
 
 /** Gradients of sum(f(x, w) · r) w.r.t. x and w, with a fixed random r so every output element matters. */
@@ -87,7 +111,10 @@ function sampleTaps(wide: Float32Array, big: number[], d: number): Float32Array 
   const out = new Float32Array(kh * kw * inner);
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++)
-      out.set(wide.subarray((i * d * big[1] + j * d) * inner, (i * d * big[1] + j * d + 1) * inner), (i * kw + j) * inner);
+      out.set(
+        wide.subarray((i * d * big[1] + j * d) * inner, (i * d * big[1] + j * d + 1) * inner),
+        (i * kw + j) * inner,
+      );
   return out;
 }
 
@@ -133,7 +160,11 @@ describeBackends("conv gradient kernels", (backend) => {
       // tfjs's cpu kernel ignores dilations; reference: an undilated, zero-stuffed filter, sampled every d taps.
       const big = stuffedShape(c.f, d);
       const wide = await onCpu(() =>
-        runKernel("DepthwiseConv2dNativeBackpropFilter", inputs, { ...kernelAttrs, dilations: [1, 1], filterShape: big }),
+        runKernel("DepthwiseConv2dNativeBackpropFilter", inputs, {
+          ...kernelAttrs,
+          dilations: [1, 1],
+          filterShape: big,
+        }),
       );
       assertClose(got, sampleTaps(wide, big, d), `${c.name} on ${backend}`);
     });
@@ -170,12 +201,17 @@ describeBackends("conv gradient kernels", (backend) => {
   if (backend !== "wasm") return;
   it("rejects NCHW with a BackendError on wasm (tfjs's wasm Conv2D is NHWC-only too)", () => {
     assert.throws(
-      () => runKernel("Conv2DBackpropFilter", { x: [[1, 3, 5, 5], 1], dy: [[1, 2, 5, 5], 2] }, {
-        strides: [1, 1],
-        pad: "same",
-        dataFormat: "NCHW",
-        filterShape: [3, 3, 3, 2],
-      }),
+      () =>
+        runKernel(
+          "Conv2DBackpropFilter",
+          { x: [[1, 3, 5, 5], 1], dy: [[1, 2, 5, 5], 2] },
+          {
+            strides: [1, 1],
+            pad: "same",
+            dataFormat: "NCHW",
+            filterShape: [3, 3, 3, 2],
+          },
+        ),
       /NHWC/,
     );
   });

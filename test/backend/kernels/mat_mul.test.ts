@@ -42,7 +42,10 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
   // tfjs's cpu kernel flattens batch dims before broadcasting, so only peftlab's wasm kernel gets this right.
   if (backend === "wasm") {
     it("4D broadcast: [2,1,5,4] x [3,6,4]ᵀ matches a float64 reference", () => {
-      const [sa, sb] = [[2, 1, 5, 4], [3, 6, 4]];
+      const [sa, sb] = [
+        [2, 1, 5, 4],
+        [3, 6, 4],
+      ];
       const a = randArray(sizeOf(sa), 1);
       const b = randArray(sizeOf(sb), 2);
       const want = naiveMatMul(a, sa, b, sb, false, true);
@@ -63,7 +66,11 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
   for (const [name, sa, sb, ta, tb, act] of fused) {
     it(`fused.matMul ${name} with bias equals matMul + bias + activation`, () => {
       const n = tb ? sb[sb.length - 2] : sb[sb.length - 1];
-      const [a, b, bias] = [tf.tensor(randArray(sizeOf(sa), 3), sa), tf.tensor(randArray(sizeOf(sb), 4), sb), tf.tensor(randArray(n, 5))];
+      const [a, b, bias] = [
+        tf.tensor(randArray(sizeOf(sa), 3), sa),
+        tf.tensor(randArray(sizeOf(sb), 4), sb),
+        tf.tensor(randArray(n, 5)),
+      ];
       const got = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: act });
       const want = naiveMatMul(a.dataSync() as Float32Array, sa, b.dataSync() as Float32Array, sb, ta, tb);
       const ref = tf.tidy(() => {
@@ -94,7 +101,12 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
       const tv = tf.tensor(v, [2, 5, 6]);
       const tbias = tf.tensor(bias);
       const g = tf.grads((X: tf.Tensor, W: tf.Tensor, V: tf.Tensor, B: tf.Tensor) => {
-        const h = tf.fused.matMul({ a: X.reshape([12, 8]) as tf.Tensor2D, b: W as tf.Tensor2D, bias: B, activation: "relu" });
+        const h = tf.fused.matMul({
+          a: X.reshape([12, 8]) as tf.Tensor2D,
+          b: W as tf.Tensor2D,
+          bias: B,
+          activation: "relu",
+        });
         const s = tf.matMul(h.reshape([2, 6, 5]), V); // [2, 6, 6]
         const t = tf.matMul(s, X, true, false); // [2, 6, 8]
         return tf.sum(tf.mul(t, tf.matMul(X, W.reshape([1, 8, 5]).tile([2, 1, 1]), false, false).sum()));

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prepares nih-chestxray14: see data-scripts/README.md. Extra options pass through (e.g. --dest DIR).
+exec node "$(dirname "$0")/prepare.mjs" nih-chestxray14 "$@"

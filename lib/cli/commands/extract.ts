@@ -1,0 +1,39 @@
+/** `peftlab extract --model ID --data PATH [--out DIR]`: fills the feature cache for a model and an image folder. */
+import type { Command } from "commander";
+import { cachedFeatures, currentBackend, featureCacheDir, imageFolderDataset, initBackend, runModelSpec } from "../../index";
+import { writeJson, writeOut } from "../output";
+
+/** Adds `extract` to the program. */
+export function register(program: Command): void {
+  program
+    .command("extract")
+    .description("extract frozen-backbone features of an image folder into the feature cache")
+    .requiredOption("--model <id>", "model id (e.g. mobilenetv2_035_224.keras)")
+    .requiredOption("--data <path>", "image folder")
+    .option("--weights <path>", "weights (default the model's own)")
+    .option("--out <dir>", "cache folder (default $PEFTLAB_CACHE/features)")
+    .option("--size <n>", "input size (default the model's)", (v) => parseInt(v, 10))
+    .option("--batch-size <n>", "batch size", (v) => parseInt(v, 10), 32)
+    .option("--json", "print JSON")
+    .action(async function (this: Command, opts: { model: string; data: string; weights?: string; out?: string; size?: number; batchSize: number; json?: boolean }) {
+      if (!currentBackend()) await initBackend({ log: null });
+      const spec = runModelSpec(opts.model);
+      const weights = opts.weights ?? spec.defaultWeights();
+      const model = spec.build({ weights, numClasses: 0, seed: 0 });
+      const ds = imageFolderDataset(opts.data);
+      const t0 = Date.now();
+      try {
+        // The key matches runExperiment's, so a later probe run on the same data reuses this extraction.
+        const f = await cachedFeatures(model, `${opts.model}@${weights}`, ds, {
+          transform: { size: opts.size ?? spec.size, normalize: spec.normalize },
+          batchSize: opts.batchSize,
+          cacheDir: opts.out ?? featureCacheDir(),
+        });
+        const report = { file: f.cacheFile, cached: f.cached, n: f.n, d: f.d, wallTimeS: (Date.now() - t0) / 1000 };
+        if (opts.json) return writeJson(this, report);
+        writeOut(this, `${f.cached ? "already cached" : "extracted"} ${f.n} × ${f.d} features → ${f.cacheFile}\n`);
+      } finally {
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,6 @@
+/** Probes on frozen features: the feature cache, L-BFGS logistic regression (UNI), a trained linear head, kNN. */
+export * from "./lbfgs";
+export * from "./logreg";
+export * from "./feature_cache";
+export * from "./linear_head";
+export * from "./knn";

@@ -1,0 +1,16 @@
+/**
+ * Child process of the kill -9 test: trains the tiny net with a checkpoint after every update into argv[2] and keeps
+ * going until the parent SIGKILLs it (a pause per step leaves the parent time to act at a chosen step).
+ */
+import { initBackend } from "../../lib/backend";
+import { tinyPbc, trainTiny } from "./tiny";
+
+(async () => {
+  await initBackend({ prefer: "cpu", log: null, env: {} });
+  await trainTiny(tinyPbc(), {
+    checkpointDir: process.argv[2],
+    checkpointEverySteps: 1,
+    callbacks: [{ onBatchEnd: () => new Promise((r) => setTimeout(r, 150)) }],
+  });
+  process.stdout.write("finished\n");
+})();
