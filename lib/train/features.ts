@@ -21,7 +21,8 @@ export interface DatasetFeatures extends FeatureMatrix {
 
 /** The feature cache folder: `PEFTLAB_CACHE`/features, default ~/.cache/peftlab/features. */
 export function featureCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const root = env.PEFTLAB_CACHE && env.PEFTLAB_CACHE !== "" ? env.PEFTLAB_CACHE : path.join(os.homedir(), ".cache", "peftlab");
+  const root =
+    env.PEFTLAB_CACHE && env.PEFTLAB_CACHE !== "" ? env.PEFTLAB_CACHE : path.join(os.homedir(), ".cache", "peftlab");
   return path.join(root, "features");
 }
 
@@ -29,9 +30,20 @@ export function featureCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export async function extractFeatures(
   model: ImageClassifier,
   ds: ImageDataset,
-  o: { transform: TransformOptions; batchSize: number; workers?: number; onBatch?: (done: number, total: number) => void },
+  o: {
+    transform: TransformOptions;
+    batchSize: number;
+    workers?: number;
+    onBatch?: (done: number, total: number) => void;
+  },
 ): Promise<DatasetFeatures> {
-  const dl = new DataLoader(ds, { batchSize: o.batchSize, transform: { ...o.transform, augment: undefined }, augment: false, shuffle: false, workers: o.workers });
+  const dl = new DataLoader(ds, {
+    batchSize: o.batchSize,
+    transform: { ...o.transform, augment: undefined },
+    augment: false,
+    shuffle: false,
+    workers: o.workers,
+  });
   const wasTraining = model.training;
   model.eval();
   const d = model.numFeatures;
@@ -55,7 +67,9 @@ export async function extractFeatures(
 /** Cache key of an extraction: model identity, transform and the ordered item ids and paths. */
 export function featureCacheKey(modelKey: string, transform: TransformOptions, ds: ImageDataset): string {
   const h = createHash("sha256");
-  h.update(JSON.stringify({ modelKey, size: transform.size, resize: transform.resize, normalize: transform.normalize }));
+  h.update(
+    JSON.stringify({ modelKey, size: transform.size, resize: transform.resize, normalize: transform.normalize }),
+  );
   for (const it of ds.items) h.update(`${it.id}\0${it.path ?? ""}\n`);
   return h.digest("hex").slice(0, 24);
 }
@@ -72,7 +86,14 @@ export async function cachedFeatures(
   if (fs.existsSync(file)) {
     const { tensors } = readSafetensors(file);
     const f = tensors.get("features")!;
-    return { data: f.data as Float32Array, n: f.shape[0], d: f.shape[1], ids: ds.items.map((it) => it.id), cacheFile: file, cached: true };
+    return {
+      data: f.data as Float32Array,
+      n: f.shape[0],
+      d: f.shape[1],
+      ids: ds.items.map((it) => it.id),
+      cacheFile: file,
+      cached: true,
+    };
   }
   const t0 = Date.now();
   const feats = await extractFeatures(model, ds, o);

@@ -46,9 +46,18 @@ export function readPredsCsv(file: string, task?: MetricsTask): Predictions {
     rows = parse(readText(file), { skip_empty_lines: true, trim: true }) as string[][];
   } catch (e) {
     if (e instanceof DataError) throw e;
-    throw new DataError("Predictions file is not valid CSV", { where: file, got: (e as Error).message, fix: "write id,label,score_0,... rows" });
+    throw new DataError("Predictions file is not valid CSV", {
+      where: file,
+      got: (e as Error).message,
+      fix: "write id,label,score_0,... rows",
+    });
   }
-  if (rows.length < 2) throw new DataError("Predictions file has no rows", { where: file, expected: "a header and at least one row", got: `${rows.length} line(s)` });
+  if (rows.length < 2)
+    throw new DataError("Predictions file has no rows", {
+      where: file,
+      expected: "a header and at least one row",
+      got: `${rows.length} line(s)`,
+    });
   const head = rows[0];
   const labelIdx = head.flatMap((h, i) => (/^label(_\d+)?$/.test(h) ? [i] : []));
   const scoreIdx = head.flatMap((h, i) => (/^(score(_\d+)?|prob(_\d+)?)$/.test(h) ? [i] : []));
@@ -70,7 +79,11 @@ export function readPredsCsv(file: string, task?: MetricsTask): Predictions {
     const cell = (c: number, kind: string) => {
       const v = Number(r[c]);
       if (r[c] === undefined || r[c] === "" || !Number.isFinite(v)) {
-        throw new DataError(`Non-numeric ${kind} in predictions`, { where: `${file}:${i + 2}, column ${head[c]}`, expected: "a finite number", got: JSON.stringify(r[c]) });
+        throw new DataError(`Non-numeric ${kind} in predictions`, {
+          where: `${file}:${i + 2}, column ${head[c]}`,
+          expected: "a finite number",
+          got: JSON.stringify(r[c]),
+        });
       }
       return v;
     };

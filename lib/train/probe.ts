@@ -38,7 +38,12 @@ export function fitLogisticRegression(
   o: { C: number; maxIter?: number; tol?: number },
 ): LinearProbe {
   const { n, d } = x;
-  if (y.length !== n) throw new ShapeError("Labels do not match features", { where: "fitLogisticRegression", expected: `${n} labels`, got: String(y.length) });
+  if (y.length !== n)
+    throw new ShapeError("Labels do not match features", {
+      where: "fitLogisticRegression",
+      expected: `${n} labels`,
+      got: String(y.length),
+    });
   if (!(o.C > 0)) throw new ConfigError("C must be positive", { where: "method.C", expected: "> 0", got: String(o.C) });
   const nw = k * d;
   const lam = 1 / (o.C * n);
@@ -80,7 +85,12 @@ export function fitLogisticRegression(
 
 /** Class probabilities [n, k] of a linear probe (softmax of x·Wᵀ + b). */
 export function probeProbabilities(p: LinearProbe, x: FeatureMatrix): Float32Array {
-  if (x.d !== p.d) throw new ShapeError("Feature width does not match the probe", { where: "probeProbabilities", expected: `d = ${p.d}`, got: String(x.d) });
+  if (x.d !== p.d)
+    throw new ShapeError("Feature width does not match the probe", {
+      where: "probeProbabilities",
+      expected: `d = ${p.d}`,
+      got: String(x.d),
+    });
   const out = new Float32Array(x.n * p.k);
   const z = new Float64Array(p.k);
   for (let i = 0; i < x.n; i++) {
@@ -99,7 +109,13 @@ export function probeProbabilities(p: LinearProbe, x: FeatureMatrix): Float32Arr
 }
 
 /** Cosine kNN: class scores are the fraction of the k nearest training rows in each class. */
-export function knnProbabilities(train: FeatureMatrix, y: ArrayLike<number>, numClasses: number, x: FeatureMatrix, k: number): Float32Array {
+export function knnProbabilities(
+  train: FeatureMatrix,
+  y: ArrayLike<number>,
+  numClasses: number,
+  x: FeatureMatrix,
+  k: number,
+): Float32Array {
   const kk = Math.min(k, train.n);
   const tn = unitRows(train);
   const xn = unitRows(x);
@@ -157,7 +173,9 @@ export function lbfgs(
       alpha[i] = a;
       for (let j = 0; j < n; j++) q[j] -= a * Y[i][j];
     }
-    const gamma = S.length ? dot(S[S.length - 1], Y[Y.length - 1]) / dot(Y[Y.length - 1], Y[Y.length - 1]) : 1 / Math.max(1, Math.sqrt(dot(g, g)));
+    const gamma = S.length
+      ? dot(S[S.length - 1], Y[Y.length - 1]) / dot(Y[Y.length - 1], Y[Y.length - 1])
+      : 1 / Math.max(1, Math.sqrt(dot(g, g)));
     for (let j = 0; j < n; j++) q[j] *= gamma;
     for (let i = 0; i < S.length; i++) {
       const b = dot(Y[i], q) / dot(Y[i], S[i]);
@@ -182,7 +200,8 @@ export function lbfgs(
       if (fn <= fx + 1e-4 * step * slope) break;
       step *= 0.5;
     }
-    if (!(fn < fx) && Math.abs(fn - fx) <= 1e-12 * Math.max(1, Math.abs(fx))) return { x, fx, iterations: it, converged: true };
+    if (!(fn < fx) && Math.abs(fn - fx) <= 1e-12 * Math.max(1, Math.abs(fx)))
+      return { x, fx, iterations: it, converged: true };
     const s = new Float64Array(n);
     const yv = new Float64Array(n);
     for (let j = 0; j < n; j++) {

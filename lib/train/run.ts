@@ -67,13 +67,18 @@ export async function runExperiment(config: unknown, o: RunExperimentOptions = {
   const classes = splits.all.classes;
   const K = filled.model.numClasses === "data" ? classes.length : filled.model.numClasses;
   if (o.out) prepareOut(o.out, filled, o.resume ?? false);
-  log(`run ${filled.name}: ${filled.method.kind} on ${splits.all.name} (train ${splits.train.items.length}, val ${splits.val?.items.length ?? 0}, test ${splits.test.items.length}), backend ${backend}`);
+  log(
+    `run ${filled.name}: ${filled.method.kind} on ${splits.all.name} (train ${splits.train.items.length}, val ${splits.val?.items.length ?? 0}, test ${splits.test.items.length}), backend ${backend}`,
+  );
 
   const model = spec.build({ weights: filled.model.weights!, numClasses: K, seed: filled.seed });
   let result: MethodResult;
   try {
     const m = filled.method.kind;
-    result = m === "logreg" || m === "knn" || m === "linear" ? await runProbe(filled, spec, model, splits, K, o, log) : await runTrained(filled, spec, model, splits, o);
+    result =
+      m === "logreg" || m === "knn" || m === "linear"
+        ? await runProbe(filled, spec, model, splits, K, o, log)
+        : await runTrained(filled, spec, model, splits, o);
   } finally {
     model.dispose();
   }
@@ -95,7 +100,14 @@ export async function runExperiment(config: unknown, o: RunExperimentOptions = {
     scale: filled.scale,
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
-    extra: { ...(result.stopped ? { stopped: true } : {}), classes, numTrain: splits.train.items.length, numVal: splits.val?.items.length ?? 0, numTest: splits.test.items.length, ...(result.extra ?? {}) },
+    extra: {
+      ...(result.stopped ? { stopped: true } : {}),
+      classes,
+      numTrain: splits.train.items.length,
+      numVal: splits.val?.items.length ?? 0,
+      numTest: splits.test.items.length,
+      ...(result.extra ?? {}),
+    },
   };
   if (o.out && !result.stopped) {
     if (result.testEval) writePredsCsv(path.join(o.out, "preds_test.csv"), predictionsOf(filled.task, result.testEval));
@@ -127,23 +139,45 @@ function fillDefaults(cfg: RunConfig, spec: RunModelSpec): RunConfig {
   return {
     ...cfg,
     model: { ...cfg.model, weights: cfg.model.weights ?? spec.defaultWeights() },
-    data: { ...cfg.data, transform: { ...t, size: t.size || spec.size, normalize: t.normalize === "model" ? spec.normalize : t.normalize } },
+    data: {
+      ...cfg.data,
+      transform: { ...t, size: t.size || spec.size, normalize: t.normalize === "model" ? spec.normalize : t.normalize },
+    },
   };
 }
 
 function prepareOut(out: string, cfg: RunConfig, resume: boolean): void {
   const latest = path.join(out, "checkpoints", "latest.json");
   if (!resume && fs.existsSync(latest)) {
-    throw new ConfigError("The run folder already holds checkpoints", { where: out, expected: "a new folder, or --resume", got: "checkpoints/latest.json", fix: "pass --resume (resume: true) to continue, or choose another --out" });
+    throw new ConfigError("The run folder already holds checkpoints", {
+      where: out,
+      expected: "a new folder, or --resume",
+      got: "checkpoints/latest.json",
+      fix: "pass --resume (resume: true) to continue, or choose another --out",
+    });
   }
   fs.mkdirSync(out, { recursive: true });
   writeFileAtomic(path.join(out, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
 }
 
 /** logreg / kNN / linear head: frozen features (cached), then a probe; evaluated on val and test. */
-async function runProbe(cfg: RunConfig, spec: RunModelSpec, model: ImageClassifier, s: RunSplits, K: number, o: RunExperimentOptions, log: (l: string) => void): Promise<MethodResult> {
+async function runProbe(
+  cfg: RunConfig,
+  spec: RunModelSpec,
+  model: ImageClassifier,
+  s: RunSplits,
+  K: number,
+  o: RunExperimentOptions,
+  log: (l: string) => void,
+): Promise<MethodResult> {
   const transform = runTransform(cfg, spec, false);
-  const feats = await cachedFeatures(model, `${cfg.model.id}@${cfg.model.weights}`, s.all, { transform, batchSize: cfg.training.evalBatchSize, workers: cfg.data.workers, cacheDir: o.cacheDir, log });
+  const feats = await cachedFeatures(model, `${cfg.model.id}@${cfg.model.weights}`, s.all, {
+    transform,
+    batchSize: cfg.training.evalBatchSize,
+    workers: cfg.data.workers,
+    cacheDir: o.cacheDir,
+    log,
+  });
   const tr = selectRows(feats, s.train);
   const labels = (ds: ImageDataset) => Float32Array.from(ds.items, (it) => it.label ?? 0);
   const m = cfg.method;
@@ -157,20 +191,53 @@ async function runProbe(cfg: RunConfig, spec: RunModelSpec, model: ImageClassifi
     const p = fitLogisticRegression(tr, labels(s.train), K, { C, maxIter: m.maxIter, tol: m.tol });
     log(`logreg: C=${C}, ${p.iterations} L-BFGS iterations${p.converged ? "" : " (not converged)"}`);
     Object.assign(extra, { C, iterations: p.iterations, converged: p.converged });
-    if (o.out) saveProbe(o.out, Float32Array.from(p.weight), Float32Array.from(p.bias), K, feats.d, { method: "logreg", C: String(C) });
+    if (o.out)
+      saveProbe(o.out, Float32Array.from(p.weight), Float32Array.from(p.bias), K, feats.d, {
+        method: "logreg",
+        C: String(C),
+      });
     predict = (x) => probeProbabilities(p, x);
   } else if (m.kind === "knn") {
     trainable = 0;
-    if (o.out) writeSafetensors(path.join(o.out, "knn.safetensors"), new Map([["features", { dtype: "float32", shape: [tr.n, tr.d], data: tr.data }], ["labels", { dtype: "float32", shape: [tr.n], data: labels(s.train) }]]));
+    if (o.out)
+      writeSafetensors(
+        path.join(o.out, "knn.safetensors"),
+        new Map([
+          ["features", { dtype: "float32", shape: [tr.n, tr.d], data: tr.data }],
+          ["labels", { dtype: "float32", shape: [tr.n], data: labels(s.train) }],
+        ]),
+      );
     predict = (x) => knnProbabilities(tr, labels(s.train), K, x, m.k);
   } else {
     const head = new Linear(feats.d, K, { seeds: new SeedSequence(cfg.seed) });
     const bs = cfg.training.batchSize;
     const src = new FeatureBatches(tr, labels(s.train), tr.ids, bs, cfg.seed, true);
-    const val = s.val ? new FeatureBatches(selectRows(feats, s.val), labels(s.val), s.val.items.map((it) => it.id), cfg.training.evalBatchSize, cfg.seed, false) : undefined;
-    fitRes = await fit(head, src, fitOptionsFrom(cfg, { val, checkpointDir: o.out && path.join(o.out, "checkpoints"), resume: o.resume, callbacks: [...(o.callbacks ?? []), ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : [])], stopAfterSteps: o.stopAfterSteps }));
+    const val = s.val
+      ? new FeatureBatches(
+          selectRows(feats, s.val),
+          labels(s.val),
+          s.val.items.map((it) => it.id),
+          cfg.training.evalBatchSize,
+          cfg.seed,
+          false,
+        )
+      : undefined;
+    fitRes = await fit(
+      head,
+      src,
+      fitOptionsFrom(cfg, {
+        val,
+        checkpointDir: o.out && path.join(o.out, "checkpoints"),
+        resume: o.resume,
+        callbacks: [...(o.callbacks ?? []), ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : [])],
+        stopAfterSteps: o.stopAfterSteps,
+      }),
+    );
     const sd = head.stateDict();
-    if (o.out) saveProbe(o.out, sd.get("weight")!.data as Float32Array, sd.get("bias")!.data as Float32Array, K, feats.d, { method: "linear" });
+    if (o.out)
+      saveProbe(o.out, sd.get("weight")!.data as Float32Array, sd.get("bias")!.data as Float32Array, K, feats.d, {
+        method: "linear",
+      });
     const w = Float64Array.from(sd.get("weight")!.data as Float32Array);
     const b = Float64Array.from(sd.get("bias")!.data as Float32Array);
     head.dispose();
@@ -178,7 +245,10 @@ async function runProbe(cfg: RunConfig, spec: RunModelSpec, model: ImageClassifi
   }
   const metrics: MethodResult["metrics"] = {};
   let testEval: MethodResult["testEval"];
-  for (const [name, ds] of [["val", s.val], ["test", s.test]] as const) {
+  for (const [name, ds] of [
+    ["val", s.val],
+    ["test", s.test],
+  ] as const) {
     if (!ds) continue;
     const x = selectRows(feats, ds);
     const scores = predict(x);
@@ -186,15 +256,43 @@ async function runProbe(cfg: RunConfig, spec: RunModelSpec, model: ImageClassifi
     metrics[name] = scoresReport(cfg.task, scores, K, y).values;
     if (name === "test") testEval = { scores, labels: y, ids: x.ids, numOutputs: K };
   }
-  return { metrics, trainable, total: backboneParams + trainable, testEval, fit: fitRes, stopped: fitRes !== undefined && o.stopAfterSteps !== undefined && fitRes.history.length < cfg.training.epochs, extra };
+  return {
+    metrics,
+    trainable,
+    total: backboneParams + trainable,
+    testEval,
+    fit: fitRes,
+    stopped: fitRes !== undefined && o.stopAfterSteps !== undefined && fitRes.history.length < cfg.training.epochs,
+    extra,
+  };
 }
 
-function saveProbe(out: string, w: Float32Array, b: Float32Array, K: number, d: number, meta: Record<string, string>): void {
-  writeSafetensors(path.join(out, "probe.safetensors"), new Map([["weight", { dtype: "float32", shape: [K, d], data: w }], ["bias", { dtype: "float32", shape: [K], data: b }]]), { metadata: { format: "pt", ...meta } });
+function saveProbe(
+  out: string,
+  w: Float32Array,
+  b: Float32Array,
+  K: number,
+  d: number,
+  meta: Record<string, string>,
+): void {
+  writeSafetensors(
+    path.join(out, "probe.safetensors"),
+    new Map([
+      ["weight", { dtype: "float32", shape: [K, d], data: w }],
+      ["bias", { dtype: "float32", shape: [K], data: b }],
+    ]),
+    { metadata: { format: "pt", ...meta } },
+  );
 }
 
 /** LoRA or a fine-tuning strategy: fit() over image loaders, then the best checkpoint is restored and evaluated. */
-async function runTrained(cfg: RunConfig, spec: RunModelSpec, model: ImageClassifier, s: RunSplits, o: RunExperimentOptions): Promise<MethodResult> {
+async function runTrained(
+  cfg: RunConfig,
+  spec: RunModelSpec,
+  model: ImageClassifier,
+  s: RunSplits,
+  o: RunExperimentOptions,
+): Promise<MethodResult> {
   const m = cfg.method;
   const t = cfg.training;
   let counts: { trainable: number; all: number };
@@ -208,31 +306,77 @@ async function runTrained(cfg: RunConfig, spec: RunModelSpec, model: ImageClassi
   } else if (m.kind === "strategy" && m.name === "FT") {
     model.unfreeze();
     counts = { trainable: model.numParameters({ trainableOnly: true }), all: model.numParameters() };
-    save = (out) => writeSafetensors(path.join(out, "model.safetensors"), model.stateDict(), { metadata: { format: "pt" } });
+    save = (out) =>
+      writeSafetensors(path.join(out, "model.safetensors"), model.stateDict(), { metadata: { format: "pt" } });
   } else {
-    throw new ConfigError("Strategy is not available in this build", { where: "method.name", expected: "FT (lib/peft/strategies provides the others once merged)", got: m.kind === "strategy" ? m.name : m.kind, fix: 'use { "kind": "strategy", "name": "FT" } or { "kind": "lora", ... }' });
+    throw new ConfigError("Strategy is not available in this build", {
+      where: "method.name",
+      expected: "FT (lib/peft/strategies provides the others once merged)",
+      got: m.kind === "strategy" ? m.name : m.kind,
+      fix: 'use { "kind": "strategy", "name": "FT" } or { "kind": "lora", ... }',
+    });
   }
-  const trainDl = new DataLoader(s.train, { batchSize: t.batchSize, transform: runTransform(cfg, spec, true), augment: cfg.data.transform.augment !== undefined, shuffle: true, seed: cfg.seed, workers: cfg.data.workers });
-  const evalDl = (ds: ImageDataset) => new DataLoader(ds, { batchSize: t.evalBatchSize, transform: runTransform(cfg, spec, false), augment: false, shuffle: false, workers: cfg.data.workers });
+  const trainDl = new DataLoader(s.train, {
+    batchSize: t.batchSize,
+    transform: runTransform(cfg, spec, true),
+    augment: cfg.data.transform.augment !== undefined,
+    shuffle: true,
+    seed: cfg.seed,
+    workers: cfg.data.workers,
+  });
+  const evalDl = (ds: ImageDataset) =>
+    new DataLoader(ds, {
+      batchSize: t.evalBatchSize,
+      transform: runTransform(cfg, spec, false),
+      augment: false,
+      shuffle: false,
+      workers: cfg.data.workers,
+    });
   const valDl = s.val ? evalDl(s.val) : undefined;
   const ckDir = o.out && path.join(o.out, "checkpoints");
   try {
-    const callbacks = [...(o.callbacks ?? []), ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : [])];
-    const fr = await fit(model, trainDl, fitOptionsFrom(cfg, { val: valDl, strategy, checkpointDir: ckDir, resume: o.resume, callbacks, stopAfterSteps: o.stopAfterSteps }));
-    if (o.stopAfterSteps !== undefined && fr.history.length < t.epochs && !fr.stoppedEarly) return { metrics: {}, trainable: 0, total: 0, fit: fr, stopped: true };
+    const callbacks = [
+      ...(o.callbacks ?? []),
+      ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : []),
+    ];
+    const fr = await fit(
+      model,
+      trainDl,
+      fitOptionsFrom(cfg, {
+        val: valDl,
+        strategy,
+        checkpointDir: ckDir,
+        resume: o.resume,
+        callbacks,
+        stopAfterSteps: o.stopAfterSteps,
+      }),
+    );
+    if (o.stopAfterSteps !== undefined && fr.history.length < t.epochs && !fr.stoppedEarly)
+      return { metrics: {}, trainable: 0, total: 0, fit: fr, stopped: true };
     // The model that is kept and evaluated: the best epoch by the monitored metric when there is validation.
-    if (ckDir && s.val && fs.existsSync(path.join(ckDir, "best"))) model.loadStateDict(loadCheckpointDir(path.join(ckDir, "best")).weights);
+    if (ckDir && s.val && fs.existsSync(path.join(ckDir, "best")))
+      model.loadStateDict(loadCheckpointDir(path.join(ckDir, "best")).weights);
     if (o.out) save(o.out);
     const metrics: MethodResult["metrics"] = {};
     let testEval: MethodResult["testEval"];
-    for (const [name, dl] of [["val", valDl], ["test", evalDl(s.test)]] as const) {
+    for (const [name, dl] of [
+      ["val", valDl],
+      ["test", evalDl(s.test)],
+    ] as const) {
       if (!dl) continue;
       const r = await evaluate(model, dl, cfg.task);
       metrics[name] = { loss: r.loss, ...r.report.values };
       if (name === "test") testEval = r;
       await dl.close();
     }
-    return { metrics, trainable: counts.trainable, total: counts.all, testEval, fit: fr, extra: { bestEpoch: fr.best.epoch, stoppedEarly: fr.stoppedEarly, steps: fr.steps } };
+    return {
+      metrics,
+      trainable: counts.trainable,
+      total: counts.all,
+      testEval,
+      fit: fr,
+      extra: { bestEpoch: fr.best.epoch, stoppedEarly: fr.stoppedEarly, steps: fr.steps },
+    };
   } finally {
     await trainDl.close();
     await valDl?.close();

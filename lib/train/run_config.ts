@@ -16,9 +16,7 @@ import type { ScheduleOptions } from "./schedule";
 
 /** Where the images come from. A manifest may be a CSV/JSON manifest or a prepared folder's dataset.json. */
 export type DataSourceConfig =
-  | { kind: "imageFolder"; path: string }
-  | { kind: "manifest"; path: string }
-  | { kind: "npz"; path: string };
+  { kind: "imageFolder"; path: string } | { kind: "manifest"; path: string } | { kind: "npz"; path: string };
 
 /** How to split: stratified fractions with a seed, or the source's own split column / folders / npz keys. */
 export type SplitConfig = { kind: "stratified"; fractions: Record<string, number>; seed: number } | { kind: "source" };
@@ -108,7 +106,12 @@ type Obj = Record<string, unknown>;
 export function resolveRunConfig(raw: unknown, opts: ResolveOptions = {}): RunConfig {
   const warn = opts.warn ?? ((m: string) => console.warn(m));
   const p = (s: string, where: string) => expandPath(s, where, opts);
-  const r = obj(raw, "config", ["name", "notes", "task", "seed", "backend", "scale", "model", "data", "method", "training"], warn);
+  const r = obj(
+    raw,
+    "config",
+    ["name", "notes", "task", "seed", "backend", "scale", "model", "data", "method", "training"],
+    warn,
+  );
   const seed = int(r.seed ?? 0, "seed", 0);
   const model = obj(req(r.model, "model"), "model", ["id", "weights", "numClasses"], warn);
   const data = obj(req(r.data, "data"), "data", ["source", "split", "trainSubset", "transform", "workers"], warn);
@@ -122,23 +125,49 @@ export function resolveRunConfig(raw: unknown, opts: ResolveOptions = {}): RunCo
     model: {
       id: str(req(model.id, "model.id"), "model.id"),
       weights: model.weights === undefined ? undefined : p(str(model.weights, "model.weights"), "model.weights"),
-      numClasses: model.numClasses === undefined || model.numClasses === "data" ? "data" : int(model.numClasses, "model.numClasses", 1),
+      numClasses:
+        model.numClasses === undefined || model.numClasses === "data"
+          ? "data"
+          : int(model.numClasses, "model.numClasses", 1),
     },
     data: resolveData(data, seed, p, warn),
     method: resolveMethod(req(r.method, "method"), warn),
     training: resolveTraining(r.training ?? {}, warn),
   };
   if (cfg.method.kind === "lora" || cfg.method.kind === "strategy") {
-    if (r.training === undefined) throw new ConfigError("Missing field", { where: "training", expected: `training options for method ${cfg.method.kind}`, got: "undefined", fix: 'add "training": { "epochs": ..., "batchSize": ..., "optimizer": { "name": "adamw", "lr": ... } }' });
+    if (r.training === undefined)
+      throw new ConfigError("Missing field", {
+        where: "training",
+        expected: `training options for method ${cfg.method.kind}`,
+        got: "undefined",
+        fix: 'add "training": { "epochs": ..., "batchSize": ..., "optimizer": { "name": "adamw", "lr": ... } }',
+      });
   }
   return cfg;
 }
 
-function resolveData(d: Obj, seed: number, p: (s: string, w: string) => string, warn: (m: string) => void): RunDataConfig {
+function resolveData(
+  d: Obj,
+  seed: number,
+  p: (s: string, w: string) => string,
+  warn: (m: string) => void,
+): RunDataConfig {
   const src = obj(req(d.source, "data.source"), "data.source", ["kind", "path"], warn);
-  const kind = oneOf(req(src.kind, "data.source.kind"), "data.source.kind", ["imageFolder", "manifest", "npz"] as const);
-  const source: DataSourceConfig = { kind, path: p(str(req(src.path, "data.source.path"), "data.source.path"), "data.source.path") };
-  const sp = obj(d.split ?? { kind: kind === "npz" ? "source" : "stratified" }, "data.split", ["kind", "fractions", "seed"], warn);
+  const kind = oneOf(req(src.kind, "data.source.kind"), "data.source.kind", [
+    "imageFolder",
+    "manifest",
+    "npz",
+  ] as const);
+  const source: DataSourceConfig = {
+    kind,
+    path: p(str(req(src.path, "data.source.path"), "data.source.path"), "data.source.path"),
+  };
+  const sp = obj(
+    d.split ?? { kind: kind === "npz" ? "source" : "stratified" },
+    "data.split",
+    ["kind", "fractions", "seed"],
+    warn,
+  );
   const skind = oneOf(sp.kind ?? "stratified", "data.split.kind", ["stratified", "source"] as const);
   let split: SplitConfig = { kind: "source" };
   if (skind === "stratified") {
@@ -146,8 +175,18 @@ function resolveData(d: Obj, seed: number, p: (s: string, w: string) => string, 
     const fractions: Record<string, number> = {};
     for (const [k, v] of Object.entries(fr)) fractions[k] = num(v, `data.split.fractions.${k}`, 0, 1);
     const sum = Object.values(fractions).reduce((a, b) => a + b, 0);
-    if (Math.abs(sum - 1) > 1e-6) throw new ConfigError("Split fractions must sum to 1", { where: "data.split.fractions", expected: "sum 1", got: JSON.stringify(fractions) });
-    if (!("train" in fractions) || !("test" in fractions)) throw new ConfigError("Split needs train and test", { where: "data.split.fractions", expected: "keys train, test (and usually val)", got: Object.keys(fractions).join(", ") });
+    if (Math.abs(sum - 1) > 1e-6)
+      throw new ConfigError("Split fractions must sum to 1", {
+        where: "data.split.fractions",
+        expected: "sum 1",
+        got: JSON.stringify(fractions),
+      });
+    if (!("train" in fractions) || !("test" in fractions))
+      throw new ConfigError("Split needs train and test", {
+        where: "data.split.fractions",
+        expected: "keys train, test (and usually val)",
+        got: Object.keys(fractions).join(", "),
+      });
     split = { kind: "stratified", fractions, seed: int(sp.seed ?? seed, "data.split.seed", 0) };
   }
   let trainSubset: RunDataConfig["trainSubset"];
@@ -158,7 +197,11 @@ function resolveData(d: Obj, seed: number, p: (s: string, w: string) => string, 
       fraction: t.fraction === undefined ? undefined : num(t.fraction, "data.trainSubset.fraction", 0, 1),
     };
     if ((trainSubset.perClass === undefined) === (trainSubset.fraction === undefined)) {
-      throw new ConfigError("trainSubset needs exactly one of perClass or fraction", { where: "data.trainSubset", expected: "{ perClass } or { fraction }", got: JSON.stringify(d.trainSubset) });
+      throw new ConfigError("trainSubset needs exactly one of perClass or fraction", {
+        where: "data.trainSubset",
+        expected: "{ perClass } or { fraction }",
+        got: JSON.stringify(d.trainSubset),
+      });
     }
   }
   const t = obj(d.transform ?? {}, "data.transform", ["size", "resize", "normalize", "augment"], warn);
@@ -166,18 +209,45 @@ function resolveData(d: Obj, seed: number, p: (s: string, w: string) => string, 
     size: t.size === undefined ? undefined : int(t.size, "data.transform.size", 1),
     resize: t.resize === undefined ? undefined : int(t.resize, "data.transform.resize", 1),
     normalize: t.normalize === undefined ? "model" : (t.normalize as NormalizeSpec),
-    augment: t.augment === undefined ? undefined : (obj(t.augment, "data.transform.augment", ["randomResizedCrop", "hflip", "vflip", "rot90", "rotate", "colorJitter", "gaussianBlur", "regionJitter"], warn) as AugmentOptions),
+    augment:
+      t.augment === undefined
+        ? undefined
+        : (obj(
+            t.augment,
+            "data.transform.augment",
+            ["randomResizedCrop", "hflip", "vflip", "rot90", "rotate", "colorJitter", "gaussianBlur", "regionJitter"],
+            warn,
+          ) as AugmentOptions),
   };
-  if (typeof transform.normalize !== "string" && (typeof transform.normalize !== "object" || transform.normalize === null)) {
-    throw new ConfigError("Invalid normalisation", { where: "data.transform.normalize", expected: '"model", a preset name or { mean, std }', got: JSON.stringify(t.normalize) });
+  if (
+    typeof transform.normalize !== "string" &&
+    (typeof transform.normalize !== "object" || transform.normalize === null)
+  ) {
+    throw new ConfigError("Invalid normalisation", {
+      where: "data.transform.normalize",
+      expected: '"model", a preset name or { mean, std }',
+      got: JSON.stringify(t.normalize),
+    });
   }
   return { source, split, trainSubset, transform, workers: int(d.workers ?? 0, "data.workers", 0) };
 }
 
 function resolveMethod(raw: unknown, warn: (m: string) => void): MethodConfig {
   const m0 = obj(raw, "method", null, warn);
-  const kind = oneOf(req(m0.kind, "method.kind"), "method.kind", ["logreg", "linear", "knn", "lora", "strategy"] as const);
-  const keys: Record<string, string[]> = { logreg: ["C", "maxIter", "tol"], linear: [], knn: ["k"], lora: ["lora"], strategy: ["name", "options"] };
+  const kind = oneOf(req(m0.kind, "method.kind"), "method.kind", [
+    "logreg",
+    "linear",
+    "knn",
+    "lora",
+    "strategy",
+  ] as const);
+  const keys: Record<string, string[]> = {
+    logreg: ["C", "maxIter", "tol"],
+    linear: [],
+    knn: ["k"],
+    lora: ["lora"],
+    strategy: ["name", "options"],
+  };
   const m = obj(raw, "method", ["kind", ...keys[kind]], warn);
   switch (kind) {
     case "logreg":
@@ -193,32 +263,86 @@ function resolveMethod(raw: unknown, warn: (m: string) => void): MethodConfig {
       return { kind, k: int(m.k ?? 20, "method.k", 1) };
     case "lora": {
       const l = obj(req(m.lora, "method.lora"), "method.lora", null, warn);
-      if (l.targetModules === undefined) throw new ConfigError("Missing field", { where: "method.lora.targetModules", expected: "a list of module names or a regex", got: "undefined", fix: 'e.g. "targetModules": "features\\\\.\\\\d+\\\\.conv\\\\.(0\\\\.0|2|1)" for 1×1 convs' });
+      if (l.targetModules === undefined)
+        throw new ConfigError("Missing field", {
+          where: "method.lora.targetModules",
+          expected: "a list of module names or a regex",
+          got: "undefined",
+          fix: 'e.g. "targetModules": "features\\\\.\\\\d+\\\\.conv\\\\.(0\\\\.0|2|1)" for 1×1 convs',
+        });
       return { kind, lora: l as Partial<LoraOptions> & { targetModules: string[] | string } };
     }
     case "strategy":
-      return { kind, name: oneOf(req(m.name, "method.name"), "method.name", STRATEGY_NAMES), options: m.options === undefined ? undefined : obj(m.options, "method.options", null, warn) };
+      return {
+        kind,
+        name: oneOf(req(m.name, "method.name"), "method.name", STRATEGY_NAMES),
+        options: m.options === undefined ? undefined : obj(m.options, "method.options", null, warn),
+      };
   }
 }
 
 function resolveTraining(raw: unknown, warn: (m: string) => void): RunTrainingConfig {
-  const t = obj(raw, "training", ["epochs", "batchSize", "evalBatchSize", "optimizer", "schedule", "loss", "earlyStoppingPatience", "monitor", "mode", "gradAccumSteps", "maxGradNorm", "checkpointEverySteps"], warn);
-  const o = obj(t.optimizer ?? { name: "adamw", lr: 1e-3 }, "training.optimizer", ["name", "lr", "weightDecay", "momentum", "dampening", "nesterov", "betas", "eps", "noDecayNormsAndBiases"], warn);
-  const optimizer = { ...o, name: oneOf(o.name ?? "adamw", "training.optimizer.name", ["sgd", "adam", "adamw"] as const), lr: num(req(o.lr, "training.optimizer.lr"), "training.optimizer.lr", 0, Infinity) } as OptimizerOptions;
+  const t = obj(
+    raw,
+    "training",
+    [
+      "epochs",
+      "batchSize",
+      "evalBatchSize",
+      "optimizer",
+      "schedule",
+      "loss",
+      "earlyStoppingPatience",
+      "monitor",
+      "mode",
+      "gradAccumSteps",
+      "maxGradNorm",
+      "checkpointEverySteps",
+    ],
+    warn,
+  );
+  const o = obj(
+    t.optimizer ?? { name: "adamw", lr: 1e-3 },
+    "training.optimizer",
+    ["name", "lr", "weightDecay", "momentum", "dampening", "nesterov", "betas", "eps", "noDecayNormsAndBiases"],
+    warn,
+  );
+  const optimizer = {
+    ...o,
+    name: oneOf(o.name ?? "adamw", "training.optimizer.name", ["sgd", "adam", "adamw"] as const),
+    lr: num(req(o.lr, "training.optimizer.lr"), "training.optimizer.lr", 0, Infinity),
+  } as OptimizerOptions;
   const batchSize = int(t.batchSize ?? 32, "training.batchSize", 1);
   return {
     epochs: int(t.epochs ?? 10, "training.epochs", 1),
     batchSize,
     evalBatchSize: int(t.evalBatchSize ?? batchSize, "training.evalBatchSize", 1),
     optimizer,
-    schedule: t.schedule === undefined ? undefined : (obj(t.schedule, "training.schedule", null, warn) as RunTrainingConfig["schedule"]),
-    loss: t.loss === undefined ? undefined : (obj(t.loss, "training.loss", ["labelSmoothing", "classWeights", "posWeight"], warn) as RunTrainingConfig["loss"]),
-    earlyStoppingPatience: t.earlyStoppingPatience === undefined ? undefined : int(t.earlyStoppingPatience, "training.earlyStoppingPatience", 1),
+    schedule:
+      t.schedule === undefined
+        ? undefined
+        : (obj(t.schedule, "training.schedule", null, warn) as RunTrainingConfig["schedule"]),
+    loss:
+      t.loss === undefined
+        ? undefined
+        : (obj(
+            t.loss,
+            "training.loss",
+            ["labelSmoothing", "classWeights", "posWeight"],
+            warn,
+          ) as RunTrainingConfig["loss"]),
+    earlyStoppingPatience:
+      t.earlyStoppingPatience === undefined
+        ? undefined
+        : int(t.earlyStoppingPatience, "training.earlyStoppingPatience", 1),
     monitor: t.monitor === undefined ? undefined : str(t.monitor, "training.monitor"),
     mode: t.mode === undefined ? undefined : oneOf(t.mode, "training.mode", ["min", "max"] as const),
     gradAccumSteps: int(t.gradAccumSteps ?? 1, "training.gradAccumSteps", 1),
     maxGradNorm: t.maxGradNorm === undefined ? undefined : num(t.maxGradNorm, "training.maxGradNorm", 0, Infinity),
-    checkpointEverySteps: t.checkpointEverySteps === undefined ? undefined : int(t.checkpointEverySteps, "training.checkpointEverySteps", 1),
+    checkpointEverySteps:
+      t.checkpointEverySteps === undefined
+        ? undefined
+        : int(t.checkpointEverySteps, "training.checkpointEverySteps", 1),
   };
 }
 
@@ -226,7 +350,11 @@ function resolveTraining(raw: unknown, warn: (m: string) => void): RunTrainingCo
 
 function obj(v: unknown, where: string, allowed: string[] | null, warn: (m: string) => void): Obj {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new ConfigError("Expected an object", { where, expected: "a JSON object", got: JSON.stringify(v) ?? String(v) });
+    throw new ConfigError("Expected an object", {
+      where,
+      expected: "a JSON object",
+      got: JSON.stringify(v) ?? String(v),
+    });
   }
   if (allowed === null) return { ...(v as Obj) };
   const out: Obj = {};
@@ -238,18 +366,24 @@ function obj(v: unknown, where: string, allowed: string[] | null, warn: (m: stri
 }
 
 function req(v: unknown, where: string): unknown {
-  if (v === undefined || v === null) throw new ConfigError("Missing field", { where, expected: "a value", got: String(v) });
+  if (v === undefined || v === null)
+    throw new ConfigError("Missing field", { where, expected: "a value", got: String(v) });
   return v;
 }
 
 function str(v: unknown, where: string): string {
-  if (typeof v !== "string") throw new ConfigError("Expected a string", { where, expected: "a string", got: JSON.stringify(v) });
+  if (typeof v !== "string")
+    throw new ConfigError("Expected a string", { where, expected: "a string", got: JSON.stringify(v) });
   return v;
 }
 
 function num(v: unknown, where: string, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
-    throw new ConfigError("Number out of range", { where, expected: `a number in [${min}, ${max}]`, got: JSON.stringify(v) });
+    throw new ConfigError("Number out of range", {
+      where,
+      expected: `a number in [${min}, ${max}]`,
+      got: JSON.stringify(v),
+    });
   }
   return v;
 }
@@ -273,7 +407,11 @@ function expandPath(s: string, where: string, o: ResolveOptions): string {
   try {
     e = expandEnv(s, o.env ?? process.env);
   } catch (err) {
-    throw new ConfigError(`Cannot expand ${where}`, { where, expected: "defined environment variables", got: (err as Error).message });
+    throw new ConfigError(`Cannot expand ${where}`, {
+      where,
+      expected: "defined environment variables",
+      got: (err as Error).message,
+    });
   }
   return path.resolve(o.baseDir ?? process.cwd(), e);
 }

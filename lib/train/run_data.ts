@@ -31,7 +31,11 @@ export function loadSource(src: DataSourceConfig): ImageDataset {
     case "npz":
       return npzDataset(src.path);
     case "manifest":
-      if (path.basename(src.path) === "dataset.json" || (fs.existsSync(src.path) && fs.statSync(src.path).isDirectory())) return loadPreparedDataset(src.path);
+      if (
+        path.basename(src.path) === "dataset.json" ||
+        (fs.existsSync(src.path) && fs.statSync(src.path).isDirectory())
+      )
+        return loadPreparedDataset(src.path);
       return manifestDataset(src.path);
   }
 }

@@ -48,7 +48,10 @@ export class FeatureBatches implements TrainSource, EvalSource {
     const xs = new Float32Array(idx.length * d);
     idx.forEach((r, i) => xs.set(this.x.data.subarray(r * d, (r + 1) * d), i * d));
     const x = tf.tensor2d(xs, [idx.length, d]); // [B, d]
-    const y = tf.tensor1d(Int32Array.from(idx, (r) => this.y[r]), "int32"); // [B]
+    const y = tf.tensor1d(
+      Int32Array.from(idx, (r) => this.y[r]),
+      "int32",
+    ); // [B]
     return { x, y, ids: idx.map((r) => this.ids[r]), dispose: () => tf.dispose([x, y]) };
   }
   async *epoch() {
@@ -78,7 +81,12 @@ export function fitOptionsFrom(cfg: RunConfig, extra: Partial<FitOptions>): FitO
     optimizer: t.optimizer,
     schedule:
       sched?.kind === "warmup_cosine_auto"
-        ? (_spe, total) => ({ kind: "warmup_cosine", warmupSteps: Math.min(sched.warmupSteps, total - 1), totalSteps: total, minLr: sched.minLr })
+        ? (_spe, total) => ({
+            kind: "warmup_cosine",
+            warmupSteps: Math.min(sched.warmupSteps, total - 1),
+            totalSteps: total,
+            minLr: sched.minLr,
+          })
         : sched,
     gradAccumSteps: t.gradAccumSteps,
     maxGradNorm: t.maxGradNorm,
@@ -96,7 +104,12 @@ export function fitOptionsFrom(cfg: RunConfig, extra: Partial<FitOptions>): FitO
 export function metricsJsonlWriter(file: string): TrainingCallbacks {
   return {
     onEpochEnd({ logs }) {
-      const prev = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "") : [];
+      const prev = fs.existsSync(file)
+        ? fs
+            .readFileSync(file, "utf8")
+            .split("\n")
+            .filter((l) => l.trim() !== "")
+        : [];
       const keep = prev.filter((l) => {
         try {
           return (JSON.parse(l) as { epoch: number }).epoch < logs.epoch;

@@ -49,18 +49,28 @@ export function runModelSpec(id: string): RunModelSpec {
   const s = SPECS.get(id);
   if (s) return s;
   if (id.startsWith("fixture:")) return fixtureSpec(id.slice("fixture:".length));
-  throw new ConfigError("Unknown model id", { where: "model.id", expected: `one of ${runModelIds().join(", ")}`, got: JSON.stringify(id) });
+  throw new ConfigError("Unknown model id", {
+    where: "model.id",
+    expected: `one of ${runModelIds().join(", ")}`,
+    got: JSON.stringify(id),
+  });
 }
 
 /** A torchvision CNN case of the reference fixtures (small random weights) — for tests and smoke runs. */
 function fixtureSpec(name: string): RunModelSpec {
   const manifestFile = sharedPath("fixtures", "reference", "manifest.json");
   const findCase = (dir: string) => {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as { cases: Record<string, unknown>[] };
+    const m = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
+      cases: Record<string, unknown>[];
+    };
     const c = m.cases.find((x) => x.name === name);
     if (!c || !isCnnArch(String(c.arch))) {
       const ok = m.cases.filter((x) => isCnnArch(String(x.arch))).map((x) => `fixture:${x.name}`);
-      throw new ConfigError("Unknown fixture model", { where: "model.id", expected: `one of ${ok.join(", ")}`, got: `fixture:${name}` });
+      throw new ConfigError("Unknown fixture model", {
+        where: "model.id",
+        expected: `one of ${ok.join(", ")}`,
+        got: `fixture:${name}`,
+      });
     }
     return c;
   };

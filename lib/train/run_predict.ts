@@ -31,7 +31,10 @@ export function scoresReport(task: MetricsTask, scores: Float32Array, k: number,
 }
 
 /** Predictions (for preds.csv) from an evaluation; binary tasks write the probability of class 1 as `score`. */
-export function predictionsOf(task: MetricsTask, r: Pick<EvalResult, "scores" | "labels" | "ids" | "numOutputs">): Predictions {
+export function predictionsOf(
+  task: MetricsTask,
+  r: Pick<EvalResult, "scores" | "labels" | "ids" | "numOutputs">,
+): Predictions {
   const n = r.ids.length;
   const k = r.numOutputs;
   let scores = Float64Array.from(r.scores);
@@ -40,7 +43,14 @@ export function predictionsOf(task: MetricsTask, r: Pick<EvalResult, "scores" | 
     scores = Float64Array.from({ length: n }, (_, i) => r.scores[i * 2 + 1]);
     cols = 1;
   }
-  return { task, ids: r.ids, labels: Float64Array.from(r.labels), labelCols: task === "multilabel" ? k : 1, scores, scoreCols: cols };
+  return {
+    task,
+    ids: r.ids,
+    labels: Float64Array.from(r.labels),
+    labelCols: task === "multilabel" ? k : 1,
+    scores,
+    scoreCols: cols,
+  };
 }
 
 /** A run folder, loaded. */
@@ -55,7 +65,12 @@ export interface LoadedRun {
 export function loadRun(dir: string): LoadedRun {
   for (const f of ["config.json", "summary.json"]) {
     if (!fs.existsSync(path.join(dir, f))) {
-      throw new CheckpointError("Not a finished run folder", { where: dir, expected: "config.json and summary.json (written by peftlab train)", got: `no ${f}`, fix: "pass the --out folder of a finished `peftlab train` (resume it if it was interrupted)" });
+      throw new CheckpointError("Not a finished run folder", {
+        where: dir,
+        expected: "config.json and summary.json (written by peftlab train)",
+        got: `no ${f}`,
+        fix: "pass the --out folder of a finished `peftlab train` (resume it if it was interrupted)",
+      });
     }
   }
   const config = resolveRunConfig(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")));
@@ -65,10 +80,15 @@ export function loadRun(dir: string): LoadedRun {
 }
 
 /** Predicts on `data` with a finished run; the data's classes are mapped to the run's by name. */
-export async function predictWithRun(run: LoadedRun, data: ImageDataset, o: { batchSize?: number } = {}): Promise<Pick<EvalResult, "scores" | "labels" | "ids" | "numOutputs"> & { report: MetricsReport }> {
+export async function predictWithRun(
+  run: LoadedRun,
+  data: ImageDataset,
+  o: { batchSize?: number } = {},
+): Promise<Pick<EvalResult, "scores" | "labels" | "ids" | "numOutputs"> & { report: MetricsReport }> {
   const cfg = run.config;
   const cur = currentBackend();
-  if (!cur || (cfg.backend !== "auto" && cur.name !== cfg.backend)) await initBackend({ prefer: cfg.backend, log: null });
+  if (!cur || (cfg.backend !== "auto" && cur.name !== cfg.backend))
+    await initBackend({ prefer: cfg.backend, log: null });
   const ds = mapClassesByName(data, run.classes, "--data");
   const spec = runModelSpec(cfg.model.id);
   const K = run.classes.length;
@@ -84,17 +104,39 @@ export async function predictWithRun(run: LoadedRun, data: ImageDataset, o: { ba
       if (m.kind === "knn") {
         const t = readSafetensors(path.join(run.dir, "knn.safetensors")).tensors;
         const tf = t.get("features")!;
-        scores = knnProbabilities({ data: tf.data as Float32Array, n: tf.shape[0], d: tf.shape[1] }, Array.from(t.get("labels")!.data as Float32Array), K, x, m.k);
+        scores = knnProbabilities(
+          { data: tf.data as Float32Array, n: tf.shape[0], d: tf.shape[1] },
+          Array.from(t.get("labels")!.data as Float32Array),
+          K,
+          x,
+          m.k,
+        );
       } else {
         const t = readSafetensors(path.join(run.dir, "probe.safetensors")).tensors;
         const w = t.get("weight")!;
-        scores = probeProbabilities({ weight: Float64Array.from(w.data as Float32Array), bias: Float64Array.from(t.get("bias")!.data as Float32Array), k: w.shape[0], d: w.shape[1], iterations: 0, converged: true }, x);
+        scores = probeProbabilities(
+          {
+            weight: Float64Array.from(w.data as Float32Array),
+            bias: Float64Array.from(t.get("bias")!.data as Float32Array),
+            k: w.shape[0],
+            d: w.shape[1],
+            iterations: 0,
+            converged: true,
+          },
+          x,
+        );
       }
       return { scores, labels, ids: x.ids, numOutputs: K, report: scoresReport(cfg.task, scores, K, labels) };
     }
     if (m.kind === "lora") loadAdapter(model, path.join(run.dir, "adapter"));
     else model.loadStateDict(readSafetensors(path.join(run.dir, "model.safetensors")).tensors, { strict: true });
-    const dl = new DataLoader(ds, { batchSize: bs, transform, augment: false, shuffle: false, workers: cfg.data.workers });
+    const dl = new DataLoader(ds, {
+      batchSize: bs,
+      transform,
+      augment: false,
+      shuffle: false,
+      workers: cfg.data.workers,
+    });
     try {
       const r = await evaluate(model, dl, cfg.task);
       return { scores: r.scores, labels: r.labels, ids: r.ids, numOutputs: r.numOutputs, report: r.report };

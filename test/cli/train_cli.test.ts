@@ -22,7 +22,11 @@ function pbcFolder(root: string, classes: string[], perClass: number, offset = 0
   for (const c of classes) {
     const src = sharedPath("data", "pbc-jpeg", c);
     fs.mkdirSync(path.join(root, c), { recursive: true });
-    for (const f of fs.readdirSync(src).sort().slice(offset, offset + perClass)) fs.copyFileSync(path.join(src, f), path.join(root, c, f));
+    for (const f of fs
+      .readdirSync(src)
+      .sort()
+      .slice(offset, offset + perClass))
+      fs.copyFileSync(path.join(src, f), path.join(root, c, f));
   }
   return root;
 }
@@ -48,7 +52,11 @@ describe("peftlab train / eval / metrics", function () {
   const methods = [
     { name: "logreg", method: { kind: "logreg" }, result: "probe.safetensors" },
     { name: "FT", method: { kind: "strategy", name: "FT" }, result: "model.safetensors" },
-    { name: "LoRA", method: { kind: "lora", lora: { r: 2, loraAlpha: 4, targetModules: ["conv1", "conv2"] } }, result: "adapter/adapter_model.safetensors" },
+    {
+      name: "LoRA",
+      method: { kind: "lora", lora: { r: 2, loraAlpha: 4, targetModules: ["conv1", "conv2"] } },
+      result: "adapter/adapter_model.safetensors",
+    },
   ];
   for (const m of methods) {
     it(`train → eval round trip (${m.name}) reproduces the run's test metrics`, async () => {
@@ -60,7 +68,10 @@ describe("peftlab train / eval / metrics", function () {
           seed: 0,
           backend: "cpu",
           model: { id: "fixture:resnet_basic" },
-          data: { source: { kind: "imageFolder", path: data }, split: { kind: "stratified", fractions: { train: 0.5, val: 0.25, test: 0.25 }, seed: 0 } },
+          data: {
+            source: { kind: "imageFolder", path: data },
+            split: { kind: "stratified", fractions: { train: 0.5, val: 0.25, test: 0.25 }, seed: 0 },
+          },
           method: m.method,
           training: { epochs: 2, batchSize: 4, optimizer: { name: "adamw", lr: 0.01 } },
         }),
@@ -68,11 +79,13 @@ describe("peftlab train / eval / metrics", function () {
       const out = path.join(tmp, `run-${m.name}`);
       const tr = await cli("train", "--config", cfgFile, "--out", out, "--json", "--quiet");
       assert.equal(tr.code, 0, tr.err);
-      for (const f of ["config.json", "summary.json", m.result]) assert.ok(fs.existsSync(path.join(out, f)), `${f} written`);
+      for (const f of ["config.json", "summary.json", m.result])
+        assert.ok(fs.existsSync(path.join(out, f)), `${f} written`);
       const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"));
       assert.equal(summary.backend, "cpu");
       assert.ok(summary.trainableParams > 0 && summary.totalParams >= summary.trainableParams);
-      if (m.name !== "logreg") assert.equal(fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 2);
+      if (m.name !== "logreg")
+        assert.equal(fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 2);
       // Evaluating on the run's own test images gives the run's test metrics.
       const testDir = path.join(tmp, `test-${m.name}`);
       for (const line of fs.readFileSync(path.join(out, "preds_test.csv"), "utf8").trim().split("\n").slice(1)) {
@@ -85,7 +98,10 @@ describe("peftlab train / eval / metrics", function () {
       const r = JSON.parse(ev.out);
       for (const k of ["accuracy", "roc_auc_ovr", "log_loss"]) {
         if (summary.metrics.test[k] === undefined) continue;
-        assert.ok(Math.abs(r.metrics[k] - summary.metrics.test[k]) <= 1e-5, `${k}: eval ${r.metrics[k]} vs train ${summary.metrics.test[k]}`);
+        assert.ok(
+          Math.abs(r.metrics[k] - summary.metrics.test[k]) <= 1e-5,
+          `${k}: eval ${r.metrics[k]} vs train ${summary.metrics.test[k]}`,
+        );
       }
       const preds = readPredsCsv(path.join(out, "preds.csv"));
       assert.equal(preds.scoreCols, 3);
@@ -108,9 +124,15 @@ describe("peftlab train / eval / metrics", function () {
   });
 
   const csvCases = [
-    { task: "multiclass", csv: "id,label,score_0,score_1,score_2\na,0,0.7,0.2,0.1\nb,1,0.3,0.4,0.3\nc,2,0.5,0.1,0.4\nd,2,0.1,0.1,0.8\ne,0,0.2,0.5,0.3\n" },
+    {
+      task: "multiclass",
+      csv: "id,label,score_0,score_1,score_2\na,0,0.7,0.2,0.1\nb,1,0.3,0.4,0.3\nc,2,0.5,0.1,0.4\nd,2,0.1,0.1,0.8\ne,0,0.2,0.5,0.3\n",
+    },
     { task: "binary", csv: "id,label,score\na,0,0.2\nb,1,0.7\nc,1,0.4\nd,0,0.6\ne,1,0.9\n" },
-    { task: "multilabel", csv: "id,label_0,label_1,score_0,score_1\na,1,0,0.8,0.3\nb,0,1,0.4,0.6\nc,1,1,0.7,0.2\nd,0,0,0.1,0.9\n" },
+    {
+      task: "multilabel",
+      csv: "id,label_0,label_1,score_0,score_1\na,1,0,0.8,0.3\nb,0,1,0.4,0.6\nc,1,1,0.7,0.2\nd,0,0,0.1,0.9\n",
+    },
   ];
   for (const c of csvCases) {
     it(`peftlab metrics equals computeMetrics (${c.task})`, async () => {
@@ -119,7 +141,11 @@ describe("peftlab train / eval / metrics", function () {
       const r = await cli("metrics", f, "--json");
       assert.equal(r.code, 0, r.err);
       const got = JSON.parse(r.out);
-      const rows = c.csv.trim().split("\n").slice(1).map((l) => l.split(",").slice(1).map(Number));
+      const rows = c.csv
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => l.split(",").slice(1).map(Number));
       const nl = c.task === "multilabel" ? 2 : 1;
       const n = rows.length;
       const labels = rows.flatMap((r) => r.slice(0, nl));
@@ -131,7 +157,8 @@ describe("peftlab train / eval / metrics", function () {
       });
       assert.equal(got.task, c.task);
       assert.deepEqual(Object.keys(got.values).sort(), Object.keys(want.values).sort());
-      for (const [k, v] of Object.entries(want.values)) assert.ok(Number.isNaN(v) ? got.values[k] === null : Math.abs(got.values[k] - v) <= 1e-12, k);
+      for (const [k, v] of Object.entries(want.values))
+        assert.ok(Number.isNaN(v) ? got.values[k] === null : Math.abs(got.values[k] - v) <= 1e-12, k);
     });
   }
 });

@@ -18,7 +18,7 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-fit-"));
 /** Separable-ish float features: class c has mean c on feature c % d. */
 function features(n: number, d: number, k: number, seed: number, shuffleLabels = false) {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
   const y = Array.from({ length: n }, (_, i) => i % k);
   const x = new Float32Array(n * d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = rnd() + (j % k === y[i] ? 1 : 0);
@@ -46,7 +46,10 @@ describe("fit() on cpu", function () {
 
   it("kill -9 mid-epoch, then resume, gives the same test metrics as an uninterrupted run", async () => {
     const dir = tmp();
-    const child = spawn(process.execPath, ["--require", "tsx/cjs", CHILD, dir], { stdio: ["ignore", "pipe", "pipe"], cwd: path.join(__dirname, "../..") });
+    const child = spawn(process.execPath, ["--require", "tsx/cjs", CHILD, dir], {
+      stdio: ["ignore", "pipe", "pipe"],
+      cwd: path.join(__dirname, "../.."),
+    });
     let err = "";
     child.stderr.on("data", (b) => (err += String(b)));
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
@@ -66,7 +69,10 @@ describe("fit() on cpu", function () {
     assert.equal(ck.trainer.loader.epoch, 1, "killed inside the second epoch");
     const resumed = await trainTiny(data, { checkpointDir: dir, checkpointEverySteps: 1 });
     assert.ok(resumed.fit.resumedFrom, "resumed from the checkpoint");
-    assert.ok(Math.abs(resumed.testLoss - reference.testLoss) <= 1e-6, `test loss ${resumed.testLoss} vs ${reference.testLoss}`);
+    assert.ok(
+      Math.abs(resumed.testLoss - reference.testLoss) <= 1e-6,
+      `test loss ${resumed.testLoss} vs ${reference.testLoss}`,
+    );
     for (const [k, v] of Object.entries(reference.test)) {
       if (Number.isNaN(v)) continue;
       assert.ok(Math.abs(resumed.test[k] - v) <= 1e-6, `${k}: resumed ${resumed.test[k]} vs uninterrupted ${v}`);
@@ -81,7 +87,13 @@ describe("fit() on cpu", function () {
     const src = new FeatureBatches(f.x, f.y, f.ids, 6, 0, false);
     const model = new Linear(5, 3, { seeds: new SeedSequence(0) });
     await assert.rejects(
-      fit(model, src, { task: "multiclass", epochs: 2, optimizer: { name: "sgd", lr: 0.1 }, checkpointDir: dir, checkpointEverySteps: 1 }),
+      fit(model, src, {
+        task: "multiclass",
+        epochs: 2,
+        optimizer: { name: "sgd", lr: 0.1 },
+        checkpointDir: dir,
+        checkpointEverySteps: 1,
+      }),
       (e: unknown) => e instanceof TrainingError && /not finite/.test(e.message) && e.where === "epoch 1, update 3",
     );
     const ck = loadLatestCheckpoint(dir)!;
@@ -130,13 +142,24 @@ describe("fit() on cpu", function () {
     const f = features(16, 4, 2, 5);
     const run = async (bs: number, accum: number) => {
       const model = new Linear(4, 2, { seeds: new SeedSequence(3) });
-      await fit(model, new FeatureBatches(f.x, f.y, f.ids, bs, 0, false), { task: "multiclass", epochs: 2, optimizer: { name: "sgd", lr: 0.3 }, gradAccumSteps: accum });
+      await fit(model, new FeatureBatches(f.x, f.y, f.ids, bs, 0, false), {
+        task: "multiclass",
+        epochs: 2,
+        optimizer: { name: "sgd", lr: 0.3 },
+        gradAccumSteps: accum,
+      });
       return [...model.stateDict().values()].flatMap((h) => Array.from(h.data as Float32Array));
     };
     const a = await run(4, 2);
     const b = await run(8, 1);
     const c = await run(4, 1);
-    assert.ok(a.every((v, i) => Math.abs(v - b[i]) <= 1e-6), `accumulated ${a} vs big batch ${b}`);
-    assert.ok(a.some((v, i) => Math.abs(v - c[i]) > 1e-4), "without accumulation the result differs");
+    assert.ok(
+      a.every((v, i) => Math.abs(v - b[i]) <= 1e-6),
+      `accumulated ${a} vs big batch ${b}`,
+    );
+    assert.ok(
+      a.some((v, i) => Math.abs(v - c[i]) > 1e-4),
+      "without accumulation the result differs",
+    );
   });
 });

@@ -37,17 +37,46 @@ describe("RunConfig validation", () => {
 
   const bad: { name: string; edit: (c: ReturnType<typeof base> & Record<string, unknown>) => void; where: string }[] = [
     { name: "missing model.id", edit: (c) => delete (c.model as { id?: string }).id, where: "model.id" },
-    { name: "unknown source kind", edit: (c) => ((c.data.source as { kind: string }).kind = "folder"), where: "data.source.kind" },
-    { name: "fractions not summing to 1", edit: (c) => ((c.data as Record<string, unknown>).split = { kind: "stratified", fractions: { train: 0.7, test: 0.2 } }), where: "data.split.fractions" },
+    {
+      name: "unknown source kind",
+      edit: (c) => ((c.data.source as { kind: string }).kind = "folder"),
+      where: "data.source.kind",
+    },
+    {
+      name: "fractions not summing to 1",
+      edit: (c) =>
+        ((c.data as Record<string, unknown>).split = { kind: "stratified", fractions: { train: 0.7, test: 0.2 } }),
+      where: "data.split.fractions",
+    },
     { name: "negative epochs", edit: (c) => (c.training.epochs = -1), where: "training.epochs" },
-    { name: "non-numeric learning rate", edit: (c) => (c.training.optimizer.lr = "0.1" as unknown as number), where: "training.optimizer.lr" },
+    {
+      name: "non-numeric learning rate",
+      edit: (c) => (c.training.optimizer.lr = "0.1" as unknown as number),
+      where: "training.optimizer.lr",
+    },
     { name: "unknown optimizer", edit: (c) => (c.training.optimizer.name = "lamb"), where: "training.optimizer.name" },
     { name: "unknown strategy", edit: (c) => (c.method.name = "XYZ"), where: "method.name" },
-    { name: "LoRA without targets", edit: (c) => ((c as Record<string, unknown>).method = { kind: "lora", lora: { r: 4 } }), where: "method.lora.targetModules" },
+    {
+      name: "LoRA without targets",
+      edit: (c) => ((c as Record<string, unknown>).method = { kind: "lora", lora: { r: 4 } }),
+      where: "method.lora.targetModules",
+    },
     { name: "unknown task", edit: (c) => (c.task = "regression"), where: "task" },
-    { name: "bad subset", edit: (c) => ((c.data as Record<string, unknown>).trainSubset = { perClass: 0 }), where: "data.trainSubset.perClass" },
-    { name: "unset env var in a path", edit: (c) => ((c.data.source as { path: string }).path = "${NOPE_NOT_SET}/x"), where: "data.source.path" },
-    { name: "training missing for a trained method", edit: (c) => delete (c as Record<string, unknown>).training, where: "training" },
+    {
+      name: "bad subset",
+      edit: (c) => ((c.data as Record<string, unknown>).trainSubset = { perClass: 0 }),
+      where: "data.trainSubset.perClass",
+    },
+    {
+      name: "unset env var in a path",
+      edit: (c) => ((c.data.source as { path: string }).path = "${NOPE_NOT_SET}/x"),
+      where: "data.source.path",
+    },
+    {
+      name: "training missing for a trained method",
+      edit: (c) => delete (c as Record<string, unknown>).training,
+      where: "training",
+    },
   ];
   for (const b of bad) {
     it(`names the field: ${b.name}`, () => {

@@ -33,7 +33,11 @@ export class TinyNet extends Module {
 export function tinyPbc(perClass = 6): { train: ImageDataset; val: ImageDataset; test: ImageDataset } {
   const all = imageFolderDataset(sharedPath("data", "pbc-jpeg"));
   const small = kShot(all, perClass + 4, 0);
-  const s = stratifiedSplit(small, { train: perClass / (perClass + 4), val: 2 / (perClass + 4), test: 2 / (perClass + 4) }, 0);
+  const s = stratifiedSplit(
+    small,
+    { train: perClass / (perClass + 4), val: 2 / (perClass + 4), test: 2 / (perClass + 4) },
+    0,
+  );
   return { train: s.train, val: s.val, test: s.test };
 }
 
@@ -45,11 +49,23 @@ export async function trainTiny(
   opts: Partial<FitOptions> & { batchSize?: number } = {},
 ): Promise<{ fit: FitResult; test: Record<string, number>; testLoss: number; model: TinyNet }> {
   const model = new TinyNet(8, 0);
-  const train = new DataLoader(data.train, { batchSize: opts.batchSize ?? 8, transform: { ...TINY_TRANSFORM, augment: { hflip: 0.5 } }, seed: 3, shuffle: true });
+  const train = new DataLoader(data.train, {
+    batchSize: opts.batchSize ?? 8,
+    transform: { ...TINY_TRANSFORM, augment: { hflip: 0.5 } },
+    seed: 3,
+    shuffle: true,
+  });
   const val = new DataLoader(data.val, { batchSize: 8, transform: TINY_TRANSFORM });
   const test = new DataLoader(data.test, { batchSize: 8, transform: TINY_TRANSFORM });
   const { batchSize: _b, ...fo } = opts;
-  const r = await fit(model, train, { task: "multiclass", epochs: 3, optimizer: { name: "adamw", lr: 0.05 }, val, seed: 7, ...fo });
+  const r = await fit(model, train, {
+    task: "multiclass",
+    epochs: 3,
+    optimizer: { name: "adamw", lr: 0.05 },
+    val,
+    seed: 7,
+    ...fo,
+  });
   const e = await evaluate(model, test, "multiclass");
   await Promise.all([train.close(), val.close(), test.close()]);
   return { fit: r, test: e.report.values, testLoss: e.loss, model };

@@ -1,6 +1,13 @@
 /** `peftlab extract --model ID --data PATH [--out DIR]`: fills the feature cache for a model and an image folder. */
 import type { Command } from "commander";
-import { cachedFeatures, currentBackend, featureCacheDir, imageFolderDataset, initBackend, runModelSpec } from "../../index";
+import {
+  cachedFeatures,
+  currentBackend,
+  featureCacheDir,
+  imageFolderDataset,
+  initBackend,
+  runModelSpec,
+} from "../../index";
 import { writeJson, writeOut } from "../output";
 
 /** Adds `extract` to the program. */
@@ -15,7 +22,18 @@ export function register(program: Command): void {
     .option("--size <n>", "input size (default the model's)", (v) => parseInt(v, 10))
     .option("--batch-size <n>", "batch size", (v) => parseInt(v, 10), 32)
     .option("--json", "print JSON")
-    .action(async function (this: Command, opts: { model: string; data: string; weights?: string; out?: string; size?: number; batchSize: number; json?: boolean }) {
+    .action(async function (
+      this: Command,
+      opts: {
+        model: string;
+        data: string;
+        weights?: string;
+        out?: string;
+        size?: number;
+        batchSize: number;
+        json?: boolean;
+      },
+    ) {
       if (!currentBackend()) await initBackend({ log: null });
       const spec = runModelSpec(opts.model);
       const weights = opts.weights ?? spec.defaultWeights();

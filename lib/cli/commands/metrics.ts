@@ -7,7 +7,9 @@ import { formatTable, writeJson, writeOut } from "../output";
 export function register(program: Command): void {
   program
     .command("metrics")
-    .description("compute metrics from a predictions CSV (id,label,score_0..; label_0.. for multi-label; score for binary)")
+    .description(
+      "compute metrics from a predictions CSV (id,label,score_0..; label_0.. for multi-label; score for binary)",
+    )
     .argument("<preds>", "predictions CSV")
     .option("--task <task>", "binary, multiclass or multilabel (default: inferred from the columns)")
     .option("--threshold <t>", "decision threshold for binary / multi-label scores", parseFloat)
@@ -25,7 +27,11 @@ export function register(program: Command): void {
 /** computeMetrics on a predictions CSV. */
 export function metricsFromCsv(file: string, task?: string, threshold?: number): MetricsReport {
   if (task !== undefined && !["binary", "multiclass", "multilabel"].includes(task)) {
-    throw new ConfigError("Unknown task", { where: "--task", expected: "binary, multiclass or multilabel", got: JSON.stringify(task) });
+    throw new ConfigError("Unknown task", {
+      where: "--task",
+      expected: "binary, multiclass or multilabel",
+      got: JSON.stringify(task),
+    });
   }
   const p = readPredsCsv(file, task as MetricsTask | undefined);
   const n = p.ids.length;

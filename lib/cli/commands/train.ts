@@ -15,9 +15,15 @@ export function register(program: Command): void {
     .option("--resume", "continue from the run folder's checkpoints")
     .option("--json", "print the RunRecord as JSON")
     .option("--quiet", "no progress bar")
-    .action(async function (this: Command, opts: { config: string; out?: string; resume?: boolean; json?: boolean; quiet?: boolean }) {
+    .action(async function (
+      this: Command,
+      opts: { config: string; out?: string; resume?: boolean; json?: boolean; quiet?: boolean },
+    ) {
       const raw = readConfigFile(opts.config);
-      const name = typeof (raw as { name?: unknown }).name === "string" ? (raw as { name: string }).name : path.basename(opts.config, ".json");
+      const name =
+        typeof (raw as { name?: unknown }).name === "string"
+          ? (raw as { name: string }).name
+          : path.basename(opts.config, ".json");
       const out = opts.out ?? path.join("runs", name);
       const record = await runExperiment(raw, {
         out,
@@ -27,10 +33,15 @@ export function register(program: Command): void {
       const { fit: _fit, ...summary } = record;
       if (opts.json) return writeJson(this, summary);
       const rows = Object.entries(record.metrics).flatMap(([split, m]) =>
-        ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr", "roc_auc", "roc_auc_macro", "loss"].filter((k) => m[k] !== undefined).map((k) => [split, k, fmt(m[k])]),
+        ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr", "roc_auc", "roc_auc_macro", "loss"]
+          .filter((k) => m[k] !== undefined)
+          .map((k) => [split, k, fmt(m[k])]),
       );
       writeOut(this, formatTable(["split", "metric", "value"], rows, new Set([2])));
-      writeOut(this, `trainable ${record.trainableParams} / ${record.totalParams} params, ${record.wallTimeS.toFixed(1)} s on ${record.backend}; run folder ${out}\n`);
+      writeOut(
+        this,
+        `trainable ${record.trainableParams} / ${record.totalParams} params, ${record.wallTimeS.toFixed(1)} s on ${record.backend}; run folder ${out}\n`,
+      );
     });
 }
 
@@ -40,12 +51,21 @@ export function readConfigFile(file: string): unknown {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    throw new ConfigError("Cannot read the config file", { where: file, expected: "a readable JSON file", got: (e as Error).message, fix: "check the --config path" });
+    throw new ConfigError("Cannot read the config file", {
+      where: file,
+      expected: "a readable JSON file",
+      got: (e as Error).message,
+      fix: "check the --config path",
+    });
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ConfigError("Config file is not valid JSON", { where: file, got: (e as Error).message, fix: "fix the JSON syntax" });
+    throw new ConfigError("Config file is not valid JSON", {
+      where: file,
+      got: (e as Error).message,
+      fix: "fix the JSON syntax",
+    });
   }
 }
 
