@@ -19,3 +19,8 @@ export * from "./metrics";
 export * from "./results";
 export * from "./train";
 export * from "./bench";
+export * from "./recipes";
+export * from "./recipes/ci_backbone";
+export * from "./peft/lora/spectrum";
+export * from "./data/stain_shift";
+export * from "./recipes/paper_ci";

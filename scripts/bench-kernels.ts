@@ -168,6 +168,12 @@ export function benchCases(quick = false): BenchCase[] {
     depthwiseCase("Input", nb, 112, 96, 2),
     depthwiseCase("Filter", nb, 56, 144, 1),
     depthwiseCase("Input", nb, 56, 144, 1),
+    depthwiseCase("Filter", nb, 28, 192, 1),
+    depthwiseCase("Input", nb, 28, 192, 1),
+    depthwiseCase("Filter", nb, 14, 576, 1),
+    depthwiseCase("Input", nb, 14, 576, 1),
+    depthwiseCase("Filter", nb, 7, 960, 1),
+    depthwiseCase("Input", nb, 7, 960, 1),
   ];
 }
 

@@ -90,7 +90,8 @@ export function vitLoraTrainFlops(s: VitShape, lora: VitLoraShape): FlopCount {
   // Forward: patch embedding and the prefix blocks only when they are not cached.
   const fwdBlocks = s.depth - cached;
   const patch = cached > 0 ? 0 : n * s.patchSize * s.patchSize * c * d;
-  const forward = patch + fwdBlocks * (b.linear + b.attention) + lora.blocks.length * t * lora.r * 4 * d + d * s.numClasses;
+  const forward =
+    patch + fwdBlocks * (b.linear + b.attention) + lora.blocks.length * t * lora.r * 4 * d + d * s.numClasses;
   // Backward: blocks first..depth-1, frozen linears 1×, attention 2×; the first block's qkv input gradient is not needed.
   const bwdBlocks = s.depth - first;
   const backward = bwdBlocks * (b.linear + 2 * b.attention) - b.qkv;
@@ -172,6 +173,7 @@ export function mobileNetV2TrainFlops(s: MobileNetV2Shape): FlopCount {
   const { total, stem } = mobileNetV2ForwardMacs(s);
   return {
     flopsPerImage: 2 * (3 * total - stem),
-    formula: "2·(3·F − stem): forward F + input gradients F + weight gradients F, minus the first conv's input gradient",
+    formula:
+      "2·(3·F − stem): forward F + input gradients F + weight gradients F, minus the first conv's input gradient",
   };
 }

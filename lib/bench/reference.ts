@@ -77,7 +77,10 @@ export function parseReferenceOutput(text: string): Pick<ReferenceRun, "figures"
 }
 
 /** Runs `command` through the shell, collects its output, and parses its figures; fails when it prints none. */
-export async function runReference(command: string, opts: { timeoutS?: number; cwd?: string } = {}): Promise<ReferenceRun> {
+export async function runReference(
+  command: string,
+  opts: { timeoutS?: number; cwd?: string } = {},
+): Promise<ReferenceRun> {
   const loadBefore = loadAverage();
   const t0 = performance.now();
   const { code, output } = await runShell(command, opts.timeoutS ?? 1800, opts.cwd);
@@ -85,12 +88,15 @@ export async function runReference(command: string, opts: { timeoutS?: number; c
   const parsed = parseReferenceOutput(output);
   const tail = output.split(/\r?\n/).slice(-20).join("\n").slice(-4000);
   if (code !== 0 || parsed.figures.length === 0) {
-    throw new ConfigError(code !== 0 ? "The reference command failed" : "The reference command printed no img/s figure", {
-      where: `--compare ${JSON.stringify(command)}`,
-      expected: 'exit code 0 and lines like "LoRA train 4.2 img/s, inference 10.9 img/s"',
-      got: `exit code ${code}; output: ${tail.slice(-600) || "(empty)"}`,
-      fix: "run the command by hand; for the shared scripts use /usr/bin/python3 (the interpreter with torch installed)",
-    });
+    throw new ConfigError(
+      code !== 0 ? "The reference command failed" : "The reference command printed no img/s figure",
+      {
+        where: `--compare ${JSON.stringify(command)}`,
+        expected: 'exit code 0 and lines like "LoRA train 4.2 img/s, inference 10.9 img/s"',
+        got: `exit code ${code}; output: ${tail.slice(-600) || "(empty)"}`,
+        fix: "run the command by hand; for the shared scripts use /usr/bin/python3 (the interpreter with torch installed)",
+      },
+    );
   }
   return { command, exitCode: code, wallS, ...parsed, outputTail: tail, loadBefore, loadAfter: loadAverage() };
 }

@@ -26,7 +26,8 @@ function note(r: WorkloadResult, all: WorkloadResult[]): string {
   }
   if (r.variant === "peftlab") {
     const base = all.find((x) => x.workload === r.workload && x.variant === "tfjs-kernels");
-    if (base?.status === "ok" && base.imgPerS && r.imgPerS) notes.push(`${(r.imgPerS / base.imgPerS).toFixed(2)}× vs tfjs kernels`);
+    if (base?.status === "ok" && base.imgPerS && r.imgPerS)
+      notes.push(`${(r.imgPerS / base.imgPerS).toFixed(2)}× vs tfjs kernels`);
     if (base?.status === "failed") notes.push("tfjs kernels: fails");
   }
   const diff = r.extra.mergedVsUnmergedMaxAbsDiff;
@@ -59,7 +60,10 @@ export function formatBenchReport(rep: BenchReport): string {
     note(r, rep.results),
   ]);
   let text = head.join("\n") + "\n\n";
-  text += textTable(["workload", "variant", "img/s", "GFLOP/s", "median s", "batch", "maxRSS MiB", "tf peak MiB", "load", "note"], rows);
+  text += textTable(
+    ["workload", "variant", "img/s", "GFLOP/s", "median s", "batch", "maxRSS MiB", "tf peak MiB", "load", "note"],
+    rows,
+  );
   if (rep.ratios.length) {
     const rr = rep.ratios.map((r) => [
       r.workload,

@@ -30,6 +30,8 @@ export interface BenchOptions {
   compare: string[];
   /** Image count for feature_cache and data_loader. */
   images?: number;
+  /** Micro-batch of the ViT full-forward training steps (gradient accumulation; default 2, the whole batch in --quick). */
+  microBatch?: number;
   /** One child process per workload (default true); false runs them in this process (RSS figures then accumulate). */
   isolate?: boolean;
   /** The command line, stored in the report. */
@@ -40,10 +42,22 @@ export interface BenchOptions {
 /** Validates options once; returns the workload list to run. */
 export function resolveBenchOptions(o: BenchOptions): string[] {
   parseBackendName(o.backend, "--backend");
-  for (const [k, v] of [["--repeats", o.repeats], ["--warmup", o.warmup]] as const) {
-    const min = k === "--repeats" ? 1 : 0;
-    if (!Number.isInteger(v) || v < min) {
-      throw new ConfigError(`${k} must be an integer ≥ ${min}`, { where: k, expected: `≥ ${min}`, got: String(v), fix: `pass ${k} ${min + 1} or more` });
+  const checks: [string, number | undefined, number][] = [
+    ["--repeats", o.repeats, 1],
+    ["--warmup", o.warmup, 0],
+    ["--baseline-repeats", o.baselineRepeats, 1],
+    ["--images", o.images, 1],
+    ["--micro-batch", o.microBatch, 1],
+  ];
+  for (const [k, v, min] of checks) {
+    if (v === undefined && k !== "--repeats" && k !== "--warmup") continue;
+    if (v === undefined || !Number.isInteger(v) || v < min) {
+      throw new ConfigError(`${k} must be an integer ≥ ${min}`, {
+        where: k,
+        expected: `≥ ${min}`,
+        got: String(v),
+        fix: `pass ${k} ${min + 1} or more`,
+      });
     }
   }
   const names = o.workloads.length ? o.workloads : WORKLOADS.map((w) => w.name);
@@ -69,7 +83,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     for (const variant of variants) {
       const first = results.find((r) => r.workload === name && r.variant === "peftlab");
       if (variant === "tfjs-kernels" && first && first.status === "ok" && first.overrides.length === 0) {
-        results.push({ ...first, variant, status: "skipped", reason: "no kernel overrides on this backend: same as the peftlab row" });
+        results.push({
+          ...first,
+          variant,
+          status: "skipped",
+          reason: "no kernel overrides on this backend: same as the peftlab row",
+        });
         continue;
       }
       const req: WorkerRequest = {
@@ -80,6 +99,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         warmup: o.warmup,
         repeats: variant === "tfjs-kernels" ? (o.baselineRepeats ?? o.repeats) : o.repeats,
         images: o.images,
+        microBatch: o.microBatch,
       };
       log(`${name} [${variant}] …`);
       const r = o.isolate === false ? await runWorkload(req, log) : await runWorkerProcess(req, log);
@@ -100,7 +120,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       loadStart,
       loadEnd: loadAverage(),
     },
-    options: { backend: o.backend, workloads: names, repeats: o.repeats, warmup: o.warmup, quick: o.quick, baseline: o.baseline },
+    options: {
+      backend: o.backend,
+      workloads: names,
+      repeats: o.repeats,
+      warmup: o.warmup,
+      quick: o.quick,
+      baseline: o.baseline,
+    },
     results,
     references,
     ratios: computeRatios(results, references),
@@ -113,7 +140,9 @@ export function computeRatios(results: WorkloadResult[], references: ReferenceRu
   for (const ref of references) {
     for (const f of ref.figures) {
       if (!f.workload) continue;
-      const rows = results.filter((r) => r.variant === "peftlab" && (r.workload === f.workload || r.fastPathOf === f.workload));
+      const rows = results.filter(
+        (r) => r.variant === "peftlab" && (r.workload === f.workload || r.fastPathOf === f.workload),
+      );
       if (rows.length === 0) rows.push({ workload: f.workload, imgPerS: null, gflopPerImage: null } as WorkloadResult);
       for (const r of rows) {
         const mine = r.imgPerS ?? null;
@@ -148,7 +177,10 @@ export function runWorkerProcess(req: WorkerRequest, log: (line: string) => void
   const worker = path.join(__dirname, `worker${ext}`);
   const args = ext === ".ts" ? ["--require", require.resolve("tsx/cjs"), worker] : [worker];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...args, JSON.stringify(req)], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+    const child = spawn(process.execPath, [...args, JSON.stringify(req)], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: process.env,
+    });
     let stdout = "";
     let stderrTail = "";
     child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
@@ -161,8 +193,14 @@ export function runWorkerProcess(req: WorkerRequest, log: (line: string) => void
       const line = stdout.split("\n").find((l) => l.startsWith(RESULT_MARKER));
       if (line) return resolve(JSON.parse(line.slice(RESULT_MARKER.length)) as WorkloadResult);
       const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-      const tail = stderrTail.split("\n").filter((l) => l.trim() && !l.startsWith("[bench ")).slice(-3).join(" | ");
-      resolve(crashedResult(req, `worker ${why}${/out of memory|heap/i.test(stderrTail) ? " (out of memory)" : ""}: ${tail}`));
+      const tail = stderrTail
+        .split("\n")
+        .filter((l) => l.trim() && !l.startsWith("[bench "))
+        .slice(-3)
+        .join(" | ");
+      resolve(
+        crashedResult(req, `worker ${why}${/out of memory|heap/i.test(stderrTail) ? " (out of memory)" : ""}: ${tail}`),
+      );
     });
   });
 }
@@ -202,7 +240,6 @@ function crashedResult(req: WorkerRequest, reason: string): WorkloadResult {
 
 function tfjsVersion(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require("@tensorflow/tfjs/package.json") as { version: string }).version;
   } catch {
     return "unknown";

@@ -86,7 +86,15 @@ export interface BenchReport {
   schema: typeof BENCH_SCHEMA;
   date: string;
   command: string;
-  host: { cpus: number; cpuModel: string; platform: string; node: string; tfjs: string; loadStart: number[]; loadEnd: number[] };
+  host: {
+    cpus: number;
+    cpuModel: string;
+    platform: string;
+    node: string;
+    tfjs: string;
+    loadStart: number[];
+    loadEnd: number[];
+  };
   options: { backend: string; workloads: string[]; repeats: number; warmup: number; quick: boolean; baseline: boolean };
   results: WorkloadResult[];
   references: ReferenceRun[];

@@ -30,6 +30,7 @@ export interface WorkerRequest {
   warmup: number;
   repeats: number;
   images?: number;
+  microBatch?: number;
 }
 
 /** The workload with this name; a ConfigError lists the valid names. */
@@ -53,7 +54,11 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
   const loadBefore = loadAverage();
   const overridesOn = req.variant === "peftlab";
   // The peftlab variant leaves the choice to initBackend (so PEFTLAB_KERNELS=tfjs still turns overrides off).
-  const choice = await initBackend({ prefer: req.backend, kernelOverrides: overridesOn ? undefined : false, log: null });
+  const choice = await initBackend({
+    prefer: req.backend,
+    kernelOverrides: overridesOn ? undefined : false,
+    log: null,
+  });
   // In-process baseline after an earlier run installed overrides: put tfjs's kernels back.
   if (!overridesOn) removeKernelOverrides(choice.tfjsName);
   const base: WorkloadResult = {
@@ -85,10 +90,20 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
   };
   let out: WorkloadOutcome | WorkloadSkip;
   try {
-    out = await spec.run({ quick: req.quick, warmup: req.warmup, repeats: req.repeats, images: req.images, log });
+    out = await spec.run({
+      quick: req.quick,
+      warmup: req.warmup,
+      repeats: req.repeats,
+      images: req.images,
+      microBatch: req.microBatch,
+      log,
+    });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    return finish({ ...base, status: "failed", reason: msg.split("\n").slice(0, 3).join(" "), memory: memoryStats(null) }, t0);
+    return finish(
+      { ...base, status: "failed", reason: msg.split("\n").slice(0, 3).join(" "), memory: memoryStats(null) },
+      t0,
+    );
   }
   if ("skipped" in out) return finish({ ...base, status: "skipped", reason: out.skipped }, t0);
   const { timing, flops } = out;

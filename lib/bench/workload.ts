@@ -11,6 +11,8 @@ export interface WorkloadContext {
   repeats: number;
   /** Images for the data workloads (feature_cache, data_loader); their own default otherwise. */
   images?: number;
+  /** Micro-batch of the ViT full-forward training steps (gradient accumulation); the workload's default otherwise. */
+  microBatch?: number;
   /** Progress lines (stderr of the worker). */
   log: (line: string) => void;
 }
@@ -40,10 +42,18 @@ export interface WorkloadSpec {
 }
 
 /** Random NHWC images and labels 0…classes−1, as the PyTorch reference scripts use. */
-export function randomBatch(batch: number, size: number, classes: number, seed = 0): { x: tf.Tensor4D; y: tf.Tensor1D } {
+export function randomBatch(
+  batch: number,
+  size: number,
+  classes: number,
+  seed = 0,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return {
     x: tf.randomNormal([batch, size, size, 3], 0, 1, "float32", seed),
-    y: tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 5 + seed) % classes), "int32"),
+    y: tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => (i * 5 + seed) % classes),
+      "int32",
+    ),
   };
 }
 

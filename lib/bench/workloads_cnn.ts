@@ -13,7 +13,11 @@ import * as tf from "@tensorflow/tfjs";
 import { imageFolderDataset } from "../data/sources";
 import { DEFAULT_BENCH_TRANSFORM, throughput } from "../data/throughput";
 import type { ImageDataset } from "../data/types";
-import { KERAS_MOBILENETV2_035_224, loadSharedMobileNetV2, SHARED_MOBILENETV2_DIR } from "../models/convert/keras_mobilenet";
+import {
+  KERAS_MOBILENETV2_035_224,
+  loadSharedMobileNetV2,
+  SHARED_MOBILENETV2_DIR,
+} from "../models/convert/keras_mobilenet";
 import { MobileNetV2 } from "../models/mobilenetv2";
 import { hasShared, sharedPath } from "../paths";
 import { cachedFeatures } from "../train/features";
@@ -22,7 +26,14 @@ import { crossEntropy } from "../train/loss";
 import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../train/optim";
 import { mobileNetV2InferenceFlops, mobileNetV2TrainFlops } from "./flops";
 import { round, timeSteps } from "./measure";
-import { randomBatch, timed, type WorkloadContext, type WorkloadOutcome, type WorkloadSkip, type WorkloadSpec } from "./workload";
+import {
+  randomBatch,
+  timed,
+  type WorkloadContext,
+  type WorkloadOutcome,
+  type WorkloadSkip,
+  type WorkloadSpec,
+} from "./workload";
 
 const CLASSES = 8;
 const WIDTH = 0.35;
@@ -103,14 +114,23 @@ async function featureCache(ctx: WorkloadContext): Promise<WorkloadOutcome | Wor
   let pass = 0;
   const extract = async () => {
     // A fresh cache folder per pass, so every pass extracts (a miss) rather than reading the last pass's file.
-    const r = await cachedFeatures(model, KERAS_MOBILENETV2_035_224.name, ds, { transform, batchSize: 32, cacheDir: path.join(tmp, String(pass++)) });
-    if (r.cached || r.n !== ds.items.length) throw new Error(`feature cache pass ${pass} did not extract ${ds.items.length} rows`);
+    const r = await cachedFeatures(model, KERAS_MOBILENETV2_035_224.name, ds, {
+      transform,
+      batchSize: 32,
+      cacheDir: path.join(tmp, String(pass++)),
+    });
+    if (r.cached || r.n !== ds.items.length)
+      throw new Error(`feature cache pass ${pass} did not extract ${ds.items.length} rows`);
     return r;
   };
   try {
     const timing = await timeSteps(extract, { ...ctx, label: `extract ${ds.items.length} images` });
     const [hit, hitS] = await timed(() =>
-      cachedFeatures(model, KERAS_MOBILENETV2_035_224.name, ds, { transform, batchSize: 32, cacheDir: path.join(tmp, "0") }),
+      cachedFeatures(model, KERAS_MOBILENETV2_035_224.name, ds, {
+        transform,
+        batchSize: 32,
+        cacheDir: path.join(tmp, "0"),
+      }),
     );
     return {
       batchSize: 32,
@@ -144,7 +164,12 @@ async function dataLoader(ctx: WorkloadContext): Promise<WorkloadOutcome | Workl
     imagesPerRepeat: ds.items.length,
     timing,
     flops: null,
-    extra: { images: ds.items.length, workers: last.workers, concurrency: last.concurrency, transform: "RandomResizedCrop(0.7-1)+hflip+imagenet norm" },
+    extra: {
+      images: ds.items.length,
+      workers: last.workers,
+      concurrency: last.concurrency,
+      transform: "RandomResizedCrop(0.7-1)+hflip+imagenet norm",
+    },
   };
 }
 
@@ -152,6 +177,10 @@ async function dataLoader(ctx: WorkloadContext): Promise<WorkloadOutcome | Workl
 export const CNN_WORKLOADS: WorkloadSpec[] = [
   { name: "mnv2_train", title: "MobileNetV2-0.35 full-FT step, AdamW, B32@224", run: mnv2Train },
   { name: "mnv2_infer", title: "MobileNetV2-0.35 inference, B32@224", run: mnv2Infer },
-  { name: "feature_cache", title: "shared MobileNetV2-0.35 features of N PBC JPEGs into the feature cache", run: featureCache },
+  {
+    name: "feature_cache",
+    title: "shared MobileNetV2-0.35 features of N PBC JPEGs into the feature cache",
+    run: featureCache,
+  },
   { name: "data_loader", title: "DataLoader decode + augment @224 of N PBC JPEGs", run: dataLoader },
 ];

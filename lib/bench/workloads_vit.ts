@@ -16,13 +16,22 @@ import { crossEntropy } from "../train/loss";
 import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../train/optim";
 import { vitInferenceFlops, vitLoraTrainFlops, type VitShape } from "./flops";
 import { round, timeSteps } from "./measure";
-import { maxAbsDiffOf, randomBatch, timed, type WorkloadContext, type WorkloadOutcome, type WorkloadSpec } from "./workload";
+import {
+  maxAbsDiffOf,
+  randomBatch,
+  timed,
+  type WorkloadContext,
+  type WorkloadOutcome,
+  type WorkloadSpec,
+} from "./workload";
 
 const CLASSES = 8;
 const LORA = { r: 8, alpha: 16 };
 const ADAMW: OptimizerOptions = { name: "adamw", lr: 1e-3, weightDecay: 0.01 };
 /** Blocks with LoRA in the frozen-prefix pair: the last 4 of 12 (the last of 2 in --quick). */
 const LAST_BLOCKS = 4;
+/** Default micro-batch of the full-forward training steps (see trainStep): 2 images keep wasm's heap near 2 GB. */
+const DEFAULT_MICRO_BATCH = 2;
 
 interface VitSetting {
   model: VitOptions;
@@ -38,11 +47,21 @@ function setting(quick: boolean): VitSetting {
 
 function shapeOf(s: VitSetting): VitShape {
   const m = s.model;
-  return { imgSize: m.imgSize!, patchSize: m.patchSize!, embedDim: m.embedDim!, depth: m.depth!, mlpRatio: m.mlpRatio!, numClasses: CLASSES };
+  return {
+    imgSize: m.imgSize!,
+    patchSize: m.patchSize!,
+    embedDim: m.embedDim!,
+    depth: m.depth!,
+    mlpRatio: m.mlpRatio!,
+    numClasses: CLASSES,
+  };
 }
 
 /** The reference model with LoRA on qkv of `blocks` (all by default) and a trainable head. */
-function buildLoraVit(s: VitSetting, blocks?: number[]): { model: VisionTransformer; lm: LoraModel<VisionTransformer> } {
+function buildLoraVit(
+  s: VitSetting,
+  blocks?: number[],
+): { model: VisionTransformer; lm: LoraModel<VisionTransformer> } {
   const model = createVit(s.model);
   const target = blocks ? `blocks\\.(${blocks.join("|")})\\.attn\\.qkv` : ["qkv"];
   const lm = getPeftModel(model, { targetModules: target, r: LORA.r, loraAlpha: LORA.alpha, modulesToSave: ["head"] });
@@ -59,13 +78,36 @@ function perturbLoraB(lm: LoraModel): void {
   }
 }
 
-/** One AdamW step on the full forward: loss → grads of the trainable parameters → update. */
-function trainStep(model: VisionTransformer, opt: Optimizer, x: tf.Tensor, y: tf.Tensor): number {
-  const { loss, grads } = lossGradients(model, () => crossEntropy(model.apply(x), y));
-  opt.apply(grads);
-  const v = loss.dataSync()[0];
-  tf.dispose([loss, ...grads.values()]);
-  return v;
+/**
+ * One AdamW step on the full forward: loss → grads of the trainable parameters → update. With `micro` < batch the
+ * batch is split into equal micro-batches whose gradients are accumulated (weighted by size), which is the same
+ * update as the whole batch: tfjs's autodiff keeps every forward and backward intermediate until the end of the
+ * gradient call, about 1 GB per 224² image for ViT-S, so batch 16 at once overflows wasm's 4 GB memory.
+ */
+export function trainStep(model: VisionTransformer, opt: Optimizer, x: tf.Tensor, y: tf.Tensor, micro: number): number {
+  const b = x.shape[0];
+  const acc = new Map<string, tf.Tensor>();
+  let total = 0;
+  for (let s = 0; s < b; s += micro) {
+    const n = Math.min(micro, b - s);
+    const xs = n === b ? x : tf.slice(x, s, n);
+    const ys = n === b ? y : tf.slice(y, s, n);
+    const { loss, grads } = lossGradients(model, () => crossEntropy(model.apply(xs), ys));
+    total += loss.dataSync()[0] * (n / b);
+    for (const [k, g] of grads) {
+      const prev = acc.get(k);
+      acc.set(
+        k,
+        tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, n / b)) : tf.mul(g, n / b))),
+      );
+      prev?.dispose();
+    }
+    tf.dispose([loss, ...grads.values()]);
+    if (xs !== x) tf.dispose([xs, ys]);
+  }
+  opt.apply(acc);
+  tf.dispose([...acc.values()]);
+  return total;
 }
 
 function inferStep(model: VisionTransformer, x: tf.Tensor): void {
@@ -81,7 +123,11 @@ async function loraTrain(ctx: WorkloadContext, blocks?: number[]): Promise<Workl
   const opt = new Optimizer(defaultParamGroups(model, ADAMW), ADAMW);
   const { x, y } = randomBatch(s.batch, s.model.imgSize!, CLASSES);
   const depth = s.model.depth!;
-  const timing = await timeSteps(() => trainStep(model, opt, x, y), { ...ctx, label: "train step" });
+  const micro = Math.min(s.batch, ctx.microBatch ?? (ctx.quick ? s.batch : DEFAULT_MICRO_BATCH));
+  const timing = await timeSteps(() => trainStep(model, opt, x, y, micro), {
+    ...ctx,
+    label: `train step (micro-batch ${micro})`,
+  });
   const trainable = model.numParameters({ trainableOnly: true });
   tf.dispose([x, y]);
   return {
@@ -90,7 +136,7 @@ async function loraTrain(ctx: WorkloadContext, blocks?: number[]): Promise<Workl
     imagesPerRepeat: s.batch,
     timing,
     flops: vitLoraTrainFlops(shapeOf(s), { r: LORA.r, blocks: blocks ?? range(0, depth) }),
-    extra: { trainableParams: trainable, loraBlocks: (blocks ?? range(0, depth)).join(",") },
+    extra: { trainableParams: trainable, loraBlocks: (blocks ?? range(0, depth)).join(","), microBatch: micro },
   };
 }
 
@@ -109,7 +155,10 @@ async function inference(ctx: WorkloadContext, merged: boolean): Promise<Workloa
     extra.mergedVsUnmergedMaxAbsDiff = maxAbsDiffOf(before, after);
     tf.dispose([before, after]);
   }
-  const timing = await timeSteps(() => inferStep(model, x), { ...ctx, label: merged ? "merged inference" : "inference" });
+  const timing = await timeSteps(() => inferStep(model, x), {
+    ...ctx,
+    label: merged ? "merged inference" : "inference",
+  });
   x.dispose();
   const depth = s.model.depth!;
   return {
@@ -135,7 +184,10 @@ async function prefixTrain(ctx: WorkloadContext): Promise<WorkloadOutcome> {
   const cache = new PrefixTokenCache(split);
   const opt = new Optimizer(defaultParamGroups(model, ADAMW), ADAMW);
   // Two distinct batches, as two batches of an epoch; steps alternate between them once both are cached.
-  const batches = [0, 1].map((k) => ({ ...randomBatch(s.batch, s.model.imgSize!, CLASSES, 10 + k), ids: range(0, s.batch).map((i) => `b${k}-${i}`) }));
+  const batches = [0, 1].map((k) => ({
+    ...randomBatch(s.batch, s.model.imgSize!, CLASSES, 10 + k),
+    ids: range(0, s.batch).map((i) => `b${k}-${i}`),
+  }));
   const [, fillS] = await timed(() => batches.forEach((b) => cache.fill(b.ids, b.x)));
   ctx.log(`prefix cache: ${cache.size} items, ${(cache.bytes / 2 ** 20).toFixed(1)} MiB, ${fillS.toFixed(2)} s`);
   const step = (i: number) => {
@@ -175,11 +227,20 @@ function range(a: number, b: number): number[] {
 export const VIT_WORKLOADS: WorkloadSpec[] = [
   { name: "vit_lora_train", title: "ViT-S/16 LoRA(qkv r8)+head train step, AdamW, B16@224", run: (c) => loraTrain(c) },
   { name: "vit_infer", title: "ViT-S/16 + LoRA inference (unmerged), B16@224", run: (c) => inference(c, false) },
-  { name: "vit_infer_merged", title: "ViT-S/16 + LoRA inference, merged weights, B16@224", run: (c) => inference(c, true) },
+  {
+    name: "vit_infer_merged",
+    title: "ViT-S/16 + LoRA inference, merged weights, B16@224",
+    run: (c) => inference(c, true),
+  },
   {
     name: "vit_last4_train",
     title: "ViT-S/16 LoRA on blocks 8-11 + head, full forward, B16@224",
-    run: (c) => loraTrain(c, range(setting(c.quick).model.depth! - (c.quick ? 1 : LAST_BLOCKS), setting(c.quick).model.depth!)),
+    run: (c) =>
+      loraTrain(c, range(setting(c.quick).model.depth! - (c.quick ? 1 : LAST_BLOCKS), setting(c.quick).model.depth!)),
   },
-  { name: "vit_last4_prefix_train", title: "ViT-S/16 LoRA on blocks 8-11 + head, cached frozen prefix, B16@224", run: prefixTrain },
+  {
+    name: "vit_last4_prefix_train",
+    title: "ViT-S/16 LoRA on blocks 8-11 + head, cached frozen prefix, B16@224",
+    run: prefixTrain,
+  },
 ];

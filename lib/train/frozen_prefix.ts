@@ -29,7 +29,13 @@ export interface PrefixSplit {
 export function firstTrainableBlock(model: VisionTransformer): number {
   const n = model.blocks.length;
   for (let i = 0; i < n; i++) {
-    if (model.getSubmodule(`blocks.${i}`).namedParameters().some(([, p]) => p.trainable)) return i;
+    if (
+      model
+        .getSubmodule(`blocks.${i}`)
+        .namedParameters()
+        .some(([, p]) => p.trainable)
+    )
+      return i;
   }
   return n;
 }
@@ -104,7 +110,10 @@ function checkPrefixFrozen(model: VisionTransformer, cut: number): void {
     if (m) return Number(m[1]) < cut;
     return /^(cls_token|reg_token|pos_embed|patch_embed|norm_pre)(\.|$)/.test(name);
   };
-  const bad = model.namedParameters().filter(([n, p]) => p.trainable && inPrefix(n)).map(([n]) => n);
+  const bad = model
+    .namedParameters()
+    .filter(([n, p]) => p.trainable && inPrefix(n))
+    .map(([n]) => n);
   if (bad.length) {
     throw new ConfigError("Trainable parameters in the frozen prefix", {
       where: `splitVitAtBlock(k=${cut})`,
@@ -166,7 +175,11 @@ export class PrefixTokenCache {
     try {
       const [b, t, d] = tokens.shape;
       if (b !== ids.length) {
-        throw new ShapeError("One id per image is needed", { where: "PrefixTokenCache.fill", expected: `${ids.length} images`, got: `${b}` });
+        throw new ShapeError("One id per image is needed", {
+          where: "PrefixTokenCache.fill",
+          expected: `${ids.length} images`,
+          got: `${b}`,
+        });
       }
       this.tokenShape = [t, d];
       const all = tokens.dataSync() as Float32Array;
@@ -193,12 +206,18 @@ export class PrefixTokenCache {
 
   /** The cached tokens of `ids` as one [B, T, D] tensor; every id must have been filled. */
   get(ids: string[]): tf.Tensor3D {
-    if (!this.tokenShape) throw new ConfigError("Prefix token cache is empty", { where: "PrefixTokenCache.get", fix: "call fill() first" });
+    if (!this.tokenShape)
+      throw new ConfigError("Prefix token cache is empty", { where: "PrefixTokenCache.get", fix: "call fill() first" });
     const [t, d] = this.tokenShape;
     const out = new Float32Array(ids.length * t * d);
     ids.forEach((id, i) => {
       const v = this.store.get(id);
-      if (!v) throw new ConfigError("Item not in the prefix token cache", { where: "PrefixTokenCache.get", got: id, fix: "call fill(ids, images) for this batch first" });
+      if (!v)
+        throw new ConfigError("Item not in the prefix token cache", {
+          where: "PrefixTokenCache.get",
+          got: id,
+          fix: "call fill(ids, images) for this batch first",
+        });
       out.set(v, i * t * d);
       this.hits++;
     });
@@ -214,14 +233,24 @@ export class PrefixTokenCache {
 }
 
 /** Gradients of the mean cross-entropy of suffix(tokens) w.r.t. the trainable parameters, by parameter name. */
-export function suffixGradients(split: PrefixSplit, tokens: tf.Tensor, labels: tf.Tensor): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+export function suffixGradients(
+  split: PrefixSplit,
+  tokens: tf.Tensor,
+  labels: tf.Tensor,
+): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
   return lossGradients(split.model, () => crossEntropy(split.suffix(tokens), labels));
 }
 
 /** Gradients of `lossFn` w.r.t. `model`'s trainable parameters, by parameter name. */
-export function lossGradients(model: Module, lossFn: () => tf.Scalar): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+export function lossGradients(
+  model: Module,
+  lossFn: () => tf.Scalar,
+): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const named = model.namedParameters().filter(([, p]) => p.trainable);
-  const { value, grads } = tf.variableGrads(lossFn, named.map(([, p]) => p.variable));
+  const { value, grads } = tf.variableGrads(
+    lossFn,
+    named.map(([, p]) => p.variable),
+  );
   const byName = new Map<string, tf.Tensor>();
   for (const [n, p] of named) {
     const g = grads[p.variable.name];
@@ -231,7 +260,12 @@ export function lossGradients(model: Module, lossFn: () => tf.Scalar): { loss: t
 }
 
 /** One optimiser update from cached prefix tokens; returns the loss. */
-export function prefixTrainStep(split: PrefixSplit, optimizer: Optimizer, tokens: tf.Tensor, labels: tf.Tensor): number {
+export function prefixTrainStep(
+  split: PrefixSplit,
+  optimizer: Optimizer,
+  tokens: tf.Tensor,
+  labels: tf.Tensor,
+): number {
   const { loss, grads } = suffixGradients(split, tokens, labels);
   try {
     optimizer.apply(grads);

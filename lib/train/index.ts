@@ -20,3 +20,4 @@ export * from "./run_data";
 export * from "./run_methods";
 export * from "./run_predict";
 export * from "./run";
+export * from "./strategy_adapter";

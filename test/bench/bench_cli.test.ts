@@ -18,9 +18,31 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 const RESULT_KEYS: (keyof WorkloadResult)[] = [
-  "workload", "title", "variant", "status", "backend", "threads", "simd", "overrides", "batchSize", "imageSize",
-  "imagesPerRepeat", "warmup", "repeats", "timesS", "medianS", "imgPerS", "gflopPerImage", "gflops", "flopFormula",
-  "memory", "topKernels", "extra", "loadBefore", "loadAfter", "wallS",
+  "workload",
+  "title",
+  "variant",
+  "status",
+  "backend",
+  "threads",
+  "simd",
+  "overrides",
+  "batchSize",
+  "imageSize",
+  "imagesPerRepeat",
+  "warmup",
+  "repeats",
+  "timesS",
+  "medianS",
+  "imgPerS",
+  "gflopPerImage",
+  "gflops",
+  "flopFormula",
+  "memory",
+  "topKernels",
+  "extra",
+  "loadBefore",
+  "loadAfter",
+  "wallS",
 ];
 
 describe("peftlab bench --quick", function () {
@@ -33,8 +55,21 @@ describe("peftlab bench --quick", function () {
   before(async () => {
     const fake = `${JSON.stringify(process.execPath)} -e 'console.log("torch 0.0 threads=2 ViT-S/16 B=16: LoRA train 2.0 img/s, inference 4.0 img/s")'`;
     run = await cli([
-      "bench", "--quick", "--backend", "wasm", "--workloads", "vit_lora_train,vit_infer,vit_infer_merged,data_loader",
-      "--repeats", "2", "--baseline", "--baseline-repeats", "1", "--compare", fake, "--out", out,
+      "bench",
+      "--quick",
+      "--backend",
+      "wasm",
+      "--workloads",
+      "vit_lora_train,vit_infer,vit_infer_merged,data_loader",
+      "--repeats",
+      "2",
+      "--baseline",
+      "--baseline-repeats",
+      "1",
+      "--compare",
+      fake,
+      "--out",
+      out,
     ]);
     rep = JSON.parse(fs.readFileSync(out, "utf8")) as BenchReport;
   });
@@ -42,7 +77,8 @@ describe("peftlab bench --quick", function () {
 
   it("exits 0 and prints the table with ratios and the report path", () => {
     assert.equal(run.code, 0, run.err);
-    for (const w of ["vit_lora_train", "vit_infer_merged", "data_loader", "tfjs-kernels", "peftlab/ref", out]) assert.ok(run.out.includes(w), w);
+    for (const w of ["vit_lora_train", "vit_infer_merged", "data_loader", "tfjs-kernels", "peftlab/ref", out])
+      assert.ok(run.out.includes(w), w);
     assert.match(run.out, /load average/);
   });
 
@@ -93,7 +129,8 @@ describe("peftlab bench --quick", function () {
   it("lists workloads, and rejects an unknown one or a bad flag with exit code 2", async () => {
     const list = await cli(["bench", "--list"]);
     assert.equal(list.code, 0);
-    for (const w of ["vit_lora_train", "mnv2_train", "feature_cache", "data_loader", "vit_last4_prefix_train"]) assert.ok(list.out.includes(w), w);
+    for (const w of ["vit_lora_train", "mnv2_train", "feature_cache", "data_loader", "vit_last4_prefix_train"])
+      assert.ok(list.out.includes(w), w);
     const bad = await cli(["bench", "--workloads", "nope", "--out", path.join(dir, "x.json")]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /Unknown benchmark workload "nope"/);

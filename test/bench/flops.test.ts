@@ -15,8 +15,18 @@ const VIT_S16: VitShape = { imgSize: 224, patchSize: 16, embedDim: 384, depth: 1
 const PUBLISHED: [name: string, macs: () => number, expected: number, relTol: number][] = [
   ["ViT-S/16 @224", () => vitForwardMacs(VIT_S16), 4.6e9, 0.01],
   ["ViT-B/16 @224", () => vitForwardMacs({ ...VIT_S16, embedDim: 768 }), 17.6e9, 0.01],
-  ["MobileNetV2 1.0 @224", () => mobileNetV2ForwardMacs({ widthMult: 1, imgSize: 224, numClasses: 1000 }).total, 300e6, 0.01],
-  ["MobileNetV2 0.35 @224", () => mobileNetV2ForwardMacs({ widthMult: 0.35, imgSize: 224, numClasses: 1000 }).total, 59.2e6, 0.01],
+  [
+    "MobileNetV2 1.0 @224",
+    () => mobileNetV2ForwardMacs({ widthMult: 1, imgSize: 224, numClasses: 1000 }).total,
+    300e6,
+    0.01,
+  ],
+  [
+    "MobileNetV2 0.35 @224",
+    () => mobileNetV2ForwardMacs({ widthMult: 0.35, imgSize: 224, numClasses: 1000 }).total,
+    59.2e6,
+    0.01,
+  ],
 ];
 
 describe("bench FLOP counts", () => {

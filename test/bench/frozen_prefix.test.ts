@@ -37,7 +37,16 @@ const CASES: Case[] = [
 ];
 
 function tinyLoraVit(c: Case): { model: VisionTransformer; lm: LoraModel<VisionTransformer> } {
-  const model = createVit({ imgSize: 16, patchSize: 4, embedDim: 16, depth: c.depth, numHeads: 2, numClasses: 3, globalPool: c.pool, seed: 3 });
+  const model = createVit({
+    imgSize: 16,
+    patchSize: 4,
+    embedDim: 16,
+    depth: c.depth,
+    numHeads: 2,
+    numClasses: 3,
+    globalPool: c.pool,
+    seed: 3,
+  });
   const target = `blocks\\.(${c.loraBlocks.join("|")})\\.attn\\.qkv`;
   const lm = getPeftModel(model, { targetModules: target, r: 4, loraAlpha: 8, modulesToSave: ["head"], seed: 1 });
   // B starts at zero; give it values so gradients through A are not all zero and the test can fail.
@@ -53,7 +62,10 @@ function tinyLoraVit(c: Case): { model: VisionTransformer; lm: LoraModel<VisionT
 function batch(seed: number, n = 3): { x: tf.Tensor4D; y: tf.Tensor1D; ids: string[] } {
   return {
     x: tf.randomNormal([n, 16, 16, 3], 0, 1, "float32", seed),
-    y: tf.tensor1d(Array.from({ length: n }, (_, i) => (i + seed) % 3), "int32"),
+    y: tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i + seed) % 3),
+      "int32",
+    ),
     ids: Array.from({ length: n }, (_, i) => `s${seed}-${i}`),
   };
 }
@@ -127,7 +139,15 @@ describeBackends("frozen-prefix training", () => {
     model.unfreeze("pos_embed");
     assert.throws(() => splitVitAtBlock(model), ConfigError);
     model.dispose();
-    const dp = createVit({ imgSize: 16, patchSize: 4, embedDim: 16, depth: 4, numHeads: 2, numClasses: 3, dropPathRate: 0.1 });
+    const dp = createVit({
+      imgSize: 16,
+      patchSize: 4,
+      embedDim: 16,
+      depth: 4,
+      numHeads: 2,
+      numClasses: 3,
+      dropPathRate: 0.1,
+    });
     dp.freeze();
     dp.unfreeze("blocks.3");
     assert.throws(() => splitVitAtBlock(dp), /stochastic/);

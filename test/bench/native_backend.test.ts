@@ -10,7 +10,6 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const NodeModule = require("node:module") as { _initPaths(): void };
 const OVERRIDDEN = ["BatchMatMul", "_FusedMatMul", "Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter"];
 
@@ -34,7 +33,10 @@ describe("kernel overrides on a native backend", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-fake-tfjs-node-"));
     const pkg = path.join(dir, "@tensorflow", "tfjs-node");
     fs.mkdirSync(pkg, { recursive: true });
-    fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "@tensorflow/tfjs-node", version: "0.0.0-test", main: "index.js" }));
+    fs.writeFileSync(
+      path.join(pkg, "package.json"),
+      JSON.stringify({ name: "@tensorflow/tfjs-node", version: "0.0.0-test", main: "index.js" }),
+    );
     fs.writeFileSync(path.join(pkg, "index.js"), "module.exports = {};\n");
     process.env.NODE_PATH = [dir, savedNodePath].filter(Boolean).join(path.delimiter);
     NodeModule._initPaths();
@@ -59,11 +61,15 @@ describe("kernel overrides on a native backend", () => {
     assert.equal(choice.name, "node");
     assert.equal(choice.tfjsName, "tensorflow");
     assert.deepEqual(choice.overrides, []);
-    for (const k of OVERRIDDEN) assert.equal(tf.getKernel(k, "tensorflow"), undefined, `${k} registered for tensorflow`);
+    for (const k of OVERRIDDEN)
+      assert.equal(tf.getKernel(k, "tensorflow"), undefined, `${k} registered for tensorflow`);
   });
 
   it("while the same call on wasm installs them (so the check above can fail)", async () => {
     const choice = await initBackend({ prefer: "wasm", log: null, env: {} });
-    assert.ok(choice.overrides.includes("_FusedMatMul") && choice.overrides.includes("BatchMatMul"), choice.overrides.join(","));
+    assert.ok(
+      choice.overrides.includes("_FusedMatMul") && choice.overrides.includes("BatchMatMul"),
+      choice.overrides.join(","),
+    );
   });
 });

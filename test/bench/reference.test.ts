@@ -55,7 +55,13 @@ const PARSE_CASES: ParseCase[] = [
     torch: null,
     threads: null,
   },
-  { name: "no figure at all", text: "Traceback (most recent call last):\nModuleNotFoundError: No module named 'torch'", figures: [], torch: null, threads: null },
+  {
+    name: "no figure at all",
+    text: "Traceback (most recent call last):\nModuleNotFoundError: No module named 'torch'",
+    figures: [],
+    torch: null,
+    threads: null,
+  },
 ];
 
 describe("bench --compare: reference output parser", () => {
@@ -73,7 +79,10 @@ describe("bench --compare: reference output parser", () => {
 
   it("maps labels by the line's model", () => {
     assert.equal(workloadForFigure("inference", "ViT-S/16 B=16: LoRA train 1 img/s, inference 2 img/s"), "vit_infer");
-    assert.equal(workloadForFigure("inference", "MobileNetV2-0.35@224 B=32: full-FT train 1 img/s, inference 2 img/s"), "mnv2_infer");
+    assert.equal(
+      workloadForFigure("inference", "MobileNetV2-0.35@224 B=32: full-FT train 1 img/s, inference 2 img/s"),
+      "mnv2_infer",
+    );
     assert.equal(workloadForFigure("throughput", "ViT LoRA throughput 3 img/s"), null);
   });
 });
@@ -96,15 +105,24 @@ describe("bench --compare: running a reference command", () => {
   });
 
   it("fails loudly on a failing command or one without figures", async () => {
-    await assert.rejects(runReference(`${node} -e 'process.exit(3)'`), (e: unknown) => e instanceof ConfigError && /exit code 3/.test(e.message + JSON.stringify(e)));
+    await assert.rejects(
+      runReference(`${node} -e 'process.exit(3)'`),
+      (e: unknown) => e instanceof ConfigError && /exit code 3/.test(e.message + JSON.stringify(e)),
+    );
     await assert.rejects(runReference(`${node} -e 'console.log("hello")'`), ConfigError);
   });
 
   it("computes peftlab/reference for the workload and its fast paths, null when it did not run", async () => {
-    const ref = await runReference(`${node} -e 'console.log("torch 9.9 threads=2: LoRA train 2.0 img/s, inference 4.0 img/s")'`);
+    const ref = await runReference(
+      `${node} -e 'console.log("torch 9.9 threads=2: LoRA train 2.0 img/s, inference 4.0 img/s")'`,
+    );
     const row = (workload: string, imgPerS: number, fastPathOf?: string) =>
       ({ workload, variant: "peftlab", imgPerS, gflopPerImage: 10, fastPathOf }) as WorkloadResult;
-    const results = [row("vit_infer", 1), row("vit_infer_merged", 3, "vit_infer"), { ...row("vit_infer", 0.5), variant: "tfjs-kernels" } as WorkloadResult];
+    const results = [
+      row("vit_infer", 1),
+      row("vit_infer_merged", 3, "vit_infer"),
+      { ...row("vit_infer", 0.5), variant: "tfjs-kernels" } as WorkloadResult,
+    ];
     const ratios = computeRatios(results, [ref]);
     const by = new Map(ratios.map((r) => [r.workload, r]));
     assert.equal(by.get("vit_infer")!.ratio, 0.25);

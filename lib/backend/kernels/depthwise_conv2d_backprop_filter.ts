@@ -7,7 +7,8 @@ import * as tf from "@tensorflow/tfjs";
 import { type ConvAttrs, convGeom } from "./conv_util";
 import { asCpu, valuesOf } from "./cpu_data";
 import { depthwiseFilterGrad } from "./depthwise_loops";
-import { asWasm, heap, offsetOf } from "./wasm_gemm";
+import { dwconv, geomArgs } from "./native_dw";
+import { asWasm, heap, mallocF32, offsetOf } from "./wasm_gemm";
 
 const NAME = "DepthwiseConv2dNativeBackpropFilter";
 
@@ -22,6 +23,22 @@ function onWasm(args: Args): tf.TensorInfo {
   const { x, dy } = args.inputs;
   const fs = args.attrs.filterShape; // [KH, KW, C, M]
   const g = convGeom(NAME, x.shape, fs, args.attrs, true);
+  if (fs[3] === 1) {
+    // SIMD kernel in place on tfjs's heap (~50× the JS loop); float64 sums in a heap scratch.
+    const out = wb.makeOutput([...fs], "float32"); // [KH, KW, C, 1]
+    const len = fs[0] * fs[1] * fs[2];
+    const acc = mallocF32(wb, 2 * len + 2); // float64 [KH·KW·C], 8-byte aligned below
+    const at = (acc + 7) & ~7;
+    try {
+      wb.wasm.HEAPF64.fill(0, at >> 3, (at >> 3) + len);
+      const k = dwconv(wb, NAME);
+      k.dw_filter_grad(offsetOf(wb, x), offsetOf(wb, dy), at, ...geomArgs(g));
+      k.f64_to_f32(at, offsetOf(wb, out), len);
+    } finally {
+      wb.wasm._free(acc);
+    }
+    return out;
+  }
   const h = heap(wb);
   const acc = depthwiseFilterGrad({ a: h, at: offsetOf(wb, x) >> 2 }, { a: h, at: offsetOf(wb, dy) >> 2 }, g, fs[3]);
   const out = wb.makeOutput([...fs], "float32");

@@ -14,6 +14,7 @@ import { BackendError } from "../../errors";
 export interface WasmModule {
   HEAPF32: Float32Array;
   HEAP32: Int32Array;
+  HEAPF64: Float64Array;
   _malloc(bytes: number): number;
   _free(ptr: number): void;
   /** (aId, aShapePtr, aRank, bId, bShapePtr, bRank, tA, tB, act, biasId, preluId, leakyAlpha, outId) */

@@ -18,6 +18,7 @@ interface BenchFlags {
   baselineRepeats?: string;
   compare: string[];
   images?: string;
+  microBatch?: string;
   out?: string;
   json?: boolean;
   list?: boolean;
@@ -38,18 +39,28 @@ export function register(program: Command): void {
     .option("--baseline-repeats <n>", "timed repeats of the --baseline runs (default: --repeats)")
     .option("--compare <cmd>", "run a reference command and compare its `X img/s` figures (repeatable)", collect, [])
     .option("--images <n>", "images for feature_cache and data_loader (default 128 and 256)")
+    .option("--micro-batch <n>", "ViT training: accumulate gradients over micro-batches of n (default 2; memory)")
     .option("--out <file>", "JSON report path (default bench-results/bench-<date>.json)")
     .option("--json", "print the JSON report instead of the table")
     .option("--list", "list the workloads and exit")
     .option("--no-isolate", "run workloads in this process (RSS high-water marks then accumulate)")
     .action(async function (this: Command, f: BenchFlags) {
       if (f.list) {
-        return writeOut(this, formatTable(["workload", "what"], WORKLOADS.map((w) => [w.name, w.title])));
+        return writeOut(
+          this,
+          formatTable(
+            ["workload", "what"],
+            WORKLOADS.map((w) => [w.name, w.title]),
+          ),
+        );
       }
       const err = this.configureOutput().writeErr ?? ((s: string) => process.stderr.write(s));
       const report = await runBench({
         backend: f.backend,
-        workloads: (f.workloads ?? "").split(",").map((s) => s.trim()).filter((s) => s !== ""),
+        workloads: (f.workloads ?? "")
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== ""),
         repeats: toInt(f.repeats),
         warmup: toInt(f.warmup),
         quick: f.quick === true,
@@ -57,6 +68,7 @@ export function register(program: Command): void {
         baselineRepeats: f.baselineRepeats === undefined ? undefined : toInt(f.baselineRepeats),
         compare: f.compare,
         images: f.images === undefined ? undefined : toInt(f.images),
+        microBatch: f.microBatch === undefined ? undefined : toInt(f.microBatch),
         isolate: f.isolate,
         command: `peftlab ${process.argv.slice(2).join(" ")}`.trim(),
         log: (l) => err(`[bench] ${l.replace(/^\[bench /, "[")}\n`),

@@ -62,16 +62,22 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
     } catch (e) {
       lastErr = e;
       if (e instanceof DataError) throw e;
-      log(`${o.url}: ${(e as Error).message}; retrying (${attempt + 1}/${retries})`);
-      await new Promise((r) => setTimeout(r, Math.min(8000, 250 * 2 ** attempt)));
+      // An unknown host will not resolve on a retry (offline machine, typo in --base-url): stop at once.
+      if (networkCode(e) === "ENOTFOUND") break;
+      if (attempt + 1 < retries) {
+        log(`${o.url}: ${networkError(e)}; retrying (${attempt + 1}/${retries - 1})`);
+        await new Promise((r) => setTimeout(r, Math.min(8000, 250 * 2 ** attempt)));
+      }
     }
   }
   if (lastErr !== undefined) {
     throw new DataError("Download failed", {
       where: o.url,
       expected: "a complete download",
-      got: String((lastErr as Error).message ?? lastErr),
-      fix: "check the network and run the command again; it resumes where it stopped",
+      got: networkError(lastErr),
+      fix:
+        "check the network (or pass --base-url with a reachable mirror) and run the command again; " +
+        "it resumes where it stopped",
     });
   }
   const bytes = fs.statSync(part).size;
@@ -94,8 +100,32 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
   return { path: o.dest, bytes, resumes, skipped: false, ...h };
 }
 
+/** The system error code under a fetch failure (undici puts it in `cause`), e.g. ENOTFOUND or ECONNREFUSED. */
+function networkCode(e: unknown): string | undefined {
+  const cause = (e as { cause?: { code?: unknown } } | undefined)?.cause;
+  return typeof cause?.code === "string" ? cause.code : undefined;
+}
+
+/** A one-line description of a network failure, naming its cause ("fetch failed" alone says nothing). */
+export function networkError(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const cause = (e as { cause?: unknown } | undefined)?.cause;
+  const detail = cause instanceof Error ? cause.message : networkCode(e);
+  return detail && !msg.includes(detail) ? `${msg} (${detail})` : msg;
+}
+
 function checkUrl(url: string): void {
-  const u = new URL(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new DataError("Not a valid URL", {
+      where: url,
+      expected: "an absolute https://… URL",
+      got: JSON.stringify(url),
+      fix: "check --base-url / --url / --endpoint",
+    });
+  }
   const local = u.hostname === "127.0.0.1" || u.hostname === "localhost";
   if (u.protocol !== "https:" && !(local && u.protocol === "http:")) {
     throw new DataError("Downloads must use HTTPS", {

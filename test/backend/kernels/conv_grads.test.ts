@@ -53,6 +53,25 @@ const DEPTHWISE: ConvCase[] = [
     ],
   },
   { name: "dilation 2 (kernel level only)", x: [1, 9, 9, 3], f: [3, 3, 3, 1], s: 1, pad: "same", dil: 2 },
+  // Channel counts that exercise every lane path of the SIMD kernel (16-wide blocks, 4-wide, scalar tail).
+  { name: "21 channels (16+4+1 lanes) s1 same", x: [2, 9, 7, 21], f: [3, 3, 21, 1], s: 1, pad: "same" },
+  { name: "MobileNet-like 48 ch s2 same, batch 1", x: [1, 14, 14, 48], f: [3, 3, 48, 1], s: 2, pad: "same" },
+  { name: "MobileNet-like 64 ch 7x7 s1 same", x: [3, 7, 7, 64], f: [3, 3, 64, 1], s: 1, pad: "same" },
+  { name: "34 ch s2 valid, odd sizes", x: [2, 13, 10, 34], f: [3, 3, 34, 1], s: 2, pad: "valid" },
+  { name: "5x5 s2 same, 20 ch", x: [2, 11, 12, 20], f: [5, 5, 20, 1], s: 2, pad: "same" },
+  {
+    name: "explicit asymmetric pad s2, 17 ch",
+    x: [2, 9, 8, 17],
+    f: [3, 3, 17, 1],
+    s: 2,
+    pad: [
+      [0, 0],
+      [0, 2],
+      [1, 0],
+      [0, 0],
+    ],
+  },
+  { name: "dilation 2, 16 ch (kernel level only)", x: [2, 10, 9, 16], f: [3, 3, 16, 1], s: 1, pad: "same", dil: 2 },
 ];
 
 function outShape(c: ConvCase, depthwise: boolean): number[] {

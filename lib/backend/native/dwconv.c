@@ -1,0 +1,158 @@
+// Depthwise-conv gradient kernels (channel multiplier 1, NHWC) in WASM SIMD128, for peftlab's wasm backend.
+//
+// Built by scripts/build-wasm.sh into dwconv.wasm, which *imports tfjs-backend-wasm's own memory*: every pointer
+// is a byte offset of a tfjs tensor, so nothing is copied in or out. For that to be safe the module must own no
+// memory at all: no static data (no data segment is written at instantiation) and no shadow stack (no arrays or
+// address-taken locals). build-wasm.sh checks both on the linked binary.
+//
+// Geometry (same names as tfjs's Conv2DInfo): x [n, inH, inW, c], dy [n, outH, outW, c], filter [fh, fw, c, 1];
+// ih = oh*sh - pt + kh*dh, iw = ow*sw - pl + kw*dw. Channels are innermost and contiguous, so every inner loop runs
+// over 16 channels (4 vectors) held in registers while it walks the output row.
+#include <wasm_simd128.h>
+
+#define LD(p) wasm_v128_load(p)
+#define ST(p, v) wasm_v128_store(p, v)
+#define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+
+// First ow whose iw = ow*sw - pl + kw*dw is >= 0.
+static inline int ow_first(int off, int sw) { return off >= 0 ? 0 : (-off + sw - 1) / sw; }
+
+// One past the last ow whose iw is < inW (off = kw*dw - pl).
+static inline int ow_end(int off, int sw, int inW, int outW) {
+  int t = inW - 1 - off;
+  if (t < 0) return 0;
+  int e = t / sw + 1;
+  return e < outW ? e : outW;
+}
+
+// acc[0..4) += v, in float64.
+static inline void add64(double *acc, v128_t v) {
+  v128_t lo = wasm_f64x2_promote_low_f32x4(v);
+  v128_t hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  ST(acc, wasm_f64x2_add(LD(acc), lo));
+  ST(acc + 2, wasm_f64x2_add(LD(acc + 2), hi));
+}
+
+// acc64[kh,kw,c] += sum_{ow} x[ih, iw(ow), c] * dy[oh, ow, c] for one (n, oh, kh): row sums in float32 (at most
+// outW terms), added to the float64 total so a 400k-term reduction keeps its precision. (Summing blocks of rows
+// per flush was measured slower: the taps then re-read more rows than fit in L1.)
+static void filter_row(const float *xrow, const float *dyrow, double *acc, int c, int inW, int outW, int fw, int sw,
+                       int dw, int pl) {
+  for (int kw = 0; kw < fw; kw++) {
+    int off = kw * dw - pl;
+    int lo = ow_first(off, sw), hi = ow_end(off, sw, inW, outW);
+    if (lo >= hi) continue;
+    const float *x0 = xrow + (lo * sw + off) * c;
+    const float *d0 = dyrow + lo * c;
+    int xs = sw * c, cnt = hi - lo;
+    double *a = acc + kw * c;
+    int c0 = 0;
+    for (; c0 + 16 <= c; c0 += 16) {
+      v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+      const float *xp = x0 + c0, *dp = d0 + c0;
+      for (int i = 0; i < cnt; i++, xp += xs, dp += c) {
+        FMA(s0, LD(xp), LD(dp));
+        FMA(s1, LD(xp + 4), LD(dp + 4));
+        FMA(s2, LD(xp + 8), LD(dp + 8));
+        FMA(s3, LD(xp + 12), LD(dp + 12));
+      }
+      add64(a + c0, s0);
+      add64(a + c0 + 4, s1);
+      add64(a + c0 + 8, s2);
+      add64(a + c0 + 12, s3);
+    }
+    for (; c0 + 4 <= c; c0 += 4) {
+      v128_t s0 = wasm_f32x4_splat(0);
+      const float *xp = x0 + c0, *dp = d0 + c0;
+      for (int i = 0; i < cnt; i++, xp += xs, dp += c) FMA(s0, LD(xp), LD(dp));
+      add64(a + c0, s0);
+    }
+    for (; c0 < c; c0++) {
+      float s = 0;
+      const float *xp = x0 + c0, *dp = d0 + c0;
+      for (int i = 0; i < cnt; i++, xp += xs, dp += c) s += *xp * *dp;
+      a[c0] += s;
+    }
+  }
+}
+
+// acc64[fh, fw, c] (zeroed by the caller) += the depthwise filter gradient of the whole batch.
+__attribute__((export_name("dw_filter_grad"))) void dw_filter_grad(const float *x, const float *dy, double *acc,
+                                                                   int n, int inH, int inW, int c, int outH,
+                                                                   int outW, int fh, int fw, int sh, int sw, int dh,
+                                                                   int dw, int pt, int pl) {
+  for (int b = 0; b < n; b++) {
+    for (int oh = 0; oh < outH; oh++) {
+      const float *dyrow = dy + ((long)(b * outH + oh) * outW) * c;
+      for (int kh = 0; kh < fh; kh++) {
+        int ih = oh * sh - pt + kh * dh;
+        if (ih < 0 || ih >= inH) continue;
+        const float *xrow = x + ((long)(b * inH + ih) * inW) * c;
+        filter_row(xrow, dyrow, acc + kh * fw * c, c, inW, outW, fw, sw, dw, pl);
+      }
+    }
+  }
+}
+
+// out[i] = (float)acc[i] for i < len.
+__attribute__((export_name("f64_to_f32"))) void f64_to_f32(const double *acc, float *out, int len) {
+  for (int i = 0; i < len; i++) out[i] = (float)acc[i];
+}
+
+// dxrow[iw(ow), c] += dy[oh, ow, c] * w[kh, kw, c] for one (n, oh, kh), over every kw.
+static void input_row(float *dxrow, const float *dyrow, const float *wk, int c, int inW, int outW, int fw, int sw,
+                      int dw, int pl) {
+  for (int kw = 0; kw < fw; kw++) {
+    int off = kw * dw - pl;
+    int lo = ow_first(off, sw), hi = ow_end(off, sw, inW, outW);
+    if (lo >= hi) continue;
+    float *x0 = dxrow + (lo * sw + off) * c;
+    const float *d0 = dyrow + lo * c;
+    const float *w = wk + kw * c;
+    int xs = sw * c, cnt = hi - lo;
+    int c0 = 0;
+    for (; c0 + 16 <= c; c0 += 16) {
+      v128_t w0 = LD(w + c0), w1 = LD(w + c0 + 4), w2 = LD(w + c0 + 8), w3 = LD(w + c0 + 12);
+      float *xp = x0 + c0;
+      const float *dp = d0 + c0;
+      for (int i = 0; i < cnt; i++, xp += xs, dp += c) {
+        ST(xp, wasm_f32x4_add(LD(xp), wasm_f32x4_mul(LD(dp), w0)));
+        ST(xp + 4, wasm_f32x4_add(LD(xp + 4), wasm_f32x4_mul(LD(dp + 4), w1)));
+        ST(xp + 8, wasm_f32x4_add(LD(xp + 8), wasm_f32x4_mul(LD(dp + 8), w2)));
+        ST(xp + 12, wasm_f32x4_add(LD(xp + 12), wasm_f32x4_mul(LD(dp + 12), w3)));
+      }
+    }
+    for (; c0 + 4 <= c; c0 += 4) {
+      v128_t w0 = LD(w + c0);
+      float *xp = x0 + c0;
+      const float *dp = d0 + c0;
+      for (int i = 0; i < cnt; i++, xp += xs, dp += c) ST(xp, wasm_f32x4_add(LD(xp), wasm_f32x4_mul(LD(dp), w0)));
+    }
+    for (; c0 < c; c0++) {
+      float wv = w[c0];
+      float *xp = x0 + c0;
+      const float *dp = d0 + c0;
+      for (int i = 0; i < cnt; i++, xp += xs, dp += c) *xp += *dp * wv;
+    }
+  }
+}
+
+// dx[n, inH, inW, c] = the depthwise input gradient (dx is fully overwritten). Row by row of dx: each row is
+// zeroed, then gathers its (kh, oh) taps while it sits in cache, so dx goes to memory once (no separate memset pass).
+__attribute__((export_name("dw_input_grad"))) void dw_input_grad(float *dx, const float *dy, const float *w, int n,
+                                                                 int inH, int inW, int c, int outH, int outW, int fh,
+                                                                 int fw, int sh, int sw, int dh, int dw, int pt,
+                                                                 int pl) {
+  for (int b = 0; b < n; b++) {
+    for (int ih = 0; ih < inH; ih++) {
+      float *dxrow = dx + ((long)(b * inH + ih) * inW) * c;
+      __builtin_memset(dxrow, 0, (unsigned long)inW * c * sizeof(float));
+      for (int kh = 0; kh < fh; kh++) {
+        int t = ih + pt - kh * dh; // = oh * sh
+        if (t < 0 || t % sh != 0 || t / sh >= outH) continue;
+        const float *dyrow = dy + ((long)(b * outH + t / sh) * outW) * c;
+        input_row(dxrow, dyrow, w + kh * fw * c, c, inW, outW, fw, sw, dw, pl);
+      }
+    }
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * Experiment helpers for notebooks 00–02 (LoRA from scratch, seed 000 cytology few-shot, seed 001 mitosis data
+ * scaling): the PBC image-folder splits, images decoded once into host arrays, frozen features, the L-BFGS logistic
+ * probe and the trained linear head as run records, balanced pseudo-epochs, k-shot subsets and the stain-shifted
+ * "unseen domain". Training runs themselves go through lib/recipes' trainEvaluate.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DataError } from "../errors";
+import { DataLoader } from "../data/loader";
+import type { TransformOptions } from "../data/pipeline";
+import { balancedEpoch } from "../data/samplers";
+import { imageFolderDataset } from "../data/sources";
+import { kShot, stratifiedSplit } from "../data/splits";
+import { hedShift, type HedShift } from "../data/stain_shift";
+import { resolveNorm } from "../data/transforms";
+import type { ImageDataset } from "../data/types";
+import { computeMetrics, type MetricsReport, type MetricsTask } from "../metrics";
+import type { ImageClassifier } from "../models/types";
+import { currentBackend } from "../backend";
+import { sharedPath } from "../paths";
+import { fitLogisticRegression, predictProba, uniC } from "../peft/probe/logreg";
+import { linearHeadPredictProba, trainLinearHead, type LinearHeadOptions } from "../peft/probe/linear_head";
+import type { JsonValue } from "../results/run_record";
+import type { RunBody } from "../results/run_log";
+import type { TrainSource } from "../train/fit";
+import { type HostImages, mapHostImages } from "./host_data";
+
+/** The PBC JPEG folder split stratified into train / val / test (default 70/10/20, seed 0). */
+export interface PbcSplits {
+  classes: string[];
+  train: ImageDataset;
+  val: ImageDataset;
+  test: ImageDataset;
+}
+
+/** Options of pbcJpegSplits. */
+export interface PbcSplitOptions {
+  /** Default `$PEFTLAB_SHARED/data/pbc-jpeg`. */
+  root?: string;
+  seed?: number;
+  fractions?: { train: number; val: number; test: number };
+  /** Keep only these classes, relabelled 0..k−1 in this order (e.g. a binary stand-in). */
+  classes?: string[];
+}
+
+/** Loads the PBC image folder, optionally keeps some classes, and splits it stratified by class. */
+export function pbcJpegSplits(o: PbcSplitOptions = {}): PbcSplits {
+  let ds = imageFolderDataset(o.root ?? sharedPath("data", "pbc-jpeg"));
+  if (o.classes) {
+    const idx = o.classes.map((c) => ds.classes.indexOf(c));
+    const bad = o.classes.filter((_, i) => idx[i] < 0);
+    if (bad.length) {
+      throw new DataError("Unknown PBC class", {
+        where: "pbcJpegSplits.classes",
+        expected: `names from ${ds.classes.join(", ")}`,
+        got: bad.join(", "),
+      });
+    }
+    const items = ds.items
+      .filter((it) => idx.includes(it.label ?? -1))
+      .map((it) => ({ ...it, label: idx.indexOf(it.label!) }));
+    ds = { ...ds, classes: [...o.classes], items };
+  }
+  const s = stratifiedSplit(ds, o.fractions ?? { train: 0.7, val: 0.1, test: 0.2 }, o.seed ?? 0);
+  return { classes: ds.classes, train: s.train, val: s.val, test: s.test };
+}
+
+/** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */
+export async function decodeToHost(ds: ImageDataset, transform: TransformOptions, batchSize = 64): Promise<HostImages> {
+  const dl = new DataLoader(ds, { batchSize, transform: { ...transform, augment: undefined }, augment: false, shuffle: false });
+  const per = transform.size * transform.size * 3;
+  const x = new Float32Array(ds.items.length * per);
+  const labels: number[] = [];
+  const ids: string[] = [];
+  try {
+    for await (const b of dl.epoch()) {
+      x.set(await b.x.data(), ids.length * per);
+      labels.push(...(await b.y.data()));
+      ids.push(...b.ids);
+    }
+  } finally {
+    await dl.close();
+  }
+  return { x, n: ids.length, itemShape: [transform.size, transform.size, 3], labels: Float32Array.from(labels), ids };
+}
+
+/** The rows `idx` of host items. */
+export function subsetHost(h: HostImages, idx: readonly number[]): HostImages {
+  const per = h.itemShape.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(idx.length * per);
+  idx.forEach((r, i) => x.set(h.x.subarray(r * per, (r + 1) * per), i * per));
+  return { x, n: idx.length, itemShape: [...h.itemShape], labels: Float32Array.from(idx, (r) => h.labels[r]), ids: idx.map((r) => h.ids[r]) };
+}
+
+/** The same items with the stain shift applied in pixel space (un-normalise → HED shift → normalise again). */
+export function stainShiftHost(h: HostImages, normalize: TransformOptions["normalize"], shift: string | HedShift): HostImages {
+  const { mean, std } = resolveNorm(normalize ?? "imagenet");
+  const rgb = new Float32Array(h.x.length);
+  for (let i = 0; i < h.x.length; i++) rgb[i] = h.x[i] * std[i % 3] + mean[i % 3];
+  const shifted = hedShift(rgb, shift);
+  for (let i = 0; i < shifted.length; i++) shifted[i] = (shifted[i] - mean[i % 3]) / std[i % 3];
+  return { ...h, x: shifted, ids: h.ids.map((id) => `${id}#shifted`) };
+}
+
+/** k items per class (lib/data's kShot, the same per-class order for every k), as row indices. */
+export function kShotIndices(h: HostImages, classes: string[], shots: number, seed: number): number[] {
+  const ds: ImageDataset = {
+    name: "host",
+    classes,
+    task: "multiclass",
+    items: Array.from(h.labels, (l, i) => ({ id: String(i), label: l })),
+  };
+  return kShot(ds, shots, seed).items.map((it) => Number(it.id));
+}
+
+/** Pre-logits features of host images (model in eval mode, no augmentation). */
+export function hostFeatures(model: ImageClassifier, h: HostImages, batchSize = 64): HostImages {
+  const was = model.training;
+  model.eval();
+  try {
+    return mapHostImages(h, (x) => model.forwardFeatures(x), batchSize); // [N, d]
+  } finally {
+    model.train(was);
+  }
+}
+
+/** Balanced pseudo-epochs over host items (seed 001: equal class shares, resampled every epoch) as a TrainSource. */
+export class BalancedHostBatches implements TrainSource {
+  private pos = { epoch: 0, batch: 0 };
+  private readonly per: number;
+  private readonly ds: ImageDataset;
+  constructor(
+    readonly data: HostImages,
+    private readonly o: { batchSize: number; epochSize: number; seed: number; numClasses: number; labelDtype: "int32" | "float32" },
+  ) {
+    this.per = data.itemShape.reduce((a, b) => a * b, 1);
+    const classes = Array.from({ length: o.numClasses }, (_, i) => String(i));
+    this.ds = { name: "host", classes, task: "multiclass", items: Array.from(data.labels, (l, i) => ({ id: String(i), label: l })) };
+  }
+  batchesPerEpoch(): number {
+    return Math.ceil(this.o.epochSize / this.o.batchSize);
+  }
+  state() {
+    return { ...this.pos, seed: this.o.seed };
+  }
+  seek(s: { epoch: number; batch: number }): void {
+    this.pos = { epoch: s.epoch, batch: s.batch };
+  }
+  async next() {
+    if (this.pos.batch >= this.batchesPerEpoch()) {
+      this.pos = { epoch: this.pos.epoch + 1, batch: 0 };
+      return null;
+    }
+    const order = balancedEpoch(this.ds, { size: this.o.epochSize, seed: this.o.seed, epoch: this.pos.epoch });
+    const idx = order.slice(this.pos.batch * this.o.batchSize, (this.pos.batch + 1) * this.o.batchSize);
+    this.pos = { ...this.pos, batch: this.pos.batch + 1 };
+    const xs = new Float32Array(idx.length * this.per);
+    idx.forEach((r, i) => xs.set(this.data.x.subarray(r * this.per, (r + 1) * this.per), i * this.per));
+    const x = tf.tensor(xs, [idx.length, ...this.data.itemShape]); // [B, H, W, 3]
+    const lab = idx.map((r) => this.data.labels[r]);
+    const y = this.o.labelDtype === "int32" ? tf.tensor1d(Int32Array.from(lab), "int32") : tf.tensor1d(Float32Array.from(lab)); // [B]
+    return { x, y, ids: idx.map((r) => this.data.ids[r]), dispose: () => tf.dispose([x, y]) };
+  }
+}
+
+/** Record fields every probe run needs. */
+export interface ProbeRecordFields {
+  modelId: string;
+  method: string;
+  dataset: string;
+  seed: number;
+  scale: "ci" | "full";
+  dataFraction?: number;
+  shots?: number;
+  config: { [key: string]: JsonValue };
+  /** Backbone parameters (frozen), for the trainable fraction. */
+  backboneParams: number;
+}
+
+/** A probe's evaluation on one named test set. */
+export interface ProbeEval {
+  report: MetricsReport;
+  scores: Float32Array;
+  labels: Float32Array;
+}
+
+function evalScores(task: MetricsTask, labels: Float32Array, probs: ArrayLike<number>, k: number): ProbeEval {
+  const n = labels.length;
+  const s = Float32Array.from(probs);
+  const scores = task === "binary" && k === 1 ? s : { data: s, rows: n, cols: k };
+  const report = computeMetrics({ task, yTrue: labels, scores: task === "binary" && k === 2 ? { data: s, rows: n, cols: 2 } : scores });
+  return { report, scores: s, labels };
+}
+
+/**
+ * The UNI / seed-001 linear probe: scikit-learn-equivalent L-BFGS logistic regression on frozen features, C = d·K/100
+ * unless given, evaluated on every named test set (e.g. in-domain and shifted).
+ */
+export function logisticProbeRun(
+  train: HostImages,
+  tests: Record<string, HostImages>,
+  numClasses: number,
+  f: ProbeRecordFields,
+  o: { C?: number; maxIter?: number } = {},
+): { record: RunBody; evals: Record<string, ProbeEval> } {
+  const t0 = new Date();
+  const d = train.itemShape[0];
+  const C = o.C ?? uniC(d, numClasses);
+  const fm = (h: HostImages) => ({ data: h.x, n: h.n, d });
+  const model = fitLogisticRegression(fm(train), train.labels, { C, maxIter: o.maxIter ?? 1000 });
+  const task: MetricsTask = numClasses === 2 ? "binary" : "multiclass";
+  const evals: Record<string, ProbeEval> = {};
+  for (const [name, h] of Object.entries(tests)) {
+    const p = predictProba(model, fm(h)); // [n, K]
+    evals[name] = evalScores(task, h.labels, p, numClasses);
+  }
+  const trainable = model.W.length + model.b.length;
+  return { record: probeRecord(f, evals, trainable, t0, { C, iterations: model.fit.iterations }), evals };
+}
+
+/** The seed-000 head-only baseline: a linear head trained with AdamW + warm-up/cosine on cached features. */
+export function linearHeadRun(
+  train: HostImages,
+  tests: Record<string, HostImages>,
+  numClasses: number,
+  f: ProbeRecordFields,
+  o: LinearHeadOptions,
+): { record: RunBody; evals: Record<string, ProbeEval> } {
+  const t0 = new Date();
+  const d = train.itemShape[0];
+  const head = trainLinearHead({ features: train.x, n: train.n, d, labels: train.labels }, numClasses, o);
+  const evals: Record<string, ProbeEval> = {};
+  for (const [name, h] of Object.entries(tests)) {
+    evals[name] = evalScores("multiclass", h.labels, linearHeadPredictProba(head, h.x, h.n, d), numClasses);
+  }
+  const trainable = head.W.size + head.b.size;
+  head.W.dispose();
+  head.b.dispose();
+  return { record: probeRecord(f, evals, trainable, t0, { ...o } as { [k: string]: JsonValue }), evals };
+}
+
+function probeRecord(
+  f: ProbeRecordFields,
+  evals: Record<string, ProbeEval>,
+  trainable: number,
+  t0: Date,
+  extra: { [k: string]: JsonValue },
+): RunBody {
+  const t1 = new Date();
+  return {
+    config: f.config,
+    modelId: f.modelId,
+    method: f.method,
+    dataset: f.dataset,
+    seed: f.seed,
+    dataFraction: f.dataFraction,
+    shots: f.shots,
+    metrics: Object.fromEntries(Object.entries(evals).map(([k, e]) => [k, { ...e.report.values }])),
+    trainableParams: trainable,
+    totalParams: trainable + f.backboneParams,
+    wallTimeS: (t1.getTime() - t0.getTime()) / 1000,
+    backend: currentBackend()?.name ?? "unknown",
+    scale: f.scale,
+    startedAt: t0.toISOString(),
+    finishedAt: t1.toISOString(),
+    extra,
+  };
+}

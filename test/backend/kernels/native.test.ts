@@ -1,0 +1,105 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { describeBackends } from "../../helpers/backends";
+import { DWCONV_BUILT_WITH, DWCONV_WASM_BASE64 } from "../../../lib/backend/native/dwconv_wasm";
+import { dwconvModule } from "../../../lib/backend/kernels/native_dw";
+import { randArray } from "./reference";
+
+const ROOT = path.resolve(__dirname, "../../..");
+const NATIVE = path.join(ROOT, "lib/backend/native");
+
+/** Section ids of a wasm binary, in order (enough to see what the module would do at instantiation). */
+function sectionIds(bytes: Uint8Array): number[] {
+  const ids: number[] = [];
+  let at = 8; // magic + version
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[at++];
+      size |= (b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    ids.push(id);
+    at += size;
+  }
+  return ids;
+}
+
+function clangVersion(): string | undefined {
+  try {
+    return execFileSync("clang", ["--version"], { encoding: "utf8" }).split("\n")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+describe("dwconv.wasm build artefact", () => {
+  it("dwconv_wasm.ts carries exactly the bytes of the committed dwconv.wasm", () => {
+    const file = fs.readFileSync(path.join(NATIVE, "dwconv.wasm"));
+    assert.ok(Buffer.from(DWCONV_WASM_BASE64, "base64").equals(file), "run scripts/build-wasm.sh");
+  });
+
+  it("imports only env.memory and has no data segment (it runs on tfjs's memory)", () => {
+    const bytes = Buffer.from(DWCONV_WASM_BASE64, "base64");
+    const WA = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): object[] } } }).WebAssembly;
+    assert.deepEqual(WA.Module.imports(dwconvModule()), [{ module: "env", name: "memory", kind: "memory" }]);
+    assert.ok(!sectionIds(bytes).includes(11), "a data section would overwrite tfjs memory at instantiation");
+  });
+
+  it("matches a fresh build of dwconv.c (where the same clang is installed)", function () {
+    const version = clangVersion();
+    if (version !== DWCONV_BUILT_WITH) this.skip(); // CI has no clang: it uses the committed build
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-wasm-"));
+    try {
+      execFileSync(path.join(ROOT, "scripts/build-wasm.sh"), [out], { stdio: "pipe" });
+      const fresh = fs.readFileSync(path.join(out, "dwconv.wasm"));
+      assert.ok(fresh.equals(fs.readFileSync(path.join(NATIVE, "dwconv.wasm"))), "run scripts/build-wasm.sh");
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describeBackends("dwconv.wasm on tfjs's heap", (backend) => {
+  if (backend !== "wasm") return;
+  const attrs = { strides: [2, 2], pad: "same", dilations: [1, 1] };
+
+  it("writes only its output: tensors allocated around it keep their values", () => {
+    const guards = [0, 1, 2].map((i) => tf.tensor(randArray(4099, 40 + i)));
+    const before = guards.map((t) => Float32Array.from(t.dataSync()));
+    const x = tf.tensor(randArray(2 * 9 * 7 * 21, 50), [2, 9, 7, 21]);
+    const dy = tf.tensor(randArray(2 * 5 * 4 * 21, 51), [2, 5, 4, 21]);
+    const w = tf.tensor(randArray(9 * 21, 52), [3, 3, 21, 1]);
+    const gw = tf.engine().runKernel("DepthwiseConv2dNativeBackpropFilter", { x, dy }, {
+      ...attrs,
+      filterShape: [3, 3, 21, 1],
+    } as tf.NamedAttrMap) as tf.Tensor;
+    const gx = tf.engine().runKernel("DepthwiseConv2dNativeBackpropInput", { dy, filter: w }, {
+      ...attrs,
+      inputShape: [2, 9, 7, 21],
+    } as tf.NamedAttrMap) as tf.Tensor;
+    guards.forEach((t, i) => assert.deepEqual(t.dataSync(), before[i], `guard tensor ${i} was overwritten`));
+    assert.deepEqual(x.dataSync(), randArray(2 * 9 * 7 * 21, 50), "x was overwritten");
+    assert.ok(gw.dataSync().some((v) => v !== 0) && gx.dataSync().some((v) => v !== 0));
+    tf.dispose([...guards, x, dy, w, gw, gx]);
+  });
+
+  it("does not leak tensors through tf.grads of depthwiseConv2d", () => {
+    const x = tf.tensor(randArray(2 * 8 * 8 * 24, 60), [2, 8, 8, 24]) as tf.Tensor4D;
+    const w = tf.tensor(randArray(9 * 24, 61), [3, 3, 24, 1]) as tf.Tensor4D;
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same")),
+    );
+    tf.dispose(g([x, w])); // warm-up: instantiates the module once
+    const { numTensors, numBytes } = tf.memory();
+    for (let i = 0; i < 3; i++) tf.dispose(g([x, w]));
+    assert.equal(tf.memory().numTensors, numTensors);
+    assert.equal(tf.memory().numBytes, numBytes);
+    tf.dispose([x, w]);
+  });
+});
