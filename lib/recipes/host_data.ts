@@ -37,6 +37,8 @@ export interface NpzSplitOptions {
   maxItems?: Partial<Record<"train" | "val" | "test", number>>;
   /** Seed of the subsampling. */
   seed: number;
+  /** Re-labels: new label = labelMap[old] (e.g. [1, 0] makes BreastMNIST's malignant, label 0, the positive class). */
+  labelMap?: number[];
 }
 
 /** A dataset decoded into host arrays, by split. */
@@ -66,12 +68,15 @@ export function loadNpzSplits(file: string, o: NpzSplitOptions): HostSplits {
     if (cap !== undefined && part.items.length > cap) part = stratifiedFraction(part, cap / part.items.length, o.seed);
     return part;
   };
+  const relabel = (h: HostImages): HostImages =>
+    o.labelMap ? { ...h, labels: Float32Array.from(h.labels, (l) => o.labelMap![l]) } : h;
+  const classes = o.labelMap ? ds.classes.map((_, j) => ds.classes[o.labelMap!.indexOf(j)]) : ds.classes;
   return {
     name: ds.name,
-    classes: ds.classes,
-    train: toHostImages(pick("train"), o),
-    val: toHostImages(pick("val"), o),
-    test: toHostImages(pick("test"), o),
+    classes,
+    train: relabel(toHostImages(pick("train"), o)),
+    val: relabel(toHostImages(pick("val"), o)),
+    test: relabel(toHostImages(pick("test"), o)),
   };
 }
 
