@@ -24,3 +24,4 @@ export * from "./recipes/ci_backbone";
 export * from "./peft/lora/spectrum";
 export * from "./data/stain_shift";
 export * from "./recipes/paper_ci";
+export * from "./io/torch_checkpoint";

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../errors";
-import { applyKernelOverrides } from "./kernels";
+import { applyKernelOverrides, configureGemmThreads, gemmThreads } from "./kernels";
 
 /** Backends peftlab knows how to select, in the order `auto` tries them. */
 export const BACKEND_NAMES = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -86,6 +86,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
     const wantOverrides = options.kernelOverrides ?? env.PEFTLAB_KERNELS !== "tfjs";
     const overrides = wantOverrides ? applyKernelOverrides(tf.getBackend()) : [];
+    // The two-core GEMM lives in the wasm overrides; anywhere else its worker is stopped.
+    configureGemmThreads(name === "wasm" && overrides.length > 0 ? env : { PEFTLAB_THREADS: "1" });
     current = {
       name,
       tfjsName: tf.getBackend(),
@@ -161,7 +163,7 @@ function cudaDriverPresent(): boolean {
 function threadsOf(name: BackendName): number {
   if (name === "wasm") {
     const b = tf.backend() as unknown as { getThreadsCount?: () => number };
-    return typeof b.getThreadsCount === "function" ? b.getThreadsCount() : 1;
+    return Math.max(typeof b.getThreadsCount === "function" ? b.getThreadsCount() : 1, gemmThreads());
   }
   if (name === "cpu") return 1;
   return require("node:os").cpus().length;

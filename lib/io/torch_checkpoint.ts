@@ -11,19 +11,25 @@ import { HOST_LITTLE_ENDIAN } from "./float_bits";
 import type { StateDict } from "./host_tensor";
 import { writeSafetensors } from "./safetensors";
 import type { SafeDType } from "./safetensors_header";
-import { PyCallable, PyDict, unpickle, type PyValue, type UnpickleHooks } from "./torch_pickle";
-import { rebuildTensor, TORCH_STORAGES, TorchStorage, TorchStorageType, TorchTensor } from "./torch_tensor";
+import { globalResolver, type GlobalPolicy } from "./torch_globals";
+import { PyDict, unpickle, type PyValue, type UnpickleHooks } from "./torch_pickle";
+import { TorchStorage, TorchStorageType, TorchTensor } from "./torch_tensor";
 import { ZipReader, type ZipEntry } from "./zip";
 
 export { PyCallable, PyDict, type PyValue } from "./torch_pickle";
+export { PyOpaque, type GlobalPolicy } from "./torch_globals";
 export { TORCH_STORAGES, TorchTensor, type TorchDTypeInfo } from "./torch_tensor";
 
 const FIX_RESAVE =
   "re-save only the weights in Python: torch.save(model.state_dict(), 'weights.pt') " +
   "(or save_file(state_dict, 'model.safetensors') with safetensors.torch)";
 
+/** Options of the checkpoint readers. */
+export type TorchReadOptions = GlobalPolicy;
+
 /** Reads a PyTorch checkpoint and returns its top-level object (a PyDict for state dicts). Executes no code. */
-export function readTorchCheckpoint(file: string): PyValue {
+export function readTorchCheckpoint(file: string, opts: TorchReadOptions = {}): PyValue {
+  const findGlobal = globalResolver(opts);
   const fd = openForRead(file, CheckpointError, "PyTorch checkpoint");
   let magic: Uint8Array;
   try {
@@ -32,8 +38,9 @@ export function readTorchCheckpoint(file: string): PyValue {
   } finally {
     fs.closeSync(fd);
   }
-  if (magic[0] === 0x50 && magic[1] === 0x4b && magic[2] === 0x03 && magic[3] === 0x04) return readZip(file);
-  if (magic[0] === 0x80 && magic[1] >= 2) return readLegacy(file);
+  if (magic[0] === 0x50 && magic[1] === 0x4b && magic[2] === 0x03 && magic[3] === 0x04)
+    return readZip(file, findGlobal);
+  if (magic[0] === 0x80 && magic[1] >= 2) return readLegacy(file, findGlobal);
   const isTar = Buffer.from(magic.subarray(257, 262)).toString("latin1") === "ustar";
   throw new CheckpointError(
     isTar ? "Tar-format PyTorch checkpoints (torch < 0.4) are not supported" : "Not a PyTorch checkpoint",
@@ -94,8 +101,8 @@ export function extractStateDict(obj: PyValue, where = "checkpoint"): ExtractedS
 }
 
 /** Reads a checkpoint and returns its state dict (see extractStateDict). */
-export function loadTorchStateDict(file: string): ExtractedStateDict {
-  return extractStateDict(readTorchCheckpoint(file), file);
+export function loadTorchStateDict(file: string, opts: TorchReadOptions = {}): ExtractedStateDict {
+  return extractStateDict(readTorchCheckpoint(file, opts), file);
 }
 
 /** Converts a PyTorch checkpoint to safetensors, keeping each tensor's dtype; returns what was written. */
@@ -103,8 +110,9 @@ export function convertTorchToSafetensors(
   input: string,
   output: string,
   metadata: Record<string, string> = { format: "pt" },
+  opts: TorchReadOptions = {},
 ): ExtractedStateDict {
-  const sd = loadTorchStateDict(input);
+  const sd = loadTorchStateDict(input, opts);
   writeSafetensors(output, sd.stateDict, { dtypes: sd.dtypes, metadata });
   return sd;
 }
@@ -126,84 +134,6 @@ function describeTop(v: PyValue): string {
   if (v instanceof PyDict) return `a dict of ${v.size}`;
   if (Array.isArray(v)) return `a list/tuple of ${v.length}`;
   return typeof v === "object" ? (v.constructor?.name ?? "an object") : `${typeof v} ${String(v).slice(0, 40)}`;
-}
-
-// ---- the allow-list ----------------------------------------------------------------------------------------------
-
-function refuse(module: string, name: string, where: string): never {
-  throw new CheckpointError(`Checkpoint references the Python global ${module}.${name}, which is not allow-listed`, {
-    where,
-    expected: "only tensors, storages and plain containers (collections.OrderedDict, torch._utils._rebuild_*)",
-    got: `${module}.${name}; nothing was executed (peftlab never runs pickled code)`,
-    fix: `if you trust the file, ${FIX_RESAVE}`,
-  });
-}
-
-/** The globals a state dict may reference: each is an inert value or a TypeScript re-implementation. */
-function findGlobal(module: string, name: string, where: string): PyValue | PyCallable {
-  const q = `${module}.${name}`;
-  if (module === "torch" && name in TORCH_STORAGES) return new TorchStorageType(q, TORCH_STORAGES[name]);
-  switch (q) {
-    case "collections.OrderedDict":
-      return new PyCallable(q, (args, at) => {
-        const d = new PyDict();
-        const items = args[0];
-        if (args.length > 1 || (items != null && !Array.isArray(items))) badArgs(q, at, "() or ([(k, v), ...],)");
-        for (const kv of (items as PyValue[] | null) ?? []) {
-          if (!Array.isArray(kv) || kv.length !== 2) badArgs(q, at, "(key, value) pairs");
-          d.set(kv[0], kv[1]);
-        }
-        return d;
-      });
-    case "torch._utils._rebuild_tensor":
-    case "torch._utils._rebuild_tensor_v2":
-      return new PyCallable(q, (args, at) => {
-        const [storage, offset, size, stride, requiresGrad] = args;
-        if (!(storage instanceof TorchStorage) || typeof offset !== "number")
-          badArgs(q, at, "(storage, offset, size, stride, ...)");
-        const t = rebuildTensor(storage, offset, intTuple(size, q, at), intTuple(stride, q, at), at);
-        return new TorchTensor(t, storage.dtype, requiresGrad === true, false);
-      });
-    case "torch._utils._rebuild_parameter":
-    case "torch._utils._rebuild_parameter_with_state":
-      return new PyCallable(q, (args, at) => {
-        const [data, requiresGrad, , state] = args;
-        if (!(data instanceof TorchTensor)) badArgs(q, at, "(tensor, requires_grad, hooks[, state])");
-        const p = data.asParameter(requiresGrad === true);
-        if (state !== undefined) p.setState(state);
-        return p;
-      });
-    case "torch.Size":
-      return new PyCallable(q, (args, at) => Object.freeze([...intTuple(args[0] ?? [], q, at)]));
-    case "builtins.set":
-    case "builtins.frozenset":
-    case "__builtin__.set": // protocol 2 writes Python 2 names
-    case "__builtin__.frozenset":
-      return new PyCallable(q, (args) => new Set(Array.isArray(args[0]) ? args[0] : []));
-    case "_codecs.encode": // protocol 2 pickles Python 3 bytes as _codecs.encode(str, "latin1")
-      return new PyCallable(q, (args, at) => {
-        if (typeof args[0] !== "string" || args[1] !== "latin1") badArgs(q, at, '(str, "latin1")');
-        return Uint8Array.from(Buffer.from(args[0] as string, "latin1"));
-      });
-  }
-  if (module === "torch" && /^(u?int\d+|float\d*|bfloat16|half|double|long|bool)$/.test(name)) return q; // a dtype
-  return refuse(module, name, where);
-}
-
-function badArgs(q: string, where: string, expected: string): never {
-  throw new CheckpointError(`Unexpected arguments to ${q}`, {
-    where,
-    expected,
-    got: "something else",
-    fix: FIX_RESAVE,
-  });
-}
-
-function intTuple(v: PyValue, q: string, where: string): number[] {
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isInteger(x))) {
-    badArgs(q, where, "a tuple of integers");
-  }
-  return v as number[];
 }
 
 /** Persistent ids: ("storage", StorageType, key, location, numel[, view_metadata]) → a lazily read storage. */
@@ -238,7 +168,9 @@ function storageLoader(
 
 // ---- containers ---------------------------------------------------------------------------------------------------
 
-function readZip(file: string): PyValue {
+type Resolver = UnpickleHooks["findGlobal"];
+
+function readZip(file: string, findGlobal: Resolver): PyValue {
   let zip: ZipReader;
   try {
     zip = ZipReader.open(file);
@@ -303,9 +235,9 @@ function rewrap(e: unknown, file: string): unknown {
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /** Pre-1.6 format: pickles of magic, protocol version, sys_info, the object, the storage keys; then raw storages. */
-function readLegacy(file: string): PyValue {
+function readLegacy(file: string, findGlobal: Resolver): PyValue {
   const data = new Uint8Array(fs.readFileSync(file));
-  const none: UnpickleHooks = { findGlobal };
+  const none: UnpickleHooks = { findGlobal: globalResolver() }; // the header pickles are plain data, always strict
   const magic = unpickle(data, none, file, 0);
   if (magic.value !== LEGACY_MAGIC) {
     throw new CheckpointError("Not a PyTorch checkpoint (a plain pickle without torch's magic number)", {
@@ -334,7 +266,7 @@ function readLegacy(file: string): PyValue {
     return new TorchStorage(key, type.dtype, numel, () => new Uint8Array(numel * type.dtype.itemsize), false);
   });
   const first = unpickle(data, { findGlobal, persistentLoad: dry }, file, sys.end);
-  const raw = legacyStorages(data, file, first.end, sizes);
+  const raw = legacyStorages(data, file, first.end, sizes, findGlobal);
   const persistentLoad = storageLoader(
     (key, type, numel) =>
       new TorchStorage(key, type.dtype, numel, () => raw.get(key)!.slice(), little !== HOST_LITTLE_ENDIAN),
@@ -348,6 +280,7 @@ function legacyStorages(
   file: string,
   start: number,
   sizes: Map<string, { type: TorchStorageType; numel: number }>,
+  findGlobal: Resolver,
 ): Map<string, Uint8Array> {
   const bad = (at: number, expected: string, got: string) =>
     new CheckpointError("Legacy checkpoint storage records are corrupt", {

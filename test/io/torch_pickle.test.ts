@@ -8,6 +8,7 @@ import { readSafetensors, SafetensorsFile } from "../../lib/io/safetensors";
 import {
   convertTorchToSafetensors,
   extractStateDict,
+  PyOpaque,
   loadTorchStateDict,
   PyDict,
   readTorchCheckpoint,
@@ -30,14 +31,16 @@ interface Case {
   error?: string;
   marker?: string;
   value?: unknown;
+  inert?: Record<string, Record<string, unknown>>;
   pickles?: Record<string, string>;
 }
 const EXPECTED = JSON.parse(fs.readFileSync(path.join(DIR, "expected.json"), "utf8")) as {
   torch: string;
   cases: Record<string, Case>;
 };
-const SD_CASES = Object.entries(EXPECTED.cases).filter(([, c]) => c.state_dict);
-const EVIL_CASES = Object.entries(EXPECTED.cases).filter(([, c]) => c.error);
+const SD_CASES = Object.entries(EXPECTED.cases).filter(([, c]) => c.state_dict && !c.error);
+const EVIL_CASES = Object.entries(EXPECTED.cases).filter(([, c]) => c.error && !c.state_dict);
+const TRAINING_CASES = Object.entries(EXPECTED.cases).filter(([, c]) => c.error && c.state_dict);
 
 /** torch dtype → (HostTensor dtype, safetensors dtype). */
 const DTYPES: Record<string, [string, string]> = {
@@ -190,6 +193,35 @@ describe("io/torch_pickle: PyTorch checkpoints written by real torch", () => {
       assert.ok(!fs.existsSync(path.join(tmp, "evil.safetensors")), "no output is written for a refused file");
     });
   }
+
+  for (const [file, c] of TRAINING_CASES) {
+    it(`${file}: refuses ${c.error} by default; with inertGlobals reads the weights and keeps placeholders`, () => {
+      const f = path.join(DIR, file);
+      assert.throws(
+        () => loadTorchStateDict(f),
+        (e: unknown) =>
+          e instanceof CheckpointError && e.message.includes(c.error!) && /--inert-globals/.test(e.message),
+      );
+      const got = loadTorchStateDict(f, { inertGlobals: true });
+      assert.equal(got.from, c.from);
+      for (const [k, want] of Object.entries(c.state_dict!)) assertTensor(got.stateDict.get(k), want, `${file}:${k}`);
+      const top = readTorchCheckpoint(f, { inertGlobals: true }) as PyDict;
+      for (const [k, attrs] of Object.entries(c.inert!)) {
+        const o = top.get(k);
+        assert.ok(o instanceof PyOpaque, k);
+        assert.equal(o.qualname, c.error);
+        assert.deepEqual(Object.fromEntries(o.state as PyDict), attrs);
+      }
+    });
+  }
+
+  it("inertGlobals never runs a payload either: os.system becomes a placeholder", () => {
+    const top = readTorchCheckpoint(path.join(DIR, "malicious.pt"), { inertGlobals: true });
+    assert.ok(top instanceof PyOpaque && top.qualname === "os.system");
+    assert.deepEqual(top.args, ["touch peftlab_pwned_marker"]);
+    assert.ok(!fs.existsSync(path.resolve("peftlab_pwned_marker")));
+    assert.throws(() => extractStateDict(top), /No state dict/);
+  });
 
   it("rejects files that are not checkpoints with a CheckpointError naming the file", () => {
     const cases: [string, Uint8Array, RegExp][] = [

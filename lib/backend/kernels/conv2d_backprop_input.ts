@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type ConvAttrs, col2imAdd, convGeom, imagesPerChunk, isPointwise } from "./conv_util";
-import { asWasm, gemm, heap, idOf, mallocF32, offsetOf, transposeInner } from "./wasm_gemm";
+import { asWasm, gemm, heap, idOf, mallocF32, offsetOf, transposeInner, whole } from "./wasm_gemm";
 
 interface Args {
   inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo };
@@ -31,7 +31,7 @@ function conv2DBackpropInput(args: Args): tf.TensorInfo {
   try {
     transposeInner(wb, { id: idOf(wb, filter) }, { offset: wT }, 1, kkc, co);
     if (isPointwise(g)) {
-      gemm(wb, { id: idOf(wb, dy) }, { offset: wT }, { id: idOf(wb, out) }, g.n * rowsPerImage, co, kkc);
+      gemm(wb, whole(wb, dy), { offset: wT }, whole(wb, out), g.n * rowsPerImage, co, kkc);
       return out;
     }
     const o = offsetOf(wb, out) >> 2;

@@ -17,6 +17,8 @@ import {
 } from "./depthwise_conv2d_backprop_input";
 import { fusedMatMulConfig } from "./fused_mat_mul";
 
+export { configureGemmThreads, gemmThreads, waitForGemmWorker } from "./gemm_threads";
+
 /** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
 export interface KernelOverride {
   config: tf.KernelConfig;

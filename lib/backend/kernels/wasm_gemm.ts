@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";
+import { postWorkerRows, splitRows } from "./gemm_threads";
 
 /** The parts of the Emscripten module of tfjs-backend-wasm that the fast kernels call. */
 export interface WasmModule {
@@ -57,6 +58,9 @@ export interface Epilogue {
   activation: number;
   preluId: number;
   leakyAlpha: number;
+  /** Float offset and length of the bias / PReLU weights, which a split GEMM copies to its worker. */
+  biasAt?: [number, number];
+  preluAt?: [number, number];
 }
 
 export const NO_EPILOGUE: Epilogue = { biasId: 0, activation: 0, preluId: 0, leakyAlpha: 0 };
@@ -122,8 +126,16 @@ function writeInts(b: WasmBackend, ...arrays: number[][]): number[] {
   return ptrs;
 }
 
-/** One operand of a GEMM: an existing C-side id (whole tensor), or a byte offset to view. */
-export type Operand = { id: number } | { offset: number };
+/**
+ * One operand of a GEMM: an existing C-side id (whole tensor; XNNPACK caches weights packed from it), or a byte
+ * offset to view. A GEMM can be split across threads only when every operand has its offset.
+ */
+export type Operand = { id: number; offset?: number } | { offset: number };
+
+/** A whole tensor as a GEMM operand: its id and its byte offset. */
+export function whole(b: WasmBackend, t: tf.TensorInfo): { id: number; offset: number } {
+  return { id: idOf(b, t), offset: offsetOf(b, t) };
+}
 
 function opId(b: WasmBackend, o: Operand, size: number, temps: number[]): number {
   if ("id" in o) return o.id;
@@ -145,6 +157,45 @@ export function gemm(
   k: number,
   n: number,
   ep: Epilogue = NO_EPILOGUE,
+): void {
+  const mainRows = splitRows(m, k, n);
+  if (mainRows !== undefined && a.offset !== undefined && w.offset !== undefined && out.offset !== undefined) {
+    if ((ep.biasId === 0 || ep.biasAt) && (ep.preluId === 0 || ep.preluAt)) {
+      const finish = postWorkerRows(
+        {
+          heap: () => heap(b),
+          a: a.offset >> 2,
+          w: w.offset >> 2,
+          out: out.offset >> 2,
+          m,
+          k,
+          n,
+          activation: ep.activation,
+          leakyAlpha: ep.leakyAlpha,
+          bias: ep.biasId ? (ep.biasAt as [number, number]) : [0, 0],
+          prelu: ep.preluId ? (ep.preluAt as [number, number]) : [0, 0],
+        },
+        mainRows,
+      );
+      // The top rows here, keeping `w` by id so XNNPACK's packed weights are still cached.
+      gemmWhole(b, { offset: a.offset }, w, { offset: out.offset }, mainRows, k, n, ep);
+      finish();
+      return;
+    }
+  }
+  gemmWhole(b, a, w, out, m, k, n, ep);
+}
+
+/** One XNNPACK GEMM on this thread. */
+function gemmWhole(
+  b: WasmBackend,
+  a: Operand,
+  w: Operand,
+  out: Operand,
+  m: number,
+  k: number,
+  n: number,
+  ep: Epilogue,
 ): void {
   const temps: number[] = [];
   const aId = opId(b, a, m * k, temps);

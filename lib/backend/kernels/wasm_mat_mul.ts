@@ -17,6 +17,7 @@ import {
   mallocF32,
   offsetOf,
   transposeInner,
+  whole,
 } from "./wasm_gemm";
 
 /** Inputs and attributes shared by BatchMatMul and _FusedMatMul. */
@@ -63,10 +64,10 @@ export function wasmMatMul(wb: WasmBackend, args: MatMulArgs): tf.TensorInfo {
   const aOff = untransposed(wb, a, transposeA, sizeOf(batchA), m, k, temps);
   const bOff = untransposed(wb, b, transposeB, sizeOf(batchB), k, n, temps);
   try {
-    const bWhole = !transposeB && sizeOf(batchB) === 1 ? { id: idOf(wb, b) } : { offset: bOff };
+    const bWhole = !transposeB && sizeOf(batchB) === 1 ? whole(wb, b) : { offset: bOff };
     if (sizeOf(batchB) === 1) {
       // B shared by every batch: one GEMM over all rows of A ([B·M, K] × [K, N]); A's batch equals the output's.
-      gemm(wb, transposeA ? { offset: aOff } : { id: idOf(wb, a) }, bWhole, { id: idOf(wb, out) }, nb * m, k, n, ep);
+      gemm(wb, transposeA ? { offset: aOff } : whole(wb, a), bWhole, whole(wb, out), nb * m, k, n, ep);
     } else {
       perSlice(wb, { aOff, bOff, outOff: offsetOf(wb, out), batchA, batchB, outBatch, m, k, n, ep });
     }

@@ -2,7 +2,7 @@
 import * as path from "node:path";
 import type { Command } from "commander";
 import { ConfigError } from "../../errors";
-import { findPreparer, makeContext, PREPARERS } from "../../data/prepare";
+import { findPreparer, makeContext, prepareQuickstart, PREPARERS } from "../../data/prepare";
 import { formatTable, writeJson, writeOut } from "../output";
 
 interface PrepareFlags {
@@ -91,5 +91,14 @@ export function register(program: Command): void {
           ) +
           r.notes.map((n) => `note: ${n}\n`).join(""),
       );
+    });
+  data
+    .command("quickstart")
+    .description("fetch the quickstart's real data and weights (PBC JPEGs, MobileNetV2-0.35) in shared/'s layout")
+    .option("--dest <dir>", "output folder, usable as PEFTLAB_SHARED", path.join(".peftlab-cache", "quickstart"))
+    .option("--per-class <n>", "PBC images kept per class", "300")
+    .action(async function (this: Command, o: { dest: string; perClass: string }) {
+      const root = await prepareQuickstart({ dest: path.resolve(o.dest), perClass: Number(o.perClass) });
+      writeOut(this, `quickstart data and weights ready in ${root} (use it as PEFTLAB_SHARED)\n`);
     });
 }

@@ -11,7 +11,7 @@ import { DataError } from "../../errors";
 import { writePreparedDataset, type ManifestRow } from "../prepared";
 import { codePointCompare, walkFiles } from "../sources";
 import { extractArchive } from "./archive";
-import { download } from "./download";
+import { download, networkError } from "./download";
 import { type PrepareContext, type Preparer, type PrepareResult, urlFor } from "./common";
 
 const RECORD = "11087263";
@@ -21,16 +21,35 @@ export async function zenodoFiles(
   record: string,
   apiBase = "https://zenodo.org",
 ): Promise<{ key: string; url: string; md5?: string; size: number }[]> {
-  const res = await fetch(`${apiBase}/api/records/${record}`);
+  const url = `${apiBase}/api/records/${record}`;
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new DataError("Cannot reach Zenodo's records API", {
+      where: url,
+      expected: "an HTTPS answer",
+      got: networkError(e),
+      fix: "check the network (or pass --base-url with a mirror serving api/records/<id>) and run the command again",
+    });
+  }
   if (!res.ok)
     throw new DataError("Zenodo record not available", {
-      where: `${apiBase}/api/records/${record}`,
+      where: url,
       expected: "200",
       got: String(res.status),
+      fix: "check https://zenodo.org/records/" + record + " in a browser; the record may have moved",
     });
-  const j = (await res.json()) as {
-    files: { key: string; size: number; checksum?: string; links: { self: string } }[];
+  const j = (await res.json().catch(() => ({}))) as {
+    files?: { key: string; size: number; checksum?: string; links: { self: string } }[];
   };
+  if (!Array.isArray(j.files))
+    throw new DataError("Zenodo's answer lists no files", {
+      where: url,
+      expected: "a JSON record with a files array",
+      got: "something else",
+      fix: "check the record page; the API format may have changed",
+    });
   return j.files.map((f) => ({
     key: f.key,
     url: f.links.self,

@@ -28,3 +28,4 @@ export const PREPARERS: readonly Preparer[] = [
 export function findPreparer(name: string): Preparer | undefined {
   return PREPARERS.find((p) => p.name === name.toLowerCase());
 }
+export { prepareQuickstart, fetchTfjsModel, subsampleFolder, MOBILENET_V2_035_TFJS_URL } from "./quickstart";

@@ -20,7 +20,7 @@ export async function prepareMedmnist(ctx: PrepareContext): Promise<PrepareResul
       where: "--name",
       expected: Object.keys(MEDMNIST_INFO).join(", "),
       got: name,
-      fix: "3D datasets are not supported",
+      fix: "pass one of the 2D names listed (the 3D MedMNIST sets are not supported)",
     });
   if (!(MEDMNIST_SIZES as readonly number[]).includes(size))
     throw new ConfigError("Unknown MedMNIST size", {
