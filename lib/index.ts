@@ -25,3 +25,4 @@ export * from "./peft/lora/spectrum";
 export * from "./data/stain_shift";
 export * from "./recipes/paper_ci";
 export * from "./io/torch_checkpoint";
+export * from "./recipes/lora_toy";

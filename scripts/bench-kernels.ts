@@ -3,13 +3,19 @@
  * PEFTLAB_KERNELS=tfjs) and after (peftlab's overrides), at ViT-S/16 and MobileNetV2 shapes.
  *
  *   npx tsx scripts/bench-kernels.ts [--backend wasm|cpu] [--reps 5] [--quick] [--only substring] [--json]
+ *     [--threads N]   (wasm: threads for large GEMMs, as PEFTLAB_THREADS; default: PEFTLAB_THREADS or 1)
  *
  * Importable: `benchKernels(options)` returns the numbers as plain JSON for the model-level `npm run bench`.
  * Each figure is the median of `reps` timed runs after one warm-up; the machine is shared, so medians only.
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend";
-import { applyKernelOverrides, removeKernelOverrides } from "../lib/backend/kernels";
+import {
+  applyKernelOverrides,
+  configureGemmThreads,
+  removeKernelOverrides,
+  waitForGemmWorker,
+} from "../lib/backend/kernels";
 
 /** One benchmark case: builds inputs once, then runs one kernel call returning a tensor. */
 interface BenchCase {
@@ -43,6 +49,8 @@ export interface BenchOptions {
   only?: string;
   /** Skip the "before" runs (tfjs's kernels), e.g. when they are known to be very slow. */
   skipBefore?: boolean;
+  /** wasm: threads for large GEMMs (PEFTLAB_THREADS); applies to the "after" runs only. */
+  threads?: number;
 }
 
 const mmFlop = (m: number, k: number, n: number, batch = 1) => (2 * batch * m * k * n) / 1e9;
@@ -206,6 +214,10 @@ export async function benchKernels(options: BenchOptions = {}): Promise<BenchRow
   const backend = options.backend ?? "wasm";
   const reps = options.reps ?? 5;
   await initBackend({ prefer: backend, log: null, kernelOverrides: false, env: {} });
+  if (backend === "wasm") {
+    configureGemmThreads({ PEFTLAB_THREADS: String(options.threads ?? (Number(process.env.PEFTLAB_THREADS) || 1)) });
+    waitForGemmWorker(); // time GEMMs, not the worker's start
+  }
   const cases = benchCases(options.quick).filter((c) => !options.only || c.name.includes(options.only));
   const rows: BenchRow[] = [];
   for (const c of cases) {
@@ -239,6 +251,7 @@ function parseArgs(argv: string[]): BenchOptions & { json: boolean } {
     else if (a === "--quick") o.quick = true;
     else if (a === "--only") o.only = argv[++i];
     else if (a === "--skip-before") o.skipBefore = true;
+    else if (a === "--threads") o.threads = Number(argv[++i]);
     else if (a === "--json") o.json = true;
     else throw new Error(`unknown argument ${a}; see the header of scripts/bench-kernels.ts`);
   }

@@ -193,11 +193,8 @@ export function runWorkerProcess(req: WorkerRequest, log: (line: string) => void
       const line = stdout.split("\n").find((l) => l.startsWith(RESULT_MARKER));
       if (line) return resolve(JSON.parse(line.slice(RESULT_MARKER.length)) as WorkloadResult);
       const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-      const tail = stderrTail
-        .split("\n")
-        .filter((l) => l.trim() && !l.startsWith("[bench "))
-        .slice(-3)
-        .join(" | ");
+      const lines = stderrTail.split("\n").filter((l) => l.trim() && !l.startsWith("[bench "));
+      const tail = [lines.find((l) => /Error\b/.test(l)), ...lines.slice(-2)].filter(Boolean).join(" | ");
       resolve(
         crashedResult(req, `worker ${why}${/out of memory|heap/i.test(stderrTail) ? " (out of memory)" : ""}: ${tail}`),
       );

@@ -99,11 +99,12 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
       log,
     });
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    return finish(
-      { ...base, status: "failed", reason: msg.split("\n").slice(0, 3).join(" "), memory: memoryStats(null) },
-      t0,
-    );
+    const msg = (e instanceof Error ? e.message : String(e)).split("\n").slice(0, 3).join(" ");
+    const memory = memoryStats(null);
+    // wasm32 memory stops at 4 GiB; tfjs then fails with unrelated-looking messages ("reading 'map'", out of bounds).
+    const heap = memory.wasmHeapMiB ?? 0;
+    const oom = heap >= 3800 ? `out of wasm memory (heap ${heap} MiB of 4096; try a smaller --micro-batch): ` : "";
+    return finish({ ...base, status: "failed", reason: oom + msg, memory }, t0);
   }
   if ("skipped" in out) return finish({ ...base, status: "skipped", reason: out.skipped }, t0);
   const { timing, flops } = out;

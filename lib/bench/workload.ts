@@ -1,5 +1,9 @@
 /** The contract between the benchmark runner and one workload, plus helpers shared by the workload files. */
 import * as tf from "@tensorflow/tfjs";
+import type { Module } from "../nn/module";
+import { lossGradients } from "../train/frozen_prefix";
+import { crossEntropy } from "../train/loss";
+import type { Optimizer } from "../train/optim";
 import type { FlopCount } from "./flops";
 import type { Timing } from "./measure";
 
@@ -67,4 +71,44 @@ export async function timed<T>(f: () => Promise<T> | T): Promise<[T, number]> {
 /** Max |a − b| over two same-shaped tensors (reads both back; for small outputs such as logits). */
 export function maxAbsDiffOf(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+/**
+ * One optimiser step of mean cross-entropy of `forward(x)`. With `micro` < batch the batch is split into micro-batches
+ * whose gradients are accumulated, weighted by size: the same update as the whole batch for models without batch
+ * statistics (ViT); for BatchNorm models the statistics become per micro-batch. Why: tfjs's autodiff keeps every
+ * forward and backward intermediate until the gradient call ends, about 1 GB per 224² image for ViT-S, so ViT-S at
+ * batch 16 (or MobileNetV2 at 32) in one call overflows wasm's 4 GB memory.
+ */
+export function trainStep(
+  model: Module,
+  opt: Optimizer,
+  forward: (x: tf.Tensor) => tf.Tensor,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  micro: number,
+): number {
+  const b = x.shape[0];
+  const acc = new Map<string, tf.Tensor>();
+  let total = 0;
+  for (let s = 0; s < b; s += micro) {
+    const n = Math.min(micro, b - s);
+    const xs = n === b ? x : tf.slice(x, s, n);
+    const ys = n === b ? y : tf.slice(y, s, n);
+    const { loss, grads } = lossGradients(model, () => crossEntropy(forward(xs), ys));
+    total += loss.dataSync()[0] * (n / b);
+    for (const [k, g] of grads) {
+      const prev = acc.get(k);
+      acc.set(
+        k,
+        tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, n / b)) : tf.mul(g, n / b))),
+      );
+      prev?.dispose();
+    }
+    tf.dispose([loss, ...grads.values()]);
+    if (xs !== x) tf.dispose([xs, ys]);
+  }
+  opt.apply(acc);
+  tf.dispose([...acc.values()]);
+  return total;
 }

@@ -11,8 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createVit, type VisionTransformer } from "../models/vit";
 import type { VitOptions } from "../models/vit_config";
 import { getPeftModel, type LoraModel } from "../peft/lora";
-import { lossGradients, prefixTrainStep, PrefixTokenCache, splitVitAtBlock } from "../train/frozen_prefix";
-import { crossEntropy } from "../train/loss";
+import { prefixTrainStep, PrefixTokenCache, splitVitAtBlock } from "../train/frozen_prefix";
 import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../train/optim";
 import { vitInferenceFlops, vitLoraTrainFlops, type VitShape } from "./flops";
 import { round, timeSteps } from "./measure";
@@ -20,6 +19,7 @@ import {
   maxAbsDiffOf,
   randomBatch,
   timed,
+  trainStep,
   type WorkloadContext,
   type WorkloadOutcome,
   type WorkloadSpec,
@@ -30,7 +30,7 @@ const LORA = { r: 8, alpha: 16 };
 const ADAMW: OptimizerOptions = { name: "adamw", lr: 1e-3, weightDecay: 0.01 };
 /** Blocks with LoRA in the frozen-prefix pair: the last 4 of 12 (the last of 2 in --quick). */
 const LAST_BLOCKS = 4;
-/** Default micro-batch of the full-forward training steps (see trainStep): 2 images keep wasm's heap near 2 GB. */
+/** Default micro-batch of the training steps (see trainStep in workload.ts): 2 images keep wasm's heap near 2 GB. */
 const DEFAULT_MICRO_BATCH = 2;
 
 interface VitSetting {
@@ -78,38 +78,6 @@ function perturbLoraB(lm: LoraModel): void {
   }
 }
 
-/**
- * One AdamW step on the full forward: loss → grads of the trainable parameters → update. With `micro` < batch the
- * batch is split into equal micro-batches whose gradients are accumulated (weighted by size), which is the same
- * update as the whole batch: tfjs's autodiff keeps every forward and backward intermediate until the end of the
- * gradient call, about 1 GB per 224² image for ViT-S, so batch 16 at once overflows wasm's 4 GB memory.
- */
-export function trainStep(model: VisionTransformer, opt: Optimizer, x: tf.Tensor, y: tf.Tensor, micro: number): number {
-  const b = x.shape[0];
-  const acc = new Map<string, tf.Tensor>();
-  let total = 0;
-  for (let s = 0; s < b; s += micro) {
-    const n = Math.min(micro, b - s);
-    const xs = n === b ? x : tf.slice(x, s, n);
-    const ys = n === b ? y : tf.slice(y, s, n);
-    const { loss, grads } = lossGradients(model, () => crossEntropy(model.apply(xs), ys));
-    total += loss.dataSync()[0] * (n / b);
-    for (const [k, g] of grads) {
-      const prev = acc.get(k);
-      acc.set(
-        k,
-        tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, n / b)) : tf.mul(g, n / b))),
-      );
-      prev?.dispose();
-    }
-    tf.dispose([loss, ...grads.values()]);
-    if (xs !== x) tf.dispose([xs, ys]);
-  }
-  opt.apply(acc);
-  tf.dispose([...acc.values()]);
-  return total;
-}
-
 function inferStep(model: VisionTransformer, x: tf.Tensor): void {
   const logits = model.apply(x); // [B, K]
   logits.dataSync();
@@ -124,7 +92,8 @@ async function loraTrain(ctx: WorkloadContext, blocks?: number[]): Promise<Workl
   const { x, y } = randomBatch(s.batch, s.model.imgSize!, CLASSES);
   const depth = s.model.depth!;
   const micro = Math.min(s.batch, ctx.microBatch ?? (ctx.quick ? s.batch : DEFAULT_MICRO_BATCH));
-  const timing = await timeSteps(() => trainStep(model, opt, x, y, micro), {
+  const fwd = (t: tf.Tensor) => model.apply(t);
+  const timing = await timeSteps(() => trainStep(model, opt, fwd, x, y, micro), {
     ...ctx,
     label: `train step (micro-batch ${micro})`,
   });
@@ -190,14 +159,19 @@ async function prefixTrain(ctx: WorkloadContext): Promise<WorkloadOutcome> {
   }));
   const [, fillS] = await timed(() => batches.forEach((b) => cache.fill(b.ids, b.x)));
   ctx.log(`prefix cache: ${cache.size} items, ${(cache.bytes / 2 ** 20).toFixed(1)} MiB, ${fillS.toFixed(2)} s`);
+  const micro = Math.min(s.batch, ctx.microBatch ?? (ctx.quick ? s.batch : DEFAULT_MICRO_BATCH));
   const step = (i: number) => {
     const b = batches[i % batches.length];
     const tokens = cache.get(b.ids); // [B, T, D]
-    const loss = prefixTrainStep(split, opt, tokens, b.y);
+    // Same step as prefixTrainStep (lib/train/frozen_prefix.ts), with the micro-batching the full-forward pair uses.
+    const loss =
+      micro >= s.batch
+        ? prefixTrainStep(split, opt, tokens, b.y)
+        : trainStep(model, opt, split.suffix, tokens, b.y, micro);
     tokens.dispose();
     return loss;
   };
-  const timing = await timeSteps(step, { ...ctx, label: "cached-prefix step" });
+  const timing = await timeSteps(step, { ...ctx, label: `cached-prefix step (micro-batch ${micro})` });
   const items = cache.size;
   const bytes = cache.bytes;
   tf.dispose(batches.flatMap((b) => [b.x, b.y]));
@@ -215,6 +189,7 @@ async function prefixTrain(ctx: WorkloadContext): Promise<WorkloadOutcome> {
       cacheFillImgPerS: round(items / fillS, 2),
       cacheBytesPerItem: bytes / items,
       loraBlocks: blocks.join(","),
+      microBatch: micro,
     },
   };
 }

@@ -2,7 +2,8 @@
  * Reads PyTorch checkpoints (`torch.save` files: .pt, .pth, .bin) without Python and without executing any pickled
  * code. The zip format (torch >= 1.6: `<name>/data.pkl`, `<name>/data/<key>`, `<name>/byteorder`) and the legacy
  * format (chained pickles followed by raw storages) are both read. The pickle runs on a restricted VM
- * (torch_pickle.ts) whose only callables are the allow-list below; any other global is refused with a CheckpointError.
+ * (torch_pickle.ts) whose only callables are the allow-list in torch_globals.ts; any other global is refused with a
+ * CheckpointError (or, with `inertGlobals`, becomes an inert placeholder).
  */
 import * as fs from "node:fs";
 import { CheckpointError, DataError } from "../errors";
@@ -266,7 +267,7 @@ function readLegacy(file: string, findGlobal: Resolver): PyValue {
     return new TorchStorage(key, type.dtype, numel, () => new Uint8Array(numel * type.dtype.itemsize), false);
   });
   const first = unpickle(data, { findGlobal, persistentLoad: dry }, file, sys.end);
-  const raw = legacyStorages(data, file, first.end, sizes, findGlobal);
+  const raw = legacyStorages(data, file, first.end, sizes, findGlobal, little);
   const persistentLoad = storageLoader(
     (key, type, numel) =>
       new TorchStorage(key, type.dtype, numel, () => raw.get(key)!.slice(), little !== HOST_LITTLE_ENDIAN),
@@ -281,6 +282,7 @@ function legacyStorages(
   start: number,
   sizes: Map<string, { type: TorchStorageType; numel: number }>,
   findGlobal: Resolver,
+  little: boolean,
 ): Map<string, Uint8Array> {
   const bad = (at: number, expected: string, got: string) =>
     new CheckpointError("Legacy checkpoint storage records are corrupt", {
@@ -298,7 +300,7 @@ function legacyStorages(
     const info = sizes.get(key);
     if (!info) throw bad(p, "a key the object's pickle named", key);
     if (p + 8 > data.length) throw bad(p, `storage ${key}`, "end of file");
-    const n = Number(view.getBigInt64(p, true));
+    const n = Number(view.getBigInt64(p, little)); // written in the saving machine's byte order
     const bytes = n * info.type.dtype.itemsize;
     if (n !== info.numel || p + 8 + bytes > data.length) {
       throw bad(p, `${info.numel} elements for storage ${key}`, `${n} (${data.length - p - 8} bytes left in the file)`);

@@ -138,10 +138,16 @@ export function rebuildTensor(
   if (n > 0 && (offset < 0 || last >= storage.numel)) {
     throw bad("Tensor view runs past the end of its storage", `elements < ${storage.numel}`, `element ${last}`);
   }
+  const contiguous = isContiguous(size, stride);
+  if (n > 0 && contiguous && offset === 0 && n === storage.numel && storage.data().byteOffset === 0) {
+    // The usual state-dict case (one tensor per whole storage): share the bytes instead of copying a 1 GB model twice.
+    const whole = storage.data();
+    return { dtype: storage.dtype.host, shape: [...size], data: decode(whole.subarray(0, n * w), storage.dtype, n) };
+  }
   const out = new Uint8Array(new ArrayBuffer(n * w));
   if (n > 0) {
     const src = storage.data();
-    if (isContiguous(size, stride)) out.set(src.subarray(offset * w, (offset + n) * w));
+    if (contiguous) out.set(src.subarray(offset * w, (offset + n) * w));
     else gather(src, out, w, offset, size, stride);
   }
   return { dtype: storage.dtype.host, shape: [...size], data: decode(out, storage.dtype, n) };
@@ -187,7 +193,7 @@ function gather(src: Uint8Array, out: Uint8Array, w: number, offset: number, siz
   }
 }
 
-/** Host-order bytes of `n` elements → HostTensor data (float16 / bfloat16 widened to float32). */
+/** Host-order bytes of `n` elements (at byte offset 0 of their buffer) → HostTensor data (f16 / bf16 widened). */
 function decode(b: Uint8Array, dt: TorchDTypeInfo, n: number): HostTensor["data"] {
   const buf = b.buffer as ArrayBuffer;
   switch (dt.name) {

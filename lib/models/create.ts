@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { loadTorchStateDict } from "../io/torch_checkpoint";
 import { CheckpointError } from "../errors";
 import { fromTensorSync, sizeOf, type StateDict } from "../io/host_tensor";
 import { tfToTorch } from "../nn/layout";
@@ -145,16 +146,17 @@ export function readWeightsFile(file: string): StateDict {
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) return readTfjsLayersWeights(file);
   if (path.basename(file) === "model.json") return readTfjsLayersWeights(path.dirname(file));
   const ext = path.extname(file).toLowerCase();
+  // PyTorch pickles go through the restricted unpickler: tensors and containers only, never code.
+  if ([".bin", ".pth", ".pt"].includes(ext)) return loadTorchStateDict(file).stateDict;
   if (ext !== ".safetensors") {
-    throw new CheckpointError("Only safetensors weight files can be read", {
+    throw new CheckpointError("Unsupported weight file type", {
       where: file,
-      expected: "a .safetensors file",
+      expected: "a .safetensors file, a PyTorch .bin/.pth/.pt checkpoint, or a TF.js layers folder",
       got: ext || "no extension",
-      fix:
-        "convert once with Python: `from safetensors.torch import save_file; " +
-        "save_file(torch.load(f, map_location='cpu'), 'model.safetensors')` (unwrap a 'model'/'state_dict' key first)",
+      fix: "convert it with `peftlab weights convert IN OUT.safetensors`",
     });
   }
+
   const f = SafetensorsFile.open(file);
   try {
     const sd: StateDict = new Map();

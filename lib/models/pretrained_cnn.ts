@@ -78,6 +78,7 @@ export const CNN_PRETRAINED: readonly PretrainedCfg[] = [
     interpolation: "bilinear",
     cropPct: 1.0,
     file: "model.json",
+    localWeights: "${PEFTLAB_SHARED}/weights/mobilenet_v2_035_224_tfjs",
     naming: "keras-mobilenet",
     gated: false,
     license: "apache-2.0",

@@ -34,6 +34,11 @@ export interface PretrainedCfg {
   hubId?: string;
   /** Weight file within the repo; safetensors preferred. */
   file?: string;
+  /**
+   * Where an offline copy of the weights lives, as a path with `${PEFTLAB_SHARED}` expansion (lib/paths expandEnv);
+   * run configs use it when they name no weights.
+   */
+  localWeights?: string;
   /** Naming scheme of that file's keys (a NamingSpec name in lib/models/convert). */
   naming: string;
   /** Whether downloading needs accepting terms on the hub. */

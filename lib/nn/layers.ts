@@ -3,7 +3,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, ShapeError } from "../errors";
+import { batchNorm2d } from "./batch_norm";
 import { Module } from "./module";
+import { leanRelu } from "./relu";
 import { type SeedSequence, uniform } from "./init";
 
 /** y = x·Wᵀ + b over the last axis; weight stored tfjs-style [in, out], saved as torch [out, in]. */
@@ -133,26 +135,26 @@ export class BatchNorm2d extends Module {
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      let mean: tf.Tensor;
-      let variance: tf.Tensor;
-      if (this.training) {
-        const m = tf.moments(x, [0, 1, 2]); // per-channel over N, H, W
-        mean = m.mean;
-        variance = m.variance;
+      // One recorded op per layer (lib/nn/batch_norm.ts): the elementary-op version kept ~5 full-size tensors per
+      // layer on the tape, which made CNN training on wasm run out of its 4 GB heap at batch 32.
+      const r = batchNorm2d(x, this.weight.variable as tf.Tensor1D, this.bias.variable as tf.Tensor1D, {
+        training: this.training,
+        eps: this.eps,
+        runningMean: this.runningMean,
+        runningVar: this.runningVar,
+        affineTrainable: this.weight.trainable || this.bias.trainable,
+      });
+      if (r.batchMean && r.batchVar) {
         const n = x.size / this.numFeatures;
         const mom = this.momentum;
-        this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - mom), tf.mul(mean, mom)));
+        this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - mom), tf.mul(r.batchMean, mom)));
         this.runningVar.assign(
-          tf.add(tf.mul(this.runningVar, 1 - mom), tf.mul(variance, (mom * n) / Math.max(n - 1, 1))),
+          tf.add(tf.mul(this.runningVar, 1 - mom), tf.mul(r.batchVar, (mom * n) / Math.max(n - 1, 1))),
         );
         this.numBatchesTracked.assign(tf.add(this.numBatchesTracked, tf.scalar(1, "int32")));
-      } else {
-        mean = this.runningMean;
-        variance = this.runningVar;
+        tf.dispose([r.batchMean, r.batchVar]);
       }
-      // Fold into one scale and shift: y = x·s + (b − mean·s), s = γ/√(var+eps).
-      const s = tf.mul(this.weight.variable, tf.rsqrt(tf.add(variance, this.eps)));
-      return tf.add(tf.mul(x, s), tf.sub(this.bias.variable, tf.mul(mean, s)));
+      return r.y;
     });
   }
 }
@@ -207,9 +209,9 @@ export class Activation extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     switch (this.kind) {
       case "relu":
-        return tf.relu(x);
+        return leanRelu(x, false);
       case "relu6":
-        return tf.relu6(x);
+        return leanRelu(x, true);
       case "silu":
         return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
       case "sigmoid":

@@ -24,6 +24,13 @@ import type { JsonValue } from "../results/run_record";
 import type { RunBody } from "../results/run_log";
 import type { TrainSource } from "../train/fit";
 import { type HostImages, mapHostImages } from "./host_data";
+import { loadPreparedDataset } from "../data/prepared";
+import { splitOf } from "../data/types";
+import { Conv2d } from "../nn/layers";
+import { cachedFeatures } from "../train/features";
+import { createModel } from "../models/create";
+import { getPretrainedCfg } from "../models/registry";
+import { ciVitBackbone } from "./ci_backbone";
 
 /** The PBC JPEG folder split stratified into train / val / test (default 70/10/20, seed 0). */
 export interface PbcSplits {
@@ -63,6 +70,33 @@ export function pbcJpegSplits(o: PbcSplitOptions = {}): PbcSplits {
   }
   const s = stratifiedSplit(ds, o.fractions ?? { train: 0.7, val: 0.1, test: 0.2 }, o.seed ?? 0);
   return { classes: ds.classes, train: s.train, val: s.val, test: s.test };
+}
+
+/** The train / val / test splits of a prepared dataset (`peftlab data prepare …`): the full-scale path. */
+export function preparedSplits(dir: string): PbcSplits {
+  const ds = loadPreparedDataset(dir);
+  return { classes: ds.classes, train: splitOf(ds, "train"), val: splitOf(ds, "val"), test: splitOf(ds, "test") };
+}
+
+/** Names of the 1×1, ungrouped Conv2d modules (a CNN's pointwise convs): LoRA targets for MobileNetV2. */
+export function pointwiseConvNames(model: ImageClassifier): string[] {
+  return model
+    .namedModules()
+    .filter(([, m]) => m instanceof Conv2d && m.kernelSize === 1 && m.groups === 1)
+    .map(([n]) => n);
+}
+
+/** Frozen features of a dataset through lib/train's on-disk feature cache, as host items ([N, d]). */
+export async function cachedHostFeatures(
+  model: ImageClassifier,
+  modelKey: string,
+  ds: ImageDataset,
+  transform: TransformOptions,
+  o: { batchSize?: number; cacheDir?: string } = {},
+): Promise<HostImages & { cached: boolean }> {
+  const f = await cachedFeatures(model, modelKey, ds, { transform, batchSize: o.batchSize ?? 32, cacheDir: o.cacheDir });
+  const labels = Float32Array.from(ds.items, (it) => it.label ?? 0);
+  return { x: f.data, n: f.n, itemShape: [f.d], labels, ids: f.ids, cached: f.cached };
 }
 
 /** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */
@@ -264,5 +298,54 @@ function probeRecord(
     startedAt: t0.toISOString(),
     finishedAt: t1.toISOString(),
     extra,
+  };
+}
+
+/** A ViT backbone for a paper notebook: a factory of fresh copies (LoRA injects in place) plus its input pipeline. */
+export interface NotebookBackbone {
+  modelId: string;
+  /** A fresh model with a new `numClasses` head (0 = features only), pretrained weights loaded. */
+  make(numClasses: number, seed?: number): Promise<ImageClassifier>;
+  /** Eval transform for image files (resize, centre crop, normalisation). */
+  transform: TransformOptions;
+  /** One line on what the backbone is, for the notebook. */
+  description: string;
+}
+
+/**
+ * `ci`: the CI stand-in ViT (ciVitBackbone, pretrained on PBC-28, cached). `full`: a registered pretrained ViT
+ * (`createModel(modelId, { weights })`, e.g. CLIP ViT-B/16 or UNI fetched with `peftlab weights get`).
+ */
+export async function notebookVitBackbone(
+  scale: "ci" | "full",
+  o: { modelId?: string; weights?: string; cacheDir?: string; dataFile?: string; log?: ((s: string) => void) | null },
+): Promise<NotebookBackbone> {
+  if (scale === "ci") {
+    const first = await ciVitBackbone({ cacheDir: o.cacheDir, dataFile: o.dataFile, log: o.log });
+    return {
+      modelId: first.modelId,
+      transform: first.jpegTransform,
+      description:
+        `${first.modelId}: CI stand-in ViT (patch ${first.arch.patchSize}, dim ${first.arch.embedDim}, depth ${first.arch.depth}), ` +
+        `pretrained supervised on PBC-28 train (val accuracy ${first.report.valAccuracy.toFixed(3)}); ${first.cached ? "loaded from cache" : "pretrained now"}`,
+      make: async (numClasses, seed = 0) =>
+        (await ciVitBackbone({ cacheDir: o.cacheDir, dataFile: o.dataFile, numClasses, headSeed: seed, log: null })).model,
+    };
+  }
+  if (!o.modelId || !o.weights) {
+    throw new DataError("The full-scale backbone needs a model id and a weights file", {
+      where: "notebookVitBackbone(full)",
+      expected: "modelId (see listPretrained()) and weights (a safetensors file)",
+      got: `modelId ${o.modelId ?? "(none)"}, weights ${o.weights ?? "(none)"}`,
+      fix: "fetch the weights with `peftlab weights get <repo>` and set MODEL_ID / WEIGHTS in the parameters cell",
+    });
+  }
+  const cfg = getPretrainedCfg(o.modelId);
+  const size = cfg.inputSize[1];
+  return {
+    modelId: o.modelId,
+    transform: { size, resize: Math.round(size / cfg.cropPct), normalize: { mean: [...cfg.mean], std: [...cfg.std] } },
+    description: `${o.modelId} (${cfg.source})`,
+    make: async (numClasses, seed = 0) => createModel(o.modelId!, { weights: o.weights, numClasses, seed }),
   };
 }

@@ -1,17 +1,18 @@
 /**
- * Model ids a RunConfig can name, each with its input size, normalisation and a builder that loads pretrained
- * weights and puts a fresh head for the run's classes. The shared MobileNetV2 and the reference fixtures are built
- * in; `registerRunModel` lets the model registry (lib/models) add its entries without lib/train knowing them.
+ * What a RunConfig's `model.id` means. Registry ids (lib/models/registry.ts, e.g. "mobilenetv2_035_224.tfjs_keras")
+ * are built by createModel with their registry preprocessing; `fixture:<case>` builds a case of a reference
+ * manifest (fixtures/reference/manifest.json) through the parity builders, for tests and smoke runs. lib/train keeps
+ * no model table of its own: a new registry entry is usable in run configs as it lands.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../errors";
-import { readSafetensors } from "../io/safetensors";
-import { sharedPath } from "../paths";
+import { expandEnv, sharedPath } from "../paths";
 import type { NormalizeSpec } from "../data/transforms";
-import { buildCnn, isCnnArch } from "../models/cnn_builders";
-import { loadTorchvisionStateDict } from "../models/cnn_common";
-import { loadKerasMobileNetV2 } from "../models/convert/keras_mobilenet";
+import { ARCH_BUILDERS } from "../models/builders";
+import { createModel } from "../models/create";
+import { loadCaseModel, readManifest, type ManifestCase } from "../models/parity";
+import { getPretrainedCfg, listPretrained, type PretrainedCfg } from "../models/registry";
 import type { ImageClassifier } from "../models/types";
 
 /** How a run builds its model. */
@@ -19,71 +20,84 @@ export interface RunModelSpec {
   /** Default input side. */
   size: number;
   normalize: NormalizeSpec;
-  /** Default weights path (a file or folder). */
+  /** Default weights path (a file or folder); throws a ConfigError when the model has no local default. */
   defaultWeights(): string;
   /** Builds the pretrained model with a fresh `numClasses` head (0: Identity), seeded. */
-  build(o: { weights: string; numClasses: number; seed: number }): ImageClassifier;
+  build(o: { weights: string; numClasses: number; seed: number; log?: (m: string) => void }): ImageClassifier;
 }
 
-const SPECS = new Map<string, RunModelSpec>();
+const FIXTURE = "fixture:";
 
-/** Adds (or replaces) a model id usable in RunConfig.model.id. */
-export function registerRunModel(id: string, spec: RunModelSpec): void {
-  SPECS.set(id, spec);
-}
-
-registerRunModel("mobilenetv2_035_224.keras", {
-  size: 224,
-  normalize: "inception",
-  defaultWeights: () => sharedPath("weights", "mobilenet_v2_035_224_tfjs"),
-  build: (o) => loadKerasMobileNetV2(o.weights, { numClasses: o.numClasses, seed: o.seed }),
-});
-
-/** The ids a run can use: registered ones plus `fixture:<case>` for each CNN case of a reference manifest. */
+/** The ids a run can use: the registry's plus `fixture:<case>` for each case of a reference manifest. */
 export function runModelIds(): string[] {
-  return [...SPECS.keys(), "fixture:<case> (CNN cases of fixtures/reference/manifest.json)"];
+  return [...listPretrained(), `${FIXTURE}<case> (cases of fixtures/reference/manifest.json)`];
 }
 
-/** The spec of a model id; unknown ids are a ConfigError listing the known ones. */
+/** The spec of a model id; unknown ids are a ConfigError naming close registry ids. */
 export function runModelSpec(id: string): RunModelSpec {
-  const s = SPECS.get(id);
-  if (s) return s;
-  if (id.startsWith("fixture:")) return fixtureSpec(id.slice("fixture:".length));
-  throw new ConfigError("Unknown model id", {
-    where: "model.id",
-    expected: `one of ${runModelIds().join(", ")}`,
-    got: JSON.stringify(id),
-  });
+  if (id.startsWith(FIXTURE)) return fixtureSpec(id.slice(FIXTURE.length));
+  let cfg: PretrainedCfg;
+  try {
+    cfg = getPretrainedCfg(id);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    throw new ConfigError("Unknown model id", {
+      where: "model.id",
+      expected: `a registry id (listPretrained(), e.g. ${listPretrained({ arch: "mobilenetv2" }).join(", ")}) or ${FIXTURE}<case>`,
+      got: JSON.stringify(id),
+      fix: "use an id from `peftlab info` / listPretrained(), or add a registry entry in lib/models/pretrained_*.ts",
+    });
+  }
+  return registrySpec(cfg);
 }
 
-/** A torchvision CNN case of the reference fixtures (small random weights) — for tests and smoke runs. */
+/** A registry model: createModel with the entry's preprocessing; a new head replaces the pretrained one. */
+function registrySpec(cfg: PretrainedCfg): RunModelSpec {
+  return {
+    size: cfg.inputSize[1],
+    normalize: { mean: [...cfg.mean], std: [...cfg.std] },
+    defaultWeights: () => {
+      if (cfg.localWeights) return expandEnv(cfg.localWeights);
+      throw new ConfigError("The model has no local default weights", {
+        where: "model.weights",
+        expected: `a path to ${cfg.id}'s ${cfg.file ?? "weights"}`,
+        got: "nothing",
+        fix: cfg.hubId ? `run \`peftlab weights get ${cfg.id}\` and set model.weights to the file` : (cfg.source ?? ""),
+      });
+    },
+    build: (o) =>
+      createModel(cfg.id, {
+        weights: o.weights,
+        numClasses: o.numClasses,
+        seed: o.seed,
+        log: o.log ?? (() => undefined),
+      }).eval(),
+  };
+}
+
+/** A reference-manifest case (small random weights in PyTorch names): the parity builders, then a fresh head. */
 function fixtureSpec(name: string): RunModelSpec {
-  const manifestFile = sharedPath("fixtures", "reference", "manifest.json");
-  const findCase = (dir: string) => {
-    const m = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
-      cases: Record<string, unknown>[];
-    };
+  const defaultDir = sharedPath("fixtures", "reference");
+  const findCase = (dir: string): ManifestCase => {
+    const m = readManifest(path.join(dir, "manifest.json"));
     const c = m.cases.find((x) => x.name === name);
-    if (!c || !isCnnArch(String(c.arch))) {
-      const ok = m.cases.filter((x) => isCnnArch(String(x.arch))).map((x) => `fixture:${x.name}`);
+    if (!c || !Object.prototype.hasOwnProperty.call(ARCH_BUILDERS, c.arch)) {
       throw new ConfigError("Unknown fixture model", {
         where: "model.id",
-        expected: `one of ${ok.join(", ")}`,
-        got: `fixture:${name}`,
+        expected: `one of ${m.cases.map((x) => FIXTURE + x.name).join(", ")}`,
+        got: FIXTURE + name,
       });
     }
     return c;
   };
-  const c0 = fs.existsSync(manifestFile) ? findCase(path.dirname(manifestFile)) : undefined;
+  const c0 = fs.existsSync(path.join(defaultDir, "manifest.json")) ? findCase(defaultDir) : undefined;
   return {
     size: Number(c0?.image_size ?? 32),
     normalize: "imagenet",
-    defaultWeights: () => path.dirname(manifestFile),
+    defaultWeights: () => defaultDir,
     build: (o) => {
       const dir = fs.statSync(o.weights).isDirectory() ? o.weights : path.dirname(o.weights);
-      const c = findCase(dir);
-      const model = buildCnn(c, o.seed);
-      loadTorchvisionStateDict(model, readSafetensors(path.join(dir, String(c.weights))).tensors, { strict: true });
+      const model = loadCaseModel(findCase(dir), dir, o.log);
       model.resetClassifier(o.numClasses, o.seed);
       return model;
     },

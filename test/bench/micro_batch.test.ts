@@ -1,7 +1,7 @@
 /** The bench's ViT training step with gradient accumulation over micro-batches gives the whole-batch update. */
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
-import { trainStep } from "../../lib/bench/workloads_vit";
+import { trainStep } from "../../lib/bench/workload";
 import { createVit } from "../../lib/models/vit";
 import { getPeftModel } from "../../lib/peft/lora";
 import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../../lib/train/optim";
@@ -28,8 +28,8 @@ describeBackends("bench ViT train step with micro-batches", () => {
       const whole = build();
       const split = build();
       for (let s = 0; s < 2; s++) {
-        const lw = trainStep(whole.model, whole.opt, x, y, 6);
-        const ls = trainStep(split.model, split.opt, x, y, micro);
+        const lw = trainStep(whole.model, whole.opt, (t) => whole.model.apply(t), x, y, 6);
+        const ls = trainStep(split.model, split.opt, (t) => split.model.apply(t), x, y, micro);
         assert.ok(Math.abs(lw - ls) < 1e-5, `loss ${lw} vs ${ls}`);
       }
       const other = new Map(split.model.namedParameters());

@@ -59,7 +59,7 @@ describe("io/torch: weights convert and weights get (CLI)", () => {
     const out = path.join(tmp, "dino.safetensors");
     const r = await cli("weights", "convert", path.join(DIR, "dino.pth"), out);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /1 tensors from "teacher" \(1 F32\)/);
+    assert.match(r.out, /1 tensor from "teacher" \(1 F32\)/);
     const want = loadTorchStateDict(path.join(DIR, "dino.pth")).stateDict;
     assert.deepEqual(readSafetensors(out).tensors, want);
   });
@@ -76,6 +76,18 @@ describe("io/torch: weights convert and weights get (CLI)", () => {
     assert.equal(bad.code, 2);
     assert.match(bad.err, /^error: Checkpoint references the Python global os\.system.*nothing was executed/);
     assert.equal(bad.err.trim().split("\n").length, 1);
+  });
+
+  it("weights convert --inert-globals reads a training checkpoint that is refused without it", async () => {
+    const f = path.join(DIR, "training.pth");
+    const out = path.join(tmp, "training.safetensors");
+    const refused = await cli("weights", "convert", f, out);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /argparse\.Namespace.*--inert-globals/);
+    assert.ok(!fs.existsSync(out));
+    const r = await cli("weights", "convert", f, out, "--inert-globals");
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(readSafetensors(out).tensors, loadTorchStateDict(f, { inertGlobals: true }).stateDict);
   });
 
   it("weights get <registry id> refuses a gated model without HF_TOKEN before any request", async () => {
@@ -115,7 +127,7 @@ describe("io/torch: weights convert and weights get (CLI)", () => {
       [["weights", "get", "owner/repo", "model.safetensors", "--endpoint", "http://example.com"], /must be an https/],
       [
         ["weights", "get", "owner/repo", "model.safetensors", "--endpoint", "https://peftlab-test.invalid"],
-        /Cannot reach the Hugging Face hub; at https:\/\/peftlab-test\.invalid\/owner\/repo\/resolve\/main\/model\.safetensors/,
+        /Cannot reach the Hugging Face hub; at https:\/\/peftlab-test\.invalid\/owner\/repo\/resolve\/main\/model\.safetensors.*getaddrinfo/,
       ],
       [["weights", "get", "vit_base_patch16_224.mrm"], /has no Hugging Face hub source.*Google Drive/],
     ];

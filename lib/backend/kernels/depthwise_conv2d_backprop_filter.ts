@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type ConvAttrs, convGeom } from "./conv_util";
 import { asCpu, valuesOf } from "./cpu_data";
 import { depthwiseFilterGrad } from "./depthwise_loops";
-import { dwconv, geomArgs } from "./native_dw";
+import { geomArgs, simdKernels } from "./native_simd";
 import { asWasm, heap, mallocF32, offsetOf } from "./wasm_gemm";
 
 const NAME = "DepthwiseConv2dNativeBackpropFilter";
@@ -31,7 +31,7 @@ function onWasm(args: Args): tf.TensorInfo {
     const at = (acc + 7) & ~7;
     try {
       wb.wasm.HEAPF64.fill(0, at >> 3, (at >> 3) + len);
-      const k = dwconv(wb, NAME);
+      const k = simdKernels(wb, NAME);
       k.dw_filter_grad(offsetOf(wb, x), offsetOf(wb, dy), at, ...geomArgs(g));
       k.f64_to_f32(at, offsetOf(wb, out), len);
     } finally {

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type ConvAttrs, convGeom } from "./conv_util";
 import { asCpu, valuesOf } from "./cpu_data";
 import { depthwiseInputGrad } from "./depthwise_loops";
-import { dwconv, geomArgs } from "./native_dw";
+import { geomArgs, simdKernels } from "./native_simd";
 import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 const NAME = "DepthwiseConv2dNativeBackpropInput";
@@ -25,7 +25,7 @@ function onWasm(args: Args): tf.TensorInfo {
   const out = wb.makeOutput([g.n, g.inH, g.inW, g.inC], "float32"); // [N, H, W, C]
   if (filter.shape[3] === 1) {
     // SIMD kernel in place on tfjs's heap (~50× the JS loop); it zeroes dx itself.
-    dwconv(wb, NAME).dw_input_grad(offsetOf(wb, out), offsetOf(wb, dy), offsetOf(wb, filter), ...geomArgs(g));
+    simdKernels(wb, NAME).dw_input_grad(offsetOf(wb, out), offsetOf(wb, dy), offsetOf(wb, filter), ...geomArgs(g));
     return out;
   }
   const h = heap(wb);

@@ -13,7 +13,7 @@ import { BackendError } from "../../errors";
 import { WORKER_SOURCE } from "./gemm_worker_source";
 
 /** Control words (Int32 indices into the control SharedArrayBuffer); ALPHA is read as a float32. */
-export const CTL = { STATE: 0, M: 1, K: 2, N: 3, ACT: 4, BIAS: 5, PRELU: 6, ALPHA: 7, READY: 8 } as const;
+export const CTL = { STATE: 0, M: 1, K: 2, N: 3, ACT: 4, BIAS: 5, PRELU: 6, ALPHA: 7, READY: 8, STALL: 9 } as const;
 /** Values of CTL.STATE. */
 export const STATE = { IDLE: 0, POSTED: 1, DONE: 2, FAILED: 3 } as const;
 
@@ -22,7 +22,7 @@ export const SPLIT_MIN_MACS = 1 << 24;
 /** Rows of A below which a GEMM is never split (XNNPACK computes rows in tiles of up to 6). */
 const SPLIT_MIN_ROWS = 32;
 /** Longest wait for the worker's half before giving up with a BackendError. */
-const TIMEOUT_MS = 120_000;
+let timeoutMs = 120_000;
 
 interface Helper {
   worker: Worker;
@@ -34,6 +34,7 @@ interface Helper {
 
 let threads = 1;
 let helper: Helper | undefined;
+let splits = 0;
 
 /** Threads used by large wasm GEMMs (1 or 2). */
 export function gemmThreads(): number {
@@ -116,7 +117,13 @@ export interface SplitGemm {
 
 /** Rows of A the main thread keeps when this GEMM should be split, or undefined to run it whole. */
 export function splitRows(m: number, k: number, n: number): number | undefined {
-  if (threads < 2 || !helper || helper.dead || m < SPLIT_MIN_ROWS || m * k * n < SPLIT_MIN_MACS) return undefined;
+  if (threads < 2 || !helper || m < SPLIT_MIN_ROWS || m * k * n < SPLIT_MIN_MACS) return undefined;
+  if (helper.dead) {
+    // Results stay exact on one thread, so say so once and go on rather than fail a training run.
+    process.emitWarning(`peftlab: two-core GEMM disabled (${helper.dead}); GEMMs run on one thread`);
+    threads = 1;
+    return undefined;
+  }
   if (Atomics.load(helper.ctl, CTL.READY) !== 1) return undefined; // still starting: no waiting for it
   return Math.ceil(m / 2);
 }
@@ -125,6 +132,7 @@ export function splitRows(m: number, k: number, n: number): number | undefined {
 export function postWorkerRows(g: SplitGemm, m0: number): () => void {
   const h = helper as Helper;
   const rows = g.m - m0;
+  splits++;
   const sizes = [rows * g.k, g.k * g.n, g.bias[1], g.prelu[1], rows * g.n];
   const need = sizes.reduce((x, y) => x + y, 0);
   if (h.data.length < need) {
@@ -156,7 +164,7 @@ export function postWorkerRows(g: SplitGemm, m0: number): () => void {
 }
 
 function waitWhilePosted(h: Helper): number {
-  const deadline = Date.now() + TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = Atomics.load(h.ctl, CTL.STATE);
     if (s !== STATE.POSTED) return s;
@@ -173,8 +181,20 @@ function fail(h: Helper, g: SplitGemm, why: string): never {
   void h.worker.terminate();
   throw new BackendError(`Two-core GEMM: ${reason}`, {
     where: `gemm worker, [${g.m},${g.k}]×[${g.k},${g.n}]`,
-    expected: `the worker's rows within ${TIMEOUT_MS / 1000} s`,
+    expected: `the worker's rows within ${timeoutMs / 1000} s`,
     got: reason,
     fix: "set PEFTLAB_THREADS=1 to run every GEMM on the main thread",
   });
 }
+
+/** Test hooks: a shorter timeout, and a worker that sleeps `ms` before each job (to provoke the timeout). */
+export const gemmThreadsTestHooks = {
+  /** GEMMs handed to the worker so far. */
+  splits: (): number => splits,
+  setTimeoutMs(ms: number): void {
+    timeoutMs = ms;
+  },
+  setWorkerStallMs(ms: number): void {
+    if (helper) Atomics.store(helper.ctl, CTL.STALL, ms);
+  },
+};

@@ -36,6 +36,8 @@ function serve(w) {
     let done = STATE.DONE;
     try {
       for (let msg; (msg = receiveMessageOnPort(port)); ) data = new Float32Array(msg.message);
+      const stall = Atomics.load(ctl, CTL.STALL); // tests only: provoke the main thread's timeout
+      if (stall > 0) Atomics.wait(ctl, CTL.STALL, stall, stall);
       const m = ctl[CTL.M], k = ctl[CTL.K], n = ctl[CTL.N], nb = ctl[CTL.BIAS], np = ctl[CTL.PRELU];
       const inLen = m * k + k * n + nb + np;
       if (inLen + m * n > cap) {

@@ -16,6 +16,7 @@ import {
   depthwiseConv2dNativeBackpropInputCpuConfig,
 } from "./depthwise_conv2d_backprop_input";
 import { fusedMatMulConfig } from "./fused_mat_mul";
+import { identityConfig } from "./identity";
 
 export { configureGemmThreads, gemmThreads, waitForGemmWorker } from "./gemm_threads";
 
@@ -74,6 +75,7 @@ defineOverrides("wasm", [
   { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },
   { config: depthwiseConv2dNativeBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
   { config: depthwiseConv2dNativeBackpropInputConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
+  { config: identityConfig, replaces: "tfjs-backend-wasm Identity: copies; the autodiff tape clones every saved tensor" },
 ]);
 
 defineOverrides("cpu", [

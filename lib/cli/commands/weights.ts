@@ -24,6 +24,15 @@ export interface WeightsSource {
   cfg?: PretrainedCfg;
 }
 
+const INERT_HELP =
+  "read a training checkpoint whose other entries (args, numpy values) use Python classes outside the " +
+  "allow-list, as inert placeholders (nothing is ever executed)";
+
+interface ConvertFlags {
+  inertGlobals?: boolean;
+  json?: boolean;
+}
+
 /** PyTorch pickle checkpoints that `weights get` converts to safetensors. */
 const TORCH_EXT = /\.(bin|pth|pt|ckpt)$/i;
 
@@ -119,6 +128,7 @@ interface GetFlags {
   dest?: string;
   endpoint: string;
   convert: boolean;
+  inertGlobals?: boolean;
   json?: boolean;
 }
 
@@ -143,10 +153,8 @@ async function getWeights(cmd: Command, idOrRepo: string, file: string | undefin
   let converted: { path: string; tensors: number; from: string } | undefined;
   if (o.convert && TORCH_EXT.test(src.file)) {
     const out = dest.replace(TORCH_EXT, ".safetensors");
-    const sd = convertTorchToSafetensors(dest, out, {
-      format: "pt",
-      source: `${src.repo}/${src.file}@${src.revision}`,
-    });
+    const info = { format: "pt", source: `${src.repo}/${src.file}@${src.revision}` };
+    const sd = convertTorchToSafetensors(dest, out, info, { inertGlobals: o.inertGlobals });
     converted = { path: out, tensors: sd.stateDict.size, from: sd.from };
   }
   const res = {
@@ -176,7 +184,8 @@ function describeConversion(out: string, sd: ExtractedStateDict, bytes: number):
   const dtypes = [...counts].map(([d, n]) => `${n} ${d}`).join(", ");
   const from = sd.from ? ` from "${sd.from}"` : "";
   const strip = sd.strippedPrefix ? `, prefix "${sd.strippedPrefix}" stripped` : "";
-  return `${out}: ${sd.stateDict.size} tensors${from} (${dtypes}${strip}), ${formatBytes(bytes)}\n`;
+  const n = sd.stateDict.size;
+  return `${out}: ${n} tensor${n === 1 ? "" : "s"}${from} (${dtypes}${strip}), ${formatBytes(bytes)}\n`;
 }
 
 /** Adds `weights get` and `weights convert` to the program. */
@@ -190,14 +199,16 @@ export function register(program: Command): void {
     .option("--dest <dir>", "output folder (default ./weights/<repo>)")
     .option("--endpoint <url>", "hub endpoint", "https://huggingface.co")
     .option("--no-convert", "keep a .bin/.pth as downloaded (default: also write <name>.safetensors)")
+    .option("--inert-globals", INERT_HELP)
     .option("--json", "print the result as JSON")
     .action(async function (this: Command, idOrRepo: string, file: string | undefined, o: GetFlags) {
       await getWeights(this, idOrRepo, file, o);
     });
   w.command("convert <in> [out]")
     .description("convert a PyTorch checkpoint (.bin/.pth/.pt) to safetensors without running pickled code")
+    .option("--inert-globals", INERT_HELP)
     .option("--json", "print the result as JSON")
-    .action(function (this: Command, input: string, output: string | undefined, o: { json?: boolean }) {
+    .action(function (this: Command, input: string, output: string | undefined, o: ConvertFlags) {
       const out = output ?? input.replace(/\.[^./\\]*$/, "") + ".safetensors";
       if (path.resolve(out) === path.resolve(input)) {
         throw new ConfigError("Output would overwrite the input", {
@@ -207,7 +218,8 @@ export function register(program: Command): void {
           fix: "pass an output path ending in .safetensors",
         });
       }
-      const sd = convertTorchToSafetensors(input, out, { format: "pt", source: path.basename(input) });
+      const info = { format: "pt", source: path.basename(input) };
+      const sd = convertTorchToSafetensors(input, out, info, { inertGlobals: o.inertGlobals });
       const bytes = fs.statSync(out).size;
       if (o.json) {
         return writeJson(this, {

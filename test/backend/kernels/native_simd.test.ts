@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { describeBackends } from "../../helpers/backends";
-import { DWCONV_BUILT_WITH, DWCONV_WASM_BASE64 } from "../../../lib/backend/native/dwconv_wasm";
-import { dwconvModule } from "../../../lib/backend/kernels/native_dw";
+import { SIMD_KERNELS_BUILT_WITH, SIMD_KERNELS_WASM_BASE64 } from "../../../lib/backend/native/simd_kernels_wasm";
+import { simdModule } from "../../../lib/backend/kernels/native_simd";
 import { randArray } from "./reference";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -38,34 +38,34 @@ function clangVersion(): string | undefined {
   }
 }
 
-describe("dwconv.wasm build artefact", () => {
-  it("dwconv_wasm.ts carries exactly the bytes of the committed dwconv.wasm", () => {
-    const file = fs.readFileSync(path.join(NATIVE, "dwconv.wasm"));
-    assert.ok(Buffer.from(DWCONV_WASM_BASE64, "base64").equals(file), "run scripts/build-wasm.sh");
+describe("simd_kernels.wasm build artefact", () => {
+  it("simd_kernels_wasm.ts carries exactly the bytes of the committed simd_kernels.wasm", () => {
+    const file = fs.readFileSync(path.join(NATIVE, "simd_kernels.wasm"));
+    assert.ok(Buffer.from(SIMD_KERNELS_WASM_BASE64, "base64").equals(file), "run scripts/build-wasm.sh");
   });
 
   it("imports only env.memory and has no data segment (it runs on tfjs's memory)", () => {
-    const bytes = Buffer.from(DWCONV_WASM_BASE64, "base64");
+    const bytes = Buffer.from(SIMD_KERNELS_WASM_BASE64, "base64");
     const WA = (globalThis as unknown as { WebAssembly: { Module: { imports(m: object): object[] } } }).WebAssembly;
-    assert.deepEqual(WA.Module.imports(dwconvModule()), [{ module: "env", name: "memory", kind: "memory" }]);
+    assert.deepEqual(WA.Module.imports(simdModule()), [{ module: "env", name: "memory", kind: "memory" }]);
     assert.ok(!sectionIds(bytes).includes(11), "a data section would overwrite tfjs memory at instantiation");
   });
 
-  it("matches a fresh build of dwconv.c (where the same clang is installed)", function () {
+  it("matches a fresh build of simd_kernels.c (where the same clang is installed)", function () {
     const version = clangVersion();
-    if (version !== DWCONV_BUILT_WITH) this.skip(); // CI has no clang: it uses the committed build
+    if (version !== SIMD_KERNELS_BUILT_WITH) this.skip(); // CI has no clang: it uses the committed build
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-wasm-"));
     try {
       execFileSync(path.join(ROOT, "scripts/build-wasm.sh"), [out], { stdio: "pipe" });
-      const fresh = fs.readFileSync(path.join(out, "dwconv.wasm"));
-      assert.ok(fresh.equals(fs.readFileSync(path.join(NATIVE, "dwconv.wasm"))), "run scripts/build-wasm.sh");
+      const fresh = fs.readFileSync(path.join(out, "simd_kernels.wasm"));
+      assert.ok(fresh.equals(fs.readFileSync(path.join(NATIVE, "simd_kernels.wasm"))), "run scripts/build-wasm.sh");
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
   });
 });
 
-describeBackends("dwconv.wasm on tfjs's heap", (backend) => {
+describeBackends("simd_kernels.wasm on tfjs's heap", (backend) => {
   if (backend !== "wasm") return;
   const attrs = { strides: [2, 2], pad: "same", dilations: [1, 1] };
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Builds notebooks/NN-*.ipynb from notebooks/src/NN-*.nbsrc (cells separated by `%% md`, `%% code` or
+// `%% code parameters` lines). The .ipynb files are what users open and what CI runs; they are written with outputs
+// cleared (execution_count null) and stable cell ids. Usage: node notebooks/src/build.mjs [NAME ...]
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const want = process.argv.slice(2);
+const files = fs.readdirSync(here).filter((f) => f.endsWith(".nbsrc") && (want.length === 0 || want.some((w) => f.startsWith(w))));
+for (const f of files) {
+  const name = f.replace(/\.nbsrc$/, "");
+  const lines = fs.readFileSync(path.join(here, f), "utf8").split("\n");
+  const cells = [];
+  let cur = null;
+  const flush = () => {
+    if (!cur) return;
+    while (cur.lines.length && cur.lines[cur.lines.length - 1].trim() === "") cur.lines.pop();
+    while (cur.lines.length && cur.lines[0].trim() === "") cur.lines.shift();
+    const source = cur.lines.map((l, i) => (i < cur.lines.length - 1 ? `${l}\n` : l));
+    const id = createHash("sha1").update(`${name}:${cells.length}`).digest("hex").slice(0, 8);
+    const cell = { cell_type: cur.type, id, metadata: cur.tags.length ? { tags: cur.tags } : {}, source };
+    if (cur.type === "code") Object.assign(cell, { execution_count: null, outputs: [] });
+    cells.push(cell);
+  };
+  for (const l of lines) {
+    const m = /^%% (md|code)(?: (.*))?$/.exec(l);
+    if (m) {
+      flush();
+      cur = { type: m[1] === "md" ? "markdown" : "code", tags: m[2] ? m[2].split(/\s+/) : [], lines: [] };
+    } else if (cur) cur.lines.push(l);
+  }
+  flush();
+  const nb = {
+    cells,
+    metadata: {
+      kernelspec: { name: "peftlab", display_name: "TypeScript (peftlab)", language: "typescript" },
+      language_info: { name: "typescript", file_extension: ".ts", mimetype: "text/x.typescript" },
+    },
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  fs.writeFileSync(path.join(here, "..", `${name}.ipynb`), `${JSON.stringify(nb, null, 1)}\n`);
+  console.log(`wrote notebooks/${name}.ipynb (${cells.length} cells)`);
+}
