@@ -71,8 +71,8 @@ export async function profileOnce(f: () => unknown): Promise<{ peakBytes: number
     });
     const byKernel = new Map<string, { ms: number; calls: number }>();
     for (const k of info.kernels) {
-      // Ops built with customGrad (fused matMul, …) appear as a scope "<op>__op" around their kernel: count kernels only.
-      if (k.name.endsWith("__op")) continue;
+      // customGrad ops (fused matMul, …) appear as a scope ("<op>__op", "unnamed scope") around their kernels: skip them.
+      if (k.name.endsWith("__op") || k.name === "unnamed scope") continue;
       const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
       e.ms += Number(k.kernelTimeMs) || 0;
       e.calls += 1;

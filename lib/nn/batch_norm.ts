@@ -71,7 +71,12 @@ function train(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number)
 }
 
 /** Eval with trainable γ/β: saves x for dγ. */
-function evalAffine(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, o: { eps: number; runningMean: tf.Tensor; runningVar: tf.Tensor }): tf.Tensor {
+function evalAffine(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  o: { eps: number; runningMean: tf.Tensor; runningVar: tf.Tensor },
+): tf.Tensor {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;
@@ -93,7 +98,12 @@ function evalAffine(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, o: { ep
 }
 
 /** Eval with frozen γ/β: a per-channel affine map whose gradient needs only the scale. */
-function evalFrozen(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, o: { eps: number; runningMean: tf.Tensor; runningVar: tf.Tensor }): tf.Tensor {
+function evalFrozen(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  o: { eps: number; runningMean: tf.Tensor; runningVar: tf.Tensor },
+): tf.Tensor {
   const s = tf.mul(gamma, tf.rsqrt(tf.add(o.runningVar, o.eps))); // [C]
   const shift = tf.sub(beta, tf.mul(o.runningMean, s)); // [C]
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -2,5 +2,4 @@
 export * from "./lora";
 export * from "./lora/parity";
 export * from "./strategies";
-/** Probes live under a namespace: lib/train has its own probe helpers with the same names (fitLogisticRegression, …). */
-export * as probes from "./probe";
+export * from "./probe";

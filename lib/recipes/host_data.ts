@@ -53,6 +53,14 @@ export interface HostSplits {
 /** Reads a MedMNIST-style .npz (train/val/test keys), subsamples, resizes and normalises every split into memory. */
 export function loadNpzSplits(file: string, o: NpzSplitOptions): HostSplits {
   const ds = npzDataset(file);
+  const lm = o.labelMap;
+  if (lm && (lm.length !== ds.classes.length || [...lm].sort((a, b) => a - b).some((v, i) => v !== i))) {
+    throw new ConfigError("labelMap must be a permutation of the class indices", {
+      where: "loadNpzSplits(labelMap)",
+      expected: `a permutation of 0..${ds.classes.length - 1} (${ds.classes.length} classes: ${ds.classes.join(" | ")})`,
+      got: JSON.stringify(lm),
+    });
+  }
   if (ds.task !== "multiclass") {
     throw new DataError("loadNpzSplits reads single-label files only", {
       where: file,

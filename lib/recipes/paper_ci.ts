@@ -27,7 +27,7 @@ import { type HostImages, mapHostImages } from "./host_data";
 import { loadPreparedDataset } from "../data/prepared";
 import { splitOf } from "../data/types";
 import { Conv2d } from "../nn/layers";
-import { cachedFeatures } from "../train/features";
+import { datasetFeatures } from "../train/run_probe";
 import { createModel } from "../models/create";
 import { getPretrainedCfg } from "../models/registry";
 import { ciVitBackbone } from "./ci_backbone";
@@ -50,15 +50,15 @@ export interface PbcSplitOptions {
   classes?: string[];
 }
 
-/** Loads the PBC image folder, optionally keeps some classes, and splits it stratified by class. */
-export function pbcJpegSplits(o: PbcSplitOptions = {}): PbcSplits {
+/** The PBC image folder as one dataset, optionally only some classes, relabelled 0..k−1 in the given order. */
+export function pbcJpegDataset(o: { root?: string; classes?: string[]; name?: string } = {}): ImageDataset {
   let ds = imageFolderDataset(o.root ?? sharedPath("data", "pbc-jpeg"));
   if (o.classes) {
     const idx = o.classes.map((c) => ds.classes.indexOf(c));
     const bad = o.classes.filter((_, i) => idx[i] < 0);
     if (bad.length) {
       throw new DataError("Unknown PBC class", {
-        where: "pbcJpegSplits.classes",
+        where: "pbcJpegDataset.classes",
         expected: `names from ${ds.classes.join(", ")}`,
         got: bad.join(", "),
       });
@@ -68,6 +68,12 @@ export function pbcJpegSplits(o: PbcSplitOptions = {}): PbcSplits {
       .map((it) => ({ ...it, label: idx.indexOf(it.label!) }));
     ds = { ...ds, classes: [...o.classes], items };
   }
+  return o.name ? { ...ds, name: o.name } : ds;
+}
+
+/** Loads the PBC image folder (optionally some classes) and splits it stratified by class. */
+export function pbcJpegSplits(o: PbcSplitOptions = {}): PbcSplits {
+  const ds = pbcJpegDataset(o);
   const s = stratifiedSplit(ds, o.fractions ?? { train: 0.7, val: 0.1, test: 0.2 }, o.seed ?? 0);
   return { classes: ds.classes, train: s.train, val: s.val, test: s.test };
 }
@@ -86,7 +92,7 @@ export function pointwiseConvNames(model: ImageClassifier): string[] {
     .map(([n]) => n);
 }
 
-/** Frozen features of a dataset through lib/train's on-disk feature cache, as host items ([N, d]). */
+/** Frozen features of a dataset through lib/peft's on-disk feature cache (via lib/train), as host items ([N, d]). */
 export async function cachedHostFeatures(
   model: ImageClassifier,
   modelKey: string,
@@ -94,9 +100,11 @@ export async function cachedHostFeatures(
   transform: TransformOptions,
   o: { batchSize?: number; cacheDir?: string } = {},
 ): Promise<HostImages & { cached: boolean }> {
-  const f = await cachedFeatures(model, modelKey, ds, { transform, batchSize: o.batchSize ?? 32, cacheDir: o.cacheDir });
+  // lib/peft's cache keys entries by the backbone's weights hash, so `modelKey` only names the model in logs.
+  void modelKey;
+  const f = await datasetFeatures(model, ds, { transform, batchSize: o.batchSize ?? 32, cacheDir: o.cacheDir });
   const labels = Float32Array.from(ds.items, (it) => it.label ?? 0);
-  return { x: f.data, n: f.n, itemShape: [f.d], labels, ids: f.ids, cached: f.cached };
+  return { x: f.data, n: f.n, itemShape: [f.d], labels, ids: f.ids, cached: f.computed === 0 };
 }
 
 /** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */

@@ -1,5 +1,6 @@
 /**
- * lib/train: optimisers, schedules, losses, the fit() loop with resumable checkpoints, evaluation, probes, and the
+ * lib/train: optimisers, schedules, losses, the fit() loop with resumable checkpoints, evaluation, probes in runs (on
+ * lib/peft's probes and feature cache), and the
  * RunConfig → run folder layer (runExperiment) that the CLI and notebooks share.
  * The callback types (TrainingCallbacks, TrainBeginInfo, BatchEndInfo, EpochEndInfo) are exported by lib/display
  * with the same shape, so only terminalProgress is re-exported from ./callbacks.
@@ -11,11 +12,10 @@ export * from "./fit";
 export * from "./evaluate";
 export * from "./checkpoint";
 export { terminalProgress } from "./callbacks";
-export * from "./probe";
-export * from "./features";
 export * from "./preds_csv";
 export * from "./run_config";
 export * from "./run_models";
+export * from "./run_probe";
 export * from "./run_data";
 export * from "./run_methods";
 export * from "./run_predict";

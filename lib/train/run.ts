@@ -23,15 +23,26 @@ import type { JsonValue, RunRecord } from "../results/run_record";
 import { runKey } from "../results/run_record";
 import type { TrainingCallbacks } from "./callbacks";
 import { evaluate, type EvalResult } from "./evaluate";
-import { cachedFeatures, selectRows, type DatasetFeatures } from "./features";
-import { fit, type FitResult } from "./fit";
+import { fit, type FitResult, type FitStrategy } from "./fit";
+import type { ParamGroup } from "./optim";
+import { fitStrategyOf, makeStrategy } from "./strategy_adapter";
 import { loadCheckpointDir } from "./checkpoint";
 import { writePredsCsv } from "./preds_csv";
-import { autoC, fitLogisticRegression, knnProbabilities, probeProbabilities } from "./probe";
+import { fitLogisticRegression, knnPredictProba, uniC } from "../peft/probe";
 import { resolveRunConfig, type RunConfig } from "./run_config";
 import { runSplits, runTransform, type RunSplits } from "./run_data";
 import { FeatureBatches, fitOptionsFrom, loraFitStrategy, metricsJsonlWriter } from "./run_methods";
 import { runModelSpec, type RunModelSpec } from "./run_models";
+import {
+  datasetFeatures,
+  padColumns,
+  saveSoftmaxProbe,
+  selectRows,
+  softmaxProbeOf,
+  softmaxProbeProba,
+  type DatasetFeatures,
+  type SoftmaxProbe,
+} from "./run_probe";
 import { predictionsOf, scoresReport } from "./run_predict";
 
 /** Options of runExperiment. */
@@ -71,7 +82,13 @@ export async function runExperiment(config: unknown, o: RunExperimentOptions = {
     `run ${filled.name}: ${filled.method.kind} on ${splits.all.name} (train ${splits.train.items.length}, val ${splits.val?.items.length ?? 0}, test ${splits.test.items.length}), backend ${backend}`,
   );
 
-  const model = spec.build({ weights: filled.model.weights!, numClasses: K, seed: filled.seed });
+  const model = spec.build({
+    weights: filled.model.weights!,
+    numClasses: K,
+    seed: filled.seed,
+    args: filled.model.args,
+    log,
+  });
   let result: MethodResult;
   try {
     const m = filled.method.kind;
@@ -160,7 +177,7 @@ function prepareOut(out: string, cfg: RunConfig, resume: boolean): void {
   writeFileAtomic(path.join(out, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
 }
 
-/** logreg / kNN / linear head: frozen features (cached), then a probe; evaluated on val and test. */
+/** logreg / kNN / linear head: frozen features (lib/peft's cache), then a probe; evaluated on val and test. */
 async function runProbe(
   cfg: RunConfig,
   spec: RunModelSpec,
@@ -170,9 +187,8 @@ async function runProbe(
   o: RunExperimentOptions,
   log: (l: string) => void,
 ): Promise<MethodResult> {
-  const transform = runTransform(cfg, spec, false);
-  const feats = await cachedFeatures(model, `${cfg.model.id}@${cfg.model.weights}`, s.all, {
-    transform,
+  const feats = await datasetFeatures(model, s.all, {
+    transform: runTransform(cfg, spec, false),
     batchSize: cfg.training.evalBatchSize,
     workers: cfg.data.workers,
     cacheDir: o.cacheDir,
@@ -185,63 +201,34 @@ async function runProbe(
   let predict: (x: DatasetFeatures) => Float32Array;
   let trainable = K * (feats.d + 1);
   let fitRes: FitResult | undefined;
-  const extra: { [k: string]: JsonValue } = { featureCache: feats.cacheFile };
+  const extra: { [k: string]: JsonValue } = { featureCache: path.join(feats.cacheDir, `${feats.key}.safetensors`) };
   if (m.kind === "logreg") {
-    const C = m.C === "auto" ? autoC(feats.d, K) : m.C;
-    const p = fitLogisticRegression(tr, labels(s.train), K, { C, maxIter: m.maxIter, tol: m.tol });
-    log(`logreg: C=${C}, ${p.iterations} L-BFGS iterations${p.converged ? "" : " (not converged)"}`);
-    Object.assign(extra, { C, iterations: p.iterations, converged: p.converged });
-    if (o.out)
-      saveProbe(o.out, Float32Array.from(p.weight), Float32Array.from(p.bias), K, feats.d, {
-        method: "logreg",
-        C: String(C),
-      });
-    predict = (x) => probeProbabilities(p, x);
+    const C = m.C === "auto" ? uniC(feats.d, K) : m.C;
+    const lr = fitLogisticRegression(tr, labels(s.train), { C, maxIter: m.maxIter, tol: m.tol });
+    log(`logreg: C=${C}, ${lr.fit.iterations} L-BFGS iterations (${lr.fit.reason})`);
+    Object.assign(extra, { C, iterations: lr.fit.iterations, converged: lr.fit.converged });
+    const p = softmaxProbeOf(lr, K);
+    if (o.out) saveSoftmaxProbe(o.out, p, { method: "logreg", C: String(C), binary: String(lr.binary) });
+    predict = (x) => softmaxProbeProba(p, x);
   } else if (m.kind === "knn") {
     trainable = 0;
+    const train = { features: tr.data, n: tr.n, d: tr.d, labels: labels(s.train) };
     if (o.out)
       writeSafetensors(
         path.join(o.out, "knn.safetensors"),
         new Map([
           ["features", { dtype: "float32", shape: [tr.n, tr.d], data: tr.data }],
-          ["labels", { dtype: "float32", shape: [tr.n], data: labels(s.train) }],
+          ["labels", { dtype: "float32", shape: [tr.n], data: train.labels }],
         ]),
       );
-    predict = (x) => knnProbabilities(tr, labels(s.train), K, x, m.k);
+    predict = (x) => {
+      const r = knnPredictProba(train, { features: x.data, n: x.n, d: x.d }, { k: m.k });
+      return padColumns(r.proba, x.n, r.numClasses, K);
+    };
   } else {
-    const head = new Linear(feats.d, K, { seeds: new SeedSequence(cfg.seed) });
-    const bs = cfg.training.batchSize;
-    const src = new FeatureBatches(tr, labels(s.train), tr.ids, bs, cfg.seed, true);
-    const val = s.val
-      ? new FeatureBatches(
-          selectRows(feats, s.val),
-          labels(s.val),
-          s.val.items.map((it) => it.id),
-          cfg.training.evalBatchSize,
-          cfg.seed,
-          false,
-        )
-      : undefined;
-    fitRes = await fit(
-      head,
-      src,
-      fitOptionsFrom(cfg, {
-        val,
-        checkpointDir: o.out && path.join(o.out, "checkpoints"),
-        resume: o.resume,
-        callbacks: [...(o.callbacks ?? []), ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : [])],
-        stopAfterSteps: o.stopAfterSteps,
-      }),
-    );
-    const sd = head.stateDict();
-    if (o.out)
-      saveProbe(o.out, sd.get("weight")!.data as Float32Array, sd.get("bias")!.data as Float32Array, K, feats.d, {
-        method: "linear",
-      });
-    const w = Float64Array.from(sd.get("weight")!.data as Float32Array);
-    const b = Float64Array.from(sd.get("bias")!.data as Float32Array);
-    head.dispose();
-    predict = (x) => probeProbabilities({ weight: w, bias: b, k: K, d: feats.d, iterations: 0, converged: true }, x);
+    const r = await trainHeadOnFeatures(cfg, feats, tr, labels, s, K, o);
+    fitRes = r.fit;
+    predict = (x) => softmaxProbeProba(r.probe, x);
   }
   const metrics: MethodResult["metrics"] = {};
   let testEval: MethodResult["testEval"];
@@ -267,22 +254,52 @@ async function runProbe(
   };
 }
 
-function saveProbe(
-  out: string,
-  w: Float32Array,
-  b: Float32Array,
+/** The `linear` method: a Linear head trained by fit() on cached features (checkpoints, resume, metrics.jsonl). */
+async function trainHeadOnFeatures(
+  cfg: RunConfig,
+  feats: DatasetFeatures,
+  tr: DatasetFeatures,
+  labels: (ds: ImageDataset) => Float32Array,
+  s: RunSplits,
   K: number,
-  d: number,
-  meta: Record<string, string>,
-): void {
-  writeSafetensors(
-    path.join(out, "probe.safetensors"),
-    new Map([
-      ["weight", { dtype: "float32", shape: [K, d], data: w }],
-      ["bias", { dtype: "float32", shape: [K], data: b }],
-    ]),
-    { metadata: { format: "pt", ...meta } },
-  );
+  o: RunExperimentOptions,
+): Promise<{ fit: FitResult; probe: SoftmaxProbe }> {
+  const head = new Linear(feats.d, K, { seeds: new SeedSequence(cfg.seed) });
+  try {
+    const src = new FeatureBatches(tr, labels(s.train), tr.ids, cfg.training.batchSize, cfg.seed, true);
+    const val = s.val
+      ? new FeatureBatches(
+          selectRows(feats, s.val),
+          labels(s.val),
+          s.val.items.map((it) => it.id),
+          cfg.training.evalBatchSize,
+          cfg.seed,
+          false,
+        )
+      : undefined;
+    const fr = await fit(
+      head,
+      src,
+      fitOptionsFrom(cfg, {
+        val,
+        checkpointDir: o.out && path.join(o.out, "checkpoints"),
+        resume: o.resume,
+        callbacks: [...(o.callbacks ?? []), ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : [])],
+        stopAfterSteps: o.stopAfterSteps,
+      }),
+    );
+    const sd = head.stateDict(); // torch layout: weight [K, d]
+    const probe = {
+      weight: Float32Array.from(sd.get("weight")!.data as Float32Array),
+      bias: Float32Array.from(sd.get("bias")!.data as Float32Array),
+      k: K,
+      d: feats.d,
+    };
+    if (o.out) saveSoftmaxProbe(o.out, probe, { method: "linear" });
+    return { fit: fr, probe };
+  } finally {
+    head.dispose();
+  }
 }
 
 /** LoRA or a fine-tuning strategy: fit() over image loaders, then the best checkpoint is restored and evaluated. */
@@ -297,23 +314,33 @@ async function runTrained(
   const t = cfg.training;
   let counts: { trainable: number; all: number };
   let save: (out: string) => void;
-  let strategy;
+  let strategy: FitStrategy | undefined;
   if (m.kind === "lora") {
     const lm = getPeftModel(model, { modulesToSave: model.headNames, seed: cfg.seed, ...m.lora });
     counts = lm.trainableParameterCounts();
     save = (out) => saveAdapter(lm, path.join(out, "adapter"));
     strategy = loraFitStrategy();
-  } else if (m.kind === "strategy" && m.name === "FT") {
-    model.unfreeze();
-    counts = { trainable: model.numParameters({ trainableOnly: true }), all: model.numParameters() };
+  } else if (m.kind === "strategy") {
+    // Every arm (FT, LP, LP-FT, G-LF, G-FL, L2-SP, L1-SP, Auto-RGN, LLRD, discriminative) goes through lib/peft.
+    const base = fitStrategyOf(makeStrategy(m.name, m.options ?? {}));
+    let groups: ParamGroup[] = [];
+    strategy = { ...base, setup: (mod, opt) => (groups = base.setup!(mod, opt) ?? []) } satisfies FitStrategy;
+    // Trainable = every parameter the strategy's groups ever train (gradual unfreezing counts the whole schedule).
+    counts = {
+      get trainable() {
+        const seen = new Set<string>();
+        for (const g of groups) for (const [n] of g.params) seen.add(n);
+        return model.namedParameters().reduce((acc, [n, p]) => acc + (seen.has(n) ? p.variable.size : 0), 0);
+      },
+      all: model.numParameters(),
+    };
     save = (out) =>
       writeSafetensors(path.join(out, "model.safetensors"), model.stateDict(), { metadata: { format: "pt" } });
   } else {
-    throw new ConfigError("Strategy is not available in this build", {
-      where: "method.name",
-      expected: "FT (lib/peft/strategies provides the others once merged)",
-      got: m.kind === "strategy" ? m.name : m.kind,
-      fix: 'use { "kind": "strategy", "name": "FT" } or { "kind": "lora", ... }',
+    throw new ConfigError("Not a trained method", {
+      where: "method.kind",
+      expected: "lora or strategy",
+      got: m.kind,
     });
   }
   const trainDl = new DataLoader(s.train, {

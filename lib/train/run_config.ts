@@ -41,16 +41,32 @@ export interface RunDataConfig {
 }
 
 export interface RunModelConfig {
-  /** A model id known to `runModelIds()`, e.g. "mobilenetv2_035_224.keras" or "fixture:resnet_basic". */
+  /** A model id known to `runModelIds()`: a registry id ("mobilenetv2_035_224.tfjs_keras") or "fixture:<case>". */
   id: string;
   /** Weights file or folder; default the model's own (shared weights, fixtures). */
   weights?: string;
   /** Number of classes of the new head: a number, or "data" (the dataset's class count). */
   numClasses: number | "data";
+  /**
+   * Architecture-argument overrides (snake_case, createModel's `args`), e.g. `{ "bn_momentum": 0.1 }`: the Keras
+   * MobileNetV2 keeps Keras's 0.001, with which BatchNorm running statistics barely move during a short fine-tune.
+   */
+  args?: Record<string, unknown>;
 }
 
-/** Strategies from lib/peft/strategies, by name; "FT" (full fine-tuning) runs without them. */
-export const STRATEGY_NAMES = ["FT", "LP", "LP-FT", "G-LF", "G-FL", "L2-SP", "L1-SP", "Auto-RGN", "LLRD"] as const;
+/** Strategies from lib/peft/strategies, by name (built by strategy_adapter's makeStrategy with `options`). */
+export const STRATEGY_NAMES = [
+  "FT",
+  "LP",
+  "LP-FT",
+  "G-LF",
+  "G-FL",
+  "L2-SP",
+  "L1-SP",
+  "Auto-RGN",
+  "LLRD",
+  "discriminative",
+] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** What is adapted and how. */
@@ -113,7 +129,7 @@ export function resolveRunConfig(raw: unknown, opts: ResolveOptions = {}): RunCo
     warn,
   );
   const seed = int(r.seed ?? 0, "seed", 0);
-  const model = obj(req(r.model, "model"), "model", ["id", "weights", "numClasses"], warn);
+  const model = obj(req(r.model, "model"), "model", ["id", "weights", "numClasses", "args"], warn);
   const data = obj(req(r.data, "data"), "data", ["source", "split", "trainSubset", "transform", "workers"], warn);
   const cfg: RunConfig = {
     name: str(r.name ?? "run", "name"),
@@ -129,6 +145,7 @@ export function resolveRunConfig(raw: unknown, opts: ResolveOptions = {}): RunCo
         model.numClasses === undefined || model.numClasses === "data"
           ? "data"
           : int(model.numClasses, "model.numClasses", 1),
+      ...(model.args === undefined ? {} : { args: obj(model.args, "model.args", null, warn) }),
     },
     data: resolveData(data, seed, p, warn),
     method: resolveMethod(req(r.method, "method"), warn),

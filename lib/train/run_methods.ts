@@ -13,13 +13,13 @@ import type { TrainingCallbacks } from "./callbacks";
 import type { EvalSource } from "./evaluate";
 import type { FitOptions, FitStrategy, TrainSource } from "./fit";
 import type { RunConfig } from "./run_config";
-import type { FeatureMatrix } from "./probe";
+import type { DatasetFeatures } from "./run_probe";
 
 /** Batches of cached features and labels with an exact, seekable position (a TrainSource and an EvalSource). */
 export class FeatureBatches implements TrainSource, EvalSource {
   private pos = { epoch: 0, batch: 0 };
   constructor(
-    private readonly x: FeatureMatrix,
+    private readonly x: DatasetFeatures,
     private readonly y: ArrayLike<number>,
     private readonly ids: string[],
     private readonly batchSize: number,

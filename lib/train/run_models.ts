@@ -23,7 +23,14 @@ export interface RunModelSpec {
   /** Default weights path (a file or folder); throws a ConfigError when the model has no local default. */
   defaultWeights(): string;
   /** Builds the pretrained model with a fresh `numClasses` head (0: Identity), seeded. */
-  build(o: { weights: string; numClasses: number; seed: number; log?: (m: string) => void }): ImageClassifier;
+  build(o: {
+    weights: string;
+    numClasses: number;
+    seed: number;
+    /** Architecture-argument overrides (createModel's `args`; merged into a fixture case's fields). */
+    args?: Record<string, unknown>;
+    log?: (m: string) => void;
+  }): ImageClassifier;
 }
 
 const FIXTURE = "fixture:";
@@ -70,6 +77,7 @@ function registrySpec(cfg: PretrainedCfg): RunModelSpec {
         weights: o.weights,
         numClasses: o.numClasses,
         seed: o.seed,
+        args: o.args,
         log: o.log ?? (() => undefined),
       }).eval(),
   };
@@ -97,7 +105,7 @@ function fixtureSpec(name: string): RunModelSpec {
     defaultWeights: () => defaultDir,
     build: (o) => {
       const dir = fs.statSync(o.weights).isDirectory() ? o.weights : path.dirname(o.weights);
-      const model = loadCaseModel(findCase(dir), dir, o.log);
+      const model = loadCaseModel({ ...findCase(dir), ...o.args }, dir, o.log);
       model.resetClassifier(o.numClasses, o.seed);
       return model;
     },

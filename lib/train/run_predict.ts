@@ -12,9 +12,9 @@ import { computeMetrics, type MetricsReport, type MetricsTask } from "../metrics
 import { loadAdapter } from "../peft/lora/save";
 import type { RunRecord } from "../results/run_record";
 import { evaluate, type EvalResult } from "./evaluate";
-import { extractFeatures } from "./features";
 import type { Predictions } from "./preds_csv";
-import { knnProbabilities, probeProbabilities } from "./probe";
+import { knnPredictProba } from "../peft/probe";
+import { datasetFeatures, loadSoftmaxProbe, padColumns, softmaxProbeProba } from "./run_probe";
 import { resolveRunConfig, type RunConfig } from "./run_config";
 import { mapClassesByName, runTransform } from "./run_data";
 import { runModelSpec } from "./run_models";
@@ -92,41 +92,31 @@ export async function predictWithRun(
   const ds = mapClassesByName(data, run.classes, "--data");
   const spec = runModelSpec(cfg.model.id);
   const K = run.classes.length;
-  const model = spec.build({ weights: cfg.model.weights ?? spec.defaultWeights(), numClasses: K, seed: cfg.seed });
+  const weights = cfg.model.weights ?? spec.defaultWeights();
+  const model = spec.build({ weights, numClasses: K, seed: cfg.seed, args: cfg.model.args });
   const bs = o.batchSize ?? cfg.training.evalBatchSize;
   const transform = runTransform(cfg, spec, false);
   const labels = Float32Array.from(ds.items, (it) => it.label ?? 0);
   try {
     const m = cfg.method;
     if (m.kind === "logreg" || m.kind === "linear" || m.kind === "knn") {
-      const x = await extractFeatures(model, ds, { transform, batchSize: bs, workers: cfg.data.workers });
+      const feats = await datasetFeatures(model, ds, { transform, batchSize: bs, workers: cfg.data.workers });
       let scores: Float32Array;
       if (m.kind === "knn") {
         const t = readSafetensors(path.join(run.dir, "knn.safetensors")).tensors;
-        const tf = t.get("features")!;
-        scores = knnProbabilities(
-          { data: tf.data as Float32Array, n: tf.shape[0], d: tf.shape[1] },
-          Array.from(t.get("labels")!.data as Float32Array),
-          K,
-          x,
-          m.k,
-        );
+        const f = t.get("features")!;
+        const train = {
+          features: f.data as Float32Array,
+          n: f.shape[0],
+          d: f.shape[1],
+          labels: t.get("labels")!.data as Float32Array,
+        };
+        const r = knnPredictProba(train, { features: feats.data, n: feats.n, d: feats.d }, { k: m.k });
+        scores = padColumns(r.proba, feats.n, r.numClasses, K);
       } else {
-        const t = readSafetensors(path.join(run.dir, "probe.safetensors")).tensors;
-        const w = t.get("weight")!;
-        scores = probeProbabilities(
-          {
-            weight: Float64Array.from(w.data as Float32Array),
-            bias: Float64Array.from(t.get("bias")!.data as Float32Array),
-            k: w.shape[0],
-            d: w.shape[1],
-            iterations: 0,
-            converged: true,
-          },
-          x,
-        );
+        scores = softmaxProbeProba(loadSoftmaxProbe(run.dir), feats);
       }
-      return { scores, labels, ids: x.ids, numOutputs: K, report: scoresReport(cfg.task, scores, K, labels) };
+      return { scores, labels, ids: feats.ids, numOutputs: K, report: scoresReport(cfg.task, scores, K, labels) };
     }
     if (m.kind === "lora") loadAdapter(model, path.join(run.dir, "adapter"));
     else model.loadStateDict(readSafetensors(path.join(run.dir, "model.safetensors")).tensors, { strict: true });

@@ -19,9 +19,10 @@ import {
   type Strategy,
 } from "../peft/strategies";
 import type { FitStrategy } from "./fit";
+import type { StrategyName } from "./run_config";
 
-/** Strategy names accepted by run configs and notebooks. */
-export const STRATEGY_FACTORIES: Record<string, (opts: Record<string, unknown>) => Strategy> = {
+/** Strategy names accepted by run configs and notebooks (typed by run_config's STRATEGY_NAMES, so both agree). */
+export const STRATEGY_FACTORIES: Record<StrategyName, (opts: Record<string, unknown>) => Strategy> = {
   FT: (o) => fullFineTuning(o),
   LP: (o) => linearProbing(o),
   "LP-FT": (o) => lpFt(o as unknown as Parameters<typeof lpFt>[0]),
@@ -36,7 +37,9 @@ export const STRATEGY_FACTORIES: Record<string, (opts: Record<string, unknown>) 
 
 /** Builds a named strategy with its options; unknown names list the valid ones. */
 export function makeStrategy(name: string, opts: Record<string, unknown> = {}): Strategy {
-  const f = STRATEGY_FACTORIES[name];
+  const f = Object.prototype.hasOwnProperty.call(STRATEGY_FACTORIES, name)
+    ? STRATEGY_FACTORIES[name as StrategyName]
+    : undefined;
   if (!f) {
     throw new ConfigError("Unknown fine-tuning strategy", {
       where: "method.name",

@@ -52,6 +52,12 @@ describe("peftlab train / eval / metrics", function () {
   const methods = [
     { name: "logreg", method: { kind: "logreg" }, result: "probe.safetensors" },
     { name: "FT", method: { kind: "strategy", name: "FT" }, result: "model.safetensors" },
+    // A non-FT arm through lib/peft's strategies (penalty towards the pretrained weights, β on the head).
+    {
+      name: "L2-SP",
+      method: { kind: "strategy", name: "L2-SP", options: { alpha: 0.01, beta: 0.01 } },
+      result: "model.safetensors",
+    },
     {
       name: "LoRA",
       method: { kind: "lora", lora: { r: 2, loraAlpha: 4, targetModules: ["conv1", "conv2"] } },
@@ -83,6 +89,7 @@ describe("peftlab train / eval / metrics", function () {
         assert.ok(fs.existsSync(path.join(out, f)), `${f} written`);
       const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"));
       assert.equal(summary.backend, "cpu");
+      assert.equal(summary.method, m.name.toLowerCase());
       assert.ok(summary.trainableParams > 0 && summary.totalParams >= summary.trainableParams);
       if (m.name !== "logreg")
         assert.equal(fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 2);

@@ -24,6 +24,9 @@ export const NOTEBOOKS: NotebookCase[] = [
   { file: "00-lora-from-scratch.ipynb", budgetS: 300 },
   { file: "01-cytology-lora-vs-linear-probe.ipynb", budgetS: 300 },
   { file: "02-mitosis-data-scaling.ipynb", budgetS: 300 },
+  { file: "03-chest-xray-lora-vs-fft.ipynb", budgetS: 300 },
+  { file: "04-breast-histopathology-cnn-vs-lora.ipynb", budgetS: 300 },
+  { file: "05-fine-tuning-strategies.ipynb", budgetS: 300 },
 ];
 
 const ROOT = path.resolve(__dirname, "..", "..");

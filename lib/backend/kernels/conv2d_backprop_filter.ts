@@ -9,10 +9,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type ConvAttrs, convGeom, im2col, isPointwise } from "./conv_util";
-import { asWasm, gemm, heap, mallocF32, offsetOf, transposeInner } from "./wasm_gemm";
+import { simdKernels } from "./native_simd";
+import { asWasm, heap, mallocF32, offsetOf, transposeInner } from "./wasm_gemm";
 
 /** Rows per GEMM: 256–1024 measured best, 4096 and 128 about 2× slower (scripts/bench-kernels.ts, --only Conv2DBackpropFilter). */
-const ROWS_PER_GEMM = 512;
+const ROWS_PER_GEMM = 2048;
 
 interface Args {
   inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -35,28 +36,30 @@ function conv2DBackpropFilter(args: Args): tf.TensorInfo {
   const cols = pointwise ? 0 : mallocF32(wb, chunk * kkc); // [Rc, KKC]
   const tA = mallocF32(wb, chunk * Math.min(kkc, co)); // transposed A: [KKC, Rc] or [CO, Rc]
   const part = mallocF32(wb, kkc * co);
+  // peftlab's SIMD GEMM, not XNNPACK: each chunk's GEMM would otherwise create an operator and pack B (~0.3 ms).
+  const { gemm_nn } = simdKernels(wb, "Conv2DBackpropFilter");
   try {
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const rc = Math.min(chunk, rows - r0);
       let colsAt = offsetOf(wb, x) + r0 * kkc * 4; // [Rc, KKC]
       if (!pointwise) {
-        im2col(heap(wb), g, offsetOf(wb, x) >> 2, cols >> 2, r0, r0 + rc);
+        im2col(heap(wb), g, offsetOf(wb, x) >>> 2, cols >>> 2, r0, r0 + rc);
         colsAt = cols;
       }
       const dyAt = offsetOf(wb, dy) + r0 * co * 4; // [Rc, CO]
       if (colsIsA) {
         transposeInner(wb, { offset: colsAt }, { offset: tA }, 1, rc, kkc); // [KKC, Rc]
-        gemm(wb, { offset: tA }, { offset: dyAt }, { offset: part }, kkc, rc, co); // [KKC, CO]
+        gemm_nn(tA, dyAt, part, kkc, rc, co); // [KKC, CO]
       } else {
         transposeInner(wb, { offset: dyAt }, { offset: tA }, 1, rc, co); // [CO, Rc]
-        gemm(wb, { offset: tA }, { offset: colsAt }, { offset: part }, co, rc, kkc); // [CO, KKC]
+        gemm_nn(tA, colsAt, part, co, rc, kkc); // [CO, KKC]
       }
       const h = heap(wb);
-      const p = part >> 2;
+      const p = part >>> 2;
       for (let i = 0; i < acc.length; i++) acc[i] += h[p + i];
     }
     const h = heap(wb);
-    const o = offsetOf(wb, out) >> 2;
+    const o = offsetOf(wb, out) >>> 2;
     if (colsIsA) h.set(acc, o);
     else for (let c = 0; c < co; c++) for (let j = 0; j < kkc; j++) h[o + j * co + c] = acc[c * kkc + j];
   } finally {

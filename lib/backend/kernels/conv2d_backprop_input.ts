@@ -34,7 +34,7 @@ function conv2DBackpropInput(args: Args): tf.TensorInfo {
       gemm(wb, whole(wb, dy), { offset: wT }, whole(wb, out), g.n * rowsPerImage, co, kkc);
       return out;
     }
-    const o = offsetOf(wb, out) >> 2;
+    const o = offsetOf(wb, out) >>> 2;
     heap(wb).fill(0, o, o + g.n * g.inH * g.inW * g.inC);
     const per = imagesPerChunk(g);
     cols = mallocF32(wb, per * rowsPerImage * kkc); // [Pc, KKC]
@@ -42,7 +42,7 @@ function conv2DBackpropInput(args: Args): tf.TensorInfo {
       const count = Math.min(per, g.n - img0);
       const dyAt = offsetOf(wb, dy) + img0 * rowsPerImage * co * 4;
       gemm(wb, { offset: dyAt }, { offset: wT }, { offset: cols }, count * rowsPerImage, co, kkc);
-      col2imAdd(heap(wb), g, cols >> 2, offsetOf(wb, out) >> 2, img0 * rowsPerImage, (img0 + count) * rowsPerImage);
+      col2imAdd(heap(wb), g, cols >>> 2, offsetOf(wb, out) >>> 2, img0 * rowsPerImage, (img0 + count) * rowsPerImage);
     }
   } finally {
     wb.wasm._free(wT);

@@ -28,9 +28,9 @@ function onWasm(args: Args): tf.TensorInfo {
     const out = wb.makeOutput([...fs], "float32"); // [KH, KW, C, 1]
     const len = fs[0] * fs[1] * fs[2];
     const acc = mallocF32(wb, 2 * len + 2); // float64 [KH·KW·C], 8-byte aligned below
-    const at = (acc + 7) & ~7;
+    const at = Math.ceil(acc / 8) * 8; // not `& ~7`: heap offsets reach 4 GB, past int32
     try {
-      wb.wasm.HEAPF64.fill(0, at >> 3, (at >> 3) + len);
+      wb.wasm.HEAPF64.fill(0, at >>> 3, (at >>> 3) + len);
       const k = simdKernels(wb, NAME);
       k.dw_filter_grad(offsetOf(wb, x), offsetOf(wb, dy), at, ...geomArgs(g));
       k.f64_to_f32(at, offsetOf(wb, out), len);
@@ -40,9 +40,9 @@ function onWasm(args: Args): tf.TensorInfo {
     return out;
   }
   const h = heap(wb);
-  const acc = depthwiseFilterGrad({ a: h, at: offsetOf(wb, x) >> 2 }, { a: h, at: offsetOf(wb, dy) >> 2 }, g, fs[3]);
+  const acc = depthwiseFilterGrad({ a: h, at: offsetOf(wb, x) >>> 2 }, { a: h, at: offsetOf(wb, dy) >>> 2 }, g, fs[3]);
   const out = wb.makeOutput([...fs], "float32");
-  heap(wb).set(acc, offsetOf(wb, out) >> 2);
+  heap(wb).set(acc, offsetOf(wb, out) >>> 2);
   return out;
 }
 

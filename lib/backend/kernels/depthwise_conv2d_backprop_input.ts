@@ -29,12 +29,12 @@ function onWasm(args: Args): tf.TensorInfo {
     return out;
   }
   const h = heap(wb);
-  const dx = { a: h, at: offsetOf(wb, out) >> 2 };
+  const dx = { a: h, at: offsetOf(wb, out) >>> 2 };
   h.fill(0, dx.at, dx.at + g.n * g.inH * g.inW * g.inC);
   depthwiseInputGrad(
     dx,
-    { a: h, at: offsetOf(wb, dy) >> 2 },
-    { a: h, at: offsetOf(wb, filter) >> 2 },
+    { a: h, at: offsetOf(wb, dy) >>> 2 },
+    { a: h, at: offsetOf(wb, filter) >>> 2 },
     g,
     filter.shape[3],
   );

@@ -61,8 +61,8 @@ function fusedMatMul(args: Args): tf.TensorInfo {
       biasId: bias != null ? idOf(wb, bias) : 0,
       preluId: prelu != null ? idOf(wb, prelu) : 0,
       leakyAlpha: attrs.leakyreluAlpha ?? 0,
-      biasAt: bias != null ? [offsetOf(wb, bias) >> 2, bias.shape[0]] : undefined,
-      preluAt: prelu != null ? [offsetOf(wb, prelu) >> 2, prelu.shape[0]] : undefined,
+      biasAt: bias != null ? [offsetOf(wb, bias) >>> 2, bias.shape[0]] : undefined,
+      preluAt: prelu != null ? [offsetOf(wb, prelu) >>> 2, prelu.shape[0]] : undefined,
     },
   });
 }

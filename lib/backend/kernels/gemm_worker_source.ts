@@ -19,7 +19,7 @@ function serve(w) {
   let base = 0;
   let cap = 0;
   let nextId = 1 << 30; // view ids far above any the (unused) tfjs tensors of this worker take
-  const shapes = w._malloc(32);
+  const shapes = w._malloc(32) >>> 0;
   const view = (offset, size) => {
     const id = nextId++;
     w.tfjs.registerTensor(id, size, offset);
@@ -45,16 +45,16 @@ function serve(w) {
         cap = inLen + m * n;
         base = w._malloc(cap * 4) >>> 0;
       }
-      w.HEAPF32.set(data.subarray(0, inLen), base >> 2);
+      w.HEAPF32.set(data.subarray(0, inLen), base >>> 2);
       const aAt = base, bAt = aAt + m * k * 4, biasAt = bAt + k * n * 4, preluAt = biasAt + nb * 4;
       const outAt = preluAt + np * 4;
       const ids = [view(aAt, m * k), view(bAt, k * n), nb ? view(biasAt, nb) : 0, np ? view(preluAt, np) : 0];
       const outId = view(outAt, m * n);
-      w.HEAP32.set([1, m, k, 1, k, n], shapes >> 2);
+      w.HEAP32.set([1, m, k, 1, k, n], shapes >>> 2);
       w.__FusedMatMul(ids[0], shapes, 3, ids[1], shapes + 12, 3, 0, 0, ctl[CTL.ACT], ids[2], ids[3],
         ctlF[CTL.ALPHA], outId);
       for (const id of [...ids, outId]) if (id) w.tfjs.disposeData(id);
-      data.set(w.HEAPF32.subarray(outAt >> 2, (outAt >> 2) + m * n), inLen);
+      data.set(w.HEAPF32.subarray(outAt >>> 2, (outAt >>> 2) + m * n), inLen);
     } catch (e) {
       done = STATE.FAILED;
     }

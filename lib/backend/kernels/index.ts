@@ -75,7 +75,10 @@ defineOverrides("wasm", [
   { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },
   { config: depthwiseConv2dNativeBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
   { config: depthwiseConv2dNativeBackpropInputConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
-  { config: identityConfig, replaces: "tfjs-backend-wasm Identity: copies; the autodiff tape clones every saved tensor" },
+  {
+    config: identityConfig,
+    replaces: "tfjs-backend-wasm Identity: copies; the autodiff tape clones every saved tensor",
+  },
 ]);
 
 defineOverrides("cpu", [

@@ -117,9 +117,9 @@ function writeInts(b: WasmBackend, ...arrays: number[][]): number[] {
     scratch.set(b.wasm, base);
   }
   const ptrs: number[] = [];
-  let at = base >> 2;
+  let at = base >>> 2;
   for (const arr of arrays) {
-    ptrs.push(at << 2);
+    ptrs.push(at * 4);
     b.wasm.HEAP32.set(arr, at);
     at += arr.length;
   }
@@ -164,9 +164,9 @@ export function gemm(
       const finish = postWorkerRows(
         {
           heap: () => heap(b),
-          a: a.offset >> 2,
-          w: w.offset >> 2,
-          out: out.offset >> 2,
+          a: a.offset >>> 2,
+          w: w.offset >>> 2,
+          out: out.offset >>> 2,
           m,
           k,
           n,

@@ -57,7 +57,7 @@ export function wasmMatMul(wb: WasmBackend, args: MatMulArgs): tf.TensorInfo {
   const nb = sizeOf(outBatch);
   if (nb * m * n === 0) return out;
   if (k === 0) {
-    heap(wb).fill(0, offsetOf(wb, out) >> 2, (offsetOf(wb, out) >> 2) + nb * m * n);
+    heap(wb).fill(0, offsetOf(wb, out) >>> 2, (offsetOf(wb, out) >>> 2) + nb * m * n);
     return out;
   }
   // Untransposed copies where needed: A as [batchA, M, K], B as [batchB, K, N].

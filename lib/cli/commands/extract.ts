@@ -1,8 +1,13 @@
-/** `peftlab extract --model ID --data PATH [--out DIR]`: fills the feature cache for a model and an image folder. */
+/**
+ * `peftlab extract --model ID --data PATH [--out DIR]`: fills lib/peft's feature cache for a model and an image
+ * folder. The entry's key (backbone weights hash + preprocessing) is the one a probe run computes for the same model,
+ * weights and transform, so the run then reads these features instead of extracting them.
+ */
+import * as path from "node:path";
 import type { Command } from "commander";
 import {
-  cachedFeatures,
   currentBackend,
+  datasetFeatures,
   featureCacheDir,
   imageFolderDataset,
   initBackend,
@@ -15,7 +20,7 @@ export function register(program: Command): void {
   program
     .command("extract")
     .description("extract frozen-backbone features of an image folder into the feature cache")
-    .requiredOption("--model <id>", "model id (e.g. mobilenetv2_035_224.keras)")
+    .requiredOption("--model <id>", "model id (a registry id, e.g. mobilenetv2_035_224.tfjs_keras, or fixture:<case>)")
     .requiredOption("--data <path>", "image folder")
     .option("--weights <path>", "weights (default the model's own)")
     .option("--out <dir>", "cache folder (default $PEFTLAB_CACHE/features)")
@@ -41,15 +46,26 @@ export function register(program: Command): void {
       const ds = imageFolderDataset(opts.data);
       const t0 = Date.now();
       try {
-        // The key matches runExperiment's, so a later probe run on the same data reuses this extraction.
-        const f = await cachedFeatures(model, `${opts.model}@${weights}`, ds, {
+        const f = await datasetFeatures(model, ds, {
           transform: { size: opts.size ?? spec.size, normalize: spec.normalize },
           batchSize: opts.batchSize,
           cacheDir: opts.out ?? featureCacheDir(),
         });
-        const report = { file: f.cacheFile, cached: f.cached, n: f.n, d: f.d, wallTimeS: (Date.now() - t0) / 1000 };
+        const file = path.join(f.cacheDir, `${f.key}.safetensors`);
+        const report = {
+          file,
+          key: f.key,
+          extracted: f.computed,
+          cached: f.n - f.computed,
+          n: f.n,
+          d: f.d,
+          wallTimeS: (Date.now() - t0) / 1000,
+        };
         if (opts.json) return writeJson(this, report);
-        writeOut(this, `${f.cached ? "already cached" : "extracted"} ${f.n} × ${f.d} features → ${f.cacheFile}\n`);
+        writeOut(
+          this,
+          `${f.n} × ${f.d} features (${f.computed} extracted, ${f.n - f.computed} already cached) → ${file}\n`,
+        );
       } finally {
         model.dispose();
       }

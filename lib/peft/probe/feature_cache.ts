@@ -63,10 +63,15 @@ interface CacheManifest {
   fileSha256: string;
 }
 
-/** sha256 of a model's parameters and persistent buffers (names, shapes and values). */
+/**
+ * sha256 of a model's backbone parameters and persistent buffers (names, shapes and values). The head is left out:
+ * pre-logits features do not depend on it, so runs with another class count or head seed share the cache.
+ */
 export function weightsHashOf(model: ImageClassifier): string {
   const h = createHash("sha256");
+  const isHead = (n: string) => model.headNames.some((p) => n === p || n.startsWith(p + "."));
   for (const [n, t] of model.stateDict()) {
+    if (isHead(n)) continue;
     h.update(`${n}:${t.dtype}:${t.shape.join(",")};`);
     h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   }

@@ -24,6 +24,12 @@ const CASES: MMCase[] = [
   ["A broadcast", [9, 7], [3, 7, 5], false, false],
   ["4D batch", [2, 3, 5, 4], [2, 3, 4, 6], false, false],
   ["empty K", [3, 0], [0, 4], false, false],
+  // Batched slices run on peftlab's SIMD GEMM: 4×8 tiles with shifted edge tiles, and the small-size loop.
+  ["batched, edge tiles", [3, 13, 9], [3, 9, 21], false, false],
+  ["batched, M < 4", [2, 3, 5], [2, 5, 12], false, false],
+  ["batched, exact tiles", [2, 8, 7], [2, 7, 16], false, false],
+  ["batched attention-like q.kT", [4, 33, 16], [4, 33, 16], false, true],
+  ["batched attention-like p.v, transposed A", [4, 33, 33], [4, 33, 16], true, false],
 ];
 
 describeBackends("matMul kernels (BatchMatMul)", (backend) => {

@@ -103,3 +103,22 @@ describeBackends("simd_kernels.wasm on tfjs's heap", (backend) => {
     tf.dispose([x, w]);
   });
 });
+
+describeBackends("SIMD GEMM for batched matmul slices", (backend) => {
+  if (backend !== "wasm") return;
+  it("each batch slice equals XNNPACK's 2D GEMM of that slice bit for bit", () => {
+    const [bs, m, k, n] = [3, 37, 64, 45];
+    const a = tf.tensor(randArray(bs * m * k, 70), [bs, m, k]);
+    const b = tf.tensor(randArray(bs * k * n, 71), [bs, k, n]);
+    const batched = tf.matMul(a, b); // per-slice SIMD GEMM
+    for (let s = 0; s < bs; s++) {
+      const want = tf.tidy(() =>
+        tf.matMul(a.slice([s, 0, 0], [1, m, k]).reshape([m, k]), b.slice([s, 0, 0], [1, k, n]).reshape([k, n])),
+      );
+      const got = batched.slice([s, 0, 0], [1, m, n]);
+      assert.deepEqual(got.dataSync(), want.dataSync(), `slice ${s}`);
+      tf.dispose([want, got]);
+    }
+    tf.dispose([a, b, batched]);
+  });
+});

@@ -1,0 +1,93 @@
+import { strict as assert } from "node:assert";
+import * as tf from "@tensorflow/tfjs";
+import { Activation, BatchNorm2d } from "../../lib/nn/layers";
+import { describeBackends, maxAbsDiff } from "../helpers/backends";
+
+/** BatchNorm written with elementary ops (autodiff gradients): the reference for the one-op version. */
+function referenceBn(bn: BatchNorm2d, x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const { mean, variance } = bn.training
+    ? tf.moments(x, [0, 1, 2])
+    : { mean: bn.runningMean as tf.Tensor, variance: bn.runningVar as tf.Tensor };
+  const s = tf.mul(g, tf.rsqrt(tf.add(variance, bn.eps)));
+  return tf.add(tf.mul(x, s), tf.sub(b, tf.mul(mean, s)));
+}
+
+/** Full-size tensors the tape keeps (saved inputs/outputs) while `f` runs under a gradient. */
+function savedFullSize(f: () => tf.Tensor, size: number, vars: tf.Variable[]): number {
+  let n = 0;
+  const { value, grads } = tf.variableGrads(() => {
+    const y = f();
+    const tape = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state.activeTape;
+    for (const node of tape) n += (node.saved ?? []).filter((t) => t.size === size).length;
+    return tf.sum(tf.mul(y, y));
+  }, vars);
+  tf.dispose([value, ...Object.values(grads)]);
+  return n;
+}
+
+describeBackends("BatchNorm2d and ReLU6 as single recorded ops", () => {
+  const shape: [number, number, number, number] = [3, 5, 4, 6];
+  const modes = [
+    { name: "training", training: true, frozen: false },
+    { name: "eval, trainable affine", training: false, frozen: false },
+    { name: "eval, frozen affine (LoRA)", training: false, frozen: true },
+  ];
+  for (const m of modes) {
+    it(`BatchNorm2d ${m.name}: output and gradients equal the elementary-op version`, () => {
+      const bn = new BatchNorm2d(6, { eps: 1e-3 });
+      bn.weight.variable.assign(tf.randomUniform([6], 0.5, 1.5, "float32", 1));
+      bn.bias.variable.assign(tf.randomUniform([6], -0.5, 0.5, "float32", 2));
+      bn.runningMean.assign(tf.randomUniform([6], -0.3, 0.3, "float32", 3));
+      bn.runningVar.assign(tf.randomUniform([6], 0.5, 2, "float32", 4));
+      bn.train(m.training);
+      if (m.frozen) bn.freeze();
+      const x = tf.variable(tf.randomNormal(shape, 0.2, 1.3, "float32", 5));
+      const r = tf.randomNormal(shape, 0, 1, "float32", 6); // weights every output element differently
+      const vars = [x, ...(m.frozen ? [] : [bn.weight.variable, bn.bias.variable])];
+      const lossOf = (f: () => tf.Tensor) => () => tf.sum(tf.mul(f(), r)) as tf.Scalar;
+      const runMean0 = bn.runningMean.dataSync().slice();
+      const got = tf.variableGrads(
+        lossOf(() => bn.forward(x)),
+        vars,
+      );
+      if (m.training) assert.ok(maxAbsDiff(bn.runningMean, runMean0) > 1e-4, "running stats update in training");
+      const want = tf.variableGrads(
+        lossOf(() => referenceBn(bn, x, bn.weight.variable, bn.bias.variable)),
+        vars,
+      );
+      assert.ok(Math.abs(got.value.dataSync()[0] - want.value.dataSync()[0]) < 1e-3, "loss");
+      for (const v of vars) {
+        const d = maxAbsDiff(got.grads[v.name], want.grads[v.name]);
+        assert.ok(d < 2e-4, `d/d${v.name}: max diff ${d}`);
+      }
+      tf.dispose([x, r, got.value, want.value, ...Object.values(got.grads), ...Object.values(want.grads)]);
+      bn.dispose();
+    });
+  }
+
+  it("a training BatchNorm → ReLU6 keeps one full-size tensor on the tape (the elementary ops kept five)", () => {
+    const bn = new BatchNorm2d(6);
+    const act = new Activation("relu6");
+    const x = tf.variable(tf.randomNormal(shape, 0, 2, "float32", 7));
+    const size = x.size;
+    const lean = savedFullSize(() => act.forward(bn.forward(x)), size, [x, bn.weight.variable]);
+    const naive = savedFullSize(() => tf.relu6(referenceBn(bn, x, bn.weight.variable, bn.bias.variable)), size, [
+      x,
+      bn.weight.variable,
+    ]);
+    assert.ok(lean <= 2, `lean ops keep ${lean} full-size tensors`); // x for BN, the ReLU6 output
+    assert.ok(naive >= lean + 3, `elementary ops keep ${naive}`);
+    tf.dispose(x);
+    bn.dispose();
+  });
+
+  for (const kind of ["relu", "relu6"] as const) {
+    it(`${kind}: gradient from the output equals PyTorch's mask (0 at the kinks)`, () => {
+      const x = tf.tensor1d([-2, -0.5, 0, 0.5, 3, 6, 7.5]);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(new Activation(kind).forward(t)))(x);
+      const want = kind === "relu" ? [0, 0, 0, 1, 1, 1, 1] : [0, 0, 0, 1, 1, 0, 0];
+      assert.deepEqual(Array.from(g.dataSync()), want);
+      tf.dispose([x, g]);
+    });
+  }
+});
