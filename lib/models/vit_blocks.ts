@@ -10,9 +10,16 @@ import * as tf from "@tensorflow/tfjs";
 import { scaledDotProductAttention } from "../backend/attention";
 import { ShapeError } from "../errors";
 import { Conv2d, Dropout, gelu, Identity, LayerNorm, Linear } from "../nn/layers";
+import { denseOf, linearOp, mlpGeluOp } from "../nn/linear_op";
 import { Module } from "../nn/module";
 import type { SeedSequence } from "../nn/init";
+import { attentionQkvOp } from "./vit_attention_op";
 import type { MlpLayer, VitAct } from "./vit_config";
+
+/** A plain Linear through the frozen-aware op; anything else (a LoRA wrapper) through its own apply. */
+function leanLinear(m: Module, x: tf.Tensor): tf.Tensor {
+  return m instanceof Linear ? linearOp(x, denseOf(m)) : m.apply(x);
+}
 
 /** Applies a ViT activation by name. */
 export function activate(x: tf.Tensor, act: VitAct): tf.Tensor {
@@ -109,6 +116,13 @@ export class Attention extends Module {
     return tf.tidy(() => {
       let qkv = this.qkv.apply(x); // [B, T, 3D]
       if (this.qkvSplit) qkv = this.qkvSplit(x, qkv);
+      this.attnDrop.training = this.projDrop.training = this.training;
+      if (!(this.training && this.attnDrop.p > 0)) {
+        // One recorded op for the attention core and a frozen-aware proj (lib/models/vit_attention_op.ts,
+        // lib/nn/linear_op.ts): the tape keeps q, k, v and P instead of every reshape, transpose and product.
+        const merged = attentionQkvOp(qkv, h, this.scale); // [B, T, D]
+        return this.projDrop.apply(leanLinear(this.proj, merged)); // [B, T, D]
+      }
       const heads = (s: tf.Tensor) => tf.transpose(s.reshape([b, t, h, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
       const [q, k, v] = tf.split(qkv, 3, 2).map(heads); // 3 × [B, H, T, hd]
       this.attnDrop.training = this.training;
@@ -155,6 +169,13 @@ export class Mlp extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       this.drop.training = this.training;
+      const fc1 = this.fc1 as Module;
+      const fc2 = this.fc2 as Module;
+      if (this.act === "gelu" && fc1 instanceof Linear && fc2 instanceof Linear && !(this.training && this.drop.p > 0)) {
+        // fc1 → GELU → fc2 as one recorded op keeping only fc1's output (lib/nn/linear_op.ts); LoRA-wrapped fc1/fc2
+        // or dropout take the module path below.
+        return mlpGeluOp(x, denseOf(fc1), denseOf(fc2)); // [B, T, D]
+      }
       const hdn = this.drop.apply(activate(this.fc1.apply(x), this.act)); // [B, T, hidden]
       return this.drop.apply(this.fc2.apply(hdn)); // [B, T, D]
     });

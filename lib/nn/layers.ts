@@ -4,6 +4,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, ShapeError } from "../errors";
 import { batchNorm2d } from "./batch_norm";
+import { geluErfOp } from "./gelu_op";
+import { layerNormOp } from "./layer_norm_op";
 import { Module } from "./module";
 import { leanRelu } from "./relu";
 import { type SeedSequence, uniform } from "./init";
@@ -172,11 +174,9 @@ export class LayerNorm extends Module {
     this.bias = this.registerParameter("bias", tf.zeros([dim]));
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, -1, true); // [..., 1]
-      const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
-      return tf.add(tf.mul(xhat, this.weight.variable), this.bias.variable);
-    });
+    // One recorded op keeping x̂ and 1/σ (lib/nn/layer_norm_op.ts); frozen γ/β get no gradient work.
+    const grads = { gamma: this.weight.trainable, beta: this.bias.trainable };
+    return layerNormOp(x, this.weight.variable, this.bias.variable, this.eps, grads);
   }
 }
 
@@ -197,7 +197,7 @@ export function gelu(x: tf.Tensor, approximate: "none" | "tanh" = "none"): tf.Te
       const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
       return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
     }
-    return tf.mul(tf.mul(0.5, x), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    return geluErfOp(x); // one recorded op that keeps only x (lib/nn/gelu_op.ts)
   });
 }
 

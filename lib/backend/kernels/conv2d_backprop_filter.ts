@@ -13,7 +13,7 @@ import { simdKernels } from "./native_simd";
 import { asWasm, heap, mallocF32, offsetOf, transposeInner } from "./wasm_gemm";
 
 /** Rows per GEMM: 256–1024 measured best, 4096 and 128 about 2× slower (scripts/bench-kernels.ts, --only Conv2DBackpropFilter). */
-const ROWS_PER_GEMM = 2048;
+const ROWS_PER_GEMM = 512;
 
 interface Args {
   inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };

@@ -41,7 +41,11 @@ export function gemmThreads(): number {
   return threads;
 }
 
-/** Default thread count when PEFTLAB_THREADS is unset. */
+/**
+ * Default thread count when PEFTLAB_THREADS is unset: 1, because two threads did not win where it was measured
+ * (2 shared cores at load 7–11: 0.85–1.03× on [3152,384]×[384,1152] NN/NT/TN). Opt in with PEFTLAB_THREADS=2
+ * on a machine with a free core.
+ */
 export const DEFAULT_GEMM_THREADS = 1;
 
 /** Sets the thread count from PEFTLAB_THREADS (1 disables; more than 2 is capped at 2) and starts the worker. */

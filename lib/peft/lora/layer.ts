@@ -14,6 +14,7 @@ import { Conv2d, Dropout, Linear } from "../../nn/layers";
 import { type Buffer, Module, type Parameter } from "../../nn/module";
 import { SeedSequence, normal, uniform } from "../../nn/init";
 import type { InitLoraWeights, QkvPart } from "./config";
+import { type LoraLinearParams, loraLinearOp } from "./lora_op";
 
 /** What a LoRA layer is built from. */
 export interface LoraLayerOptions {
@@ -103,11 +104,31 @@ export abstract class LoraLayer extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
+      const active = this.adaptersEnabled && !this.merged;
+      if (active && this.base instanceof Linear && !(this.training && this.dropout.p > 0)) {
+        // base + B·A·scaling as one recorded op (lora_op.ts): no dW for a frozen base, x kept once.
+        return loraLinearOp(x, this.leanParams(this.base));
+      }
       const y = this.base.apply(x);
-      if (!this.adaptersEnabled || this.merged) return y;
+      if (!active) return y;
       const d = this.loraForward(this.dropout.apply(x));
       return tf.add(y, tf.mul(d, this.scaling));
     });
+  }
+
+  /** The tensors and trainability flags loraLinearOp needs, for a Linear base. */
+  private leanParams(base: Linear): LoraLinearParams {
+    const w = base.weight;
+    const b = base.bias;
+    return {
+      w: w.variable as tf.Tensor2D,
+      b: b?.variable as tf.Tensor1D | undefined,
+      a: this.loraA.weight.variable as tf.Tensor2D,
+      bLora: this.loraB.weight.variable as tf.Tensor2D,
+      mask: this.bMask,
+      scaling: this.scaling,
+      train: { w: w.trainable, b: !!b?.trainable, a: this.loraA.weight.trainable, bLora: this.loraB.weight.trainable },
+    };
   }
 
   /** Adds ΔW into the base weight; forward then skips the LoRA branch. */

@@ -33,6 +33,9 @@ const CONV: ConvCase[] = [
   { name: "1x1 pointwise", x: [3, 6, 5, 7], f: [1, 1, 7, 9], s: 1, pad: "valid" },
   { name: "1x1 stride 2", x: [2, 7, 7, 4], f: [1, 1, 4, 6], s: 2, pad: "same" },
   { name: "7x7 s2 same, stem-like", x: [1, 20, 20, 3], f: [7, 7, 3, 8], s: 2, pad: "same" },
+  // Wide enough for full 4×8 tiles of the SIMD GEMM on both branches, and over 512 rows (two chunks).
+  { name: "3x3 s1 same, 24→40 ch", x: [2, 12, 12, 24], f: [3, 3, 24, 40], s: 1, pad: "same" },
+  { name: "1x1, 8→36 ch, 768 rows", x: [3, 16, 16, 8], f: [1, 1, 8, 36], s: 1, pad: "valid" },
 ];
 
 const DEPTHWISE: ConvCase[] = [

@@ -1,0 +1,70 @@
+/**
+ * Multi-head self-attention from a fused qkv projection, [B, T, 3·D] → [B, T, D] with heads merged, as ONE recorded
+ * op with a hand-written backward.
+ *
+ * Why: the elementary-op version recorded ~10 nodes per block (split, 3 reshape+transposes, the q scale, two
+ * BatchMatMuls, softmax, the merge transpose), and the tape kept their inputs plus a gradient for each until the end
+ * of the backward pass. Here the tape keeps q·scale, k, v (one qkv's worth) and the probabilities P, or with
+ * `recompute` only q·scale, k, v (P is rebuilt from them in the backward: one more q·kᵀ, FlashAttention-style).
+ *
+ * Layout: one transpose in ([B, T, 3, H, Dh] → [3, B·H, T, Dh]) and one out; every product is a BatchMatMul over
+ * B·H contiguous [T, Dh] slices. With S = (q·scale)·kᵀ, P = softmax(S), O = P·v:
+ * dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS·k·scale, dk = dSᵀ·(q·scale).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ShapeError } from "../errors";
+
+/** Options of attentionQkvOp. */
+export interface AttentionOpOptions {
+  /** Keep only q, k, v on the tape and recompute the probabilities in the backward (less memory, one more matmul). */
+  recompute?: boolean;
+}
+
+/** softmax(q·kᵀ·scale)·v per head from qkv [B, T, 3·D] (timm's q | k | v blocks, each H heads); returns [B, T, D]. */
+export function attentionQkvOp(qkv: tf.Tensor, heads: number, scale: number, o: AttentionOpOptions = {}): tf.Tensor {
+  const [b, t, d3] = qkv.shape as number[];
+  if (qkv.rank !== 3 || d3 % (3 * heads) !== 0) {
+    throw new ShapeError("attentionQkvOp: qkv must be [B, T, 3·D] with D divisible by heads", {
+      where: "attentionQkvOp(qkv)",
+      expected: `rank 3 with last dim a multiple of ${3 * heads}`,
+      got: `[${qkv.shape}]`,
+      fix: "pass the output of the fused qkv Linear, before any reshape",
+    });
+  }
+  const d = d3 / 3;
+  const dh = d / heads;
+  const bh = b * heads;
+  const merge = (x: tf.Tensor) => tf.transpose(x.reshape([b, heads, t, dh]), [0, 2, 1, 3]).reshape([b, t, d]); // [B, T, D]
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const [qs, k, v] = splitHeads(x, b, t, heads, dh, scale); // 3 × [B·H, T, Dh]
+    const p = tf.softmax(tf.matMul(qs, k, false, true)); // [B·H, T, T]
+    save(o.recompute ? [qs, k, v] : [qs, k, v, p]);
+    return {
+      value: merge(tf.matMul(p, v)), // [B, T, D]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [qsS, kS, vS] = saved;
+          const pS = saved[3] ?? tf.softmax(tf.matMul(qsS, kS, false, true)); // [B·H, T, T]
+          const dO = tf.transpose(dy.reshape([b, t, heads, dh]), [0, 2, 1, 3]).reshape([bh, t, dh]); // [B·H, T, Dh]
+          const dv = tf.matMul(pS, dO, true, false); // [B·H, T, Dh]
+          const dp = tf.matMul(dO, vS, false, true); // [B·H, T, T]
+          const ds = tf.mul(pS, tf.sub(dp, tf.sum(tf.mul(dp, pS), -1, true))); // [B·H, T, T]
+          const dq = tf.mul(tf.matMul(ds, kS), scale); // [B·H, T, Dh]
+          const dk = tf.matMul(ds, qsS, true, false); // [B·H, T, Dh]
+          const stacked = tf.stack([dq, dk, dv]).reshape([3, b, heads, t, dh]); // [3, B, H, T, Dh]
+          return [tf.transpose(stacked, [1, 3, 0, 2, 4]).reshape([b, t, d3])]; // [B, T, 3·D]
+        }),
+    };
+  });
+  return op(qkv);
+}
+
+/** qkv [B, T, 3·D] → q·scale, k, v, each [B·H, T, Dh] (one transpose, then contiguous slices). */
+function splitHeads(qkv: tf.Tensor, b: number, t: number, heads: number, dh: number, scale: number): tf.Tensor[] {
+  const x = tf.transpose(qkv.reshape([b, t, 3, heads, dh]), [2, 0, 3, 1, 4]).reshape([3, b * heads, t, dh]);
+  const [q, k, v] = tf.unstack(x); // 3 × [B·H, T, Dh]
+  // Scale q, not the scores: Dh elements per token instead of T.
+  return [tf.mul(q, scale), k, v];
+}
