@@ -224,7 +224,7 @@ export class KernelSession {
 
 /** A syntax error that is not just "more input expected" at the very end. */
 function hasEarlySyntaxError(code: string): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const ts = require("@tslab/typescript-for-tslab") as typeof import("@tslab/typescript-for-tslab");
   const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const diags = (sf as unknown as { parseDiagnostics?: { start: number }[] }).parseDiagnostics ?? [];

@@ -6,7 +6,7 @@ import { PLOTLY_MIME, jsonForScript, plotlyDivHtml, plotlyScriptTag, type Plotly
 import { cellSource, type Notebook, type NotebookOutput } from "./notebook";
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c);
-// eslint-disable-next-line no-control-regex
+ 
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, "");
 
 /** Renders a bundle the way a notebook would pick: Plotly, HTML, images, markdown, JSON, then text. */

@@ -7,7 +7,7 @@
  * of the backward pass. Here the tape keeps q·scale, k, v (one qkv's worth) and the probabilities P, or with
  * `recompute` only q·scale, k, v (P is rebuilt from them in the backward: one more q·kᵀ, FlashAttention-style).
  *
- * Layout: one transpose in ([B, T, 3, H, Dh] → [3, B·H, T, Dh]) and one out; every product is a BatchMatMul over
+ * Layout: one rank-4 transpose in ([B, T, 3·H, Dh] → [B, 3·H, T, Dh]) and one out; every product is a BatchMatMul over
  * B·H contiguous [T, Dh] slices. With S = (q·scale)·kᵀ, P = softmax(S), O = P·v:
  * dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS·k·scale, dk = dSᵀ·(q·scale).
  */
@@ -53,18 +53,27 @@ export function attentionQkvOp(qkv: tf.Tensor, heads: number, scale: number, o: 
           const ds = tf.mul(pS, tf.sub(dp, tf.sum(tf.mul(dp, pS), -1, true))); // [B·H, T, T]
           const dq = tf.mul(tf.matMul(ds, kS), scale); // [B·H, T, Dh]
           const dk = tf.matMul(ds, qsS, true, false); // [B·H, T, Dh]
-          const stacked = tf.stack([dq, dk, dv]).reshape([3, b, heads, t, dh]); // [3, B, H, T, Dh]
-          return [tf.transpose(stacked, [1, 3, 0, 2, 4]).reshape([b, t, d3])]; // [B, T, 3·D]
+          return [mergeHeads([dq, dk, dv], b, t, heads, dh)]; // [B, T, 3·D]
         }),
     };
   });
   return op(qkv);
 }
 
-/** qkv [B, T, 3·D] → q·scale, k, v, each [B·H, T, Dh] (one transpose, then contiguous slices). */
+/**
+ * qkv [B, T, 3·D] → q·scale, k, v, each [B·H, T, Dh]. Only rank-4 transposes: tfjs-wasm's generic rank-5 Transpose
+ * took ~470 ms for one ViT-S qkv at batch 16, its rank-4 path ~17 ms (timm's permute(2, 0, 3, 1, 4) is rank 5).
+ */
 function splitHeads(qkv: tf.Tensor, b: number, t: number, heads: number, dh: number, scale: number): tf.Tensor[] {
-  const x = tf.transpose(qkv.reshape([b, t, 3, heads, dh]), [2, 0, 3, 1, 4]).reshape([3, b * heads, t, dh]);
-  const [q, k, v] = tf.unstack(x); // 3 × [B·H, T, Dh]
+  const x = tf.transpose(qkv.reshape([b, t, 3 * heads, dh]), [0, 2, 1, 3]); // [B, 3·H, T, Dh]
+  // Per image, q, k and v are now three contiguous runs of H·T·Dh floats: the split copies whole runs.
+  const [q, k, v] = tf.split(x.reshape([b, 3, heads * t * dh]), 3, 1).map((p) => p.reshape([b * heads, t, dh]));
   // Scale q, not the scores: Dh elements per token instead of T.
   return [tf.mul(q, scale), k, v];
+}
+
+/** The inverse of splitHeads' layout change: 3 × [B·H, T, Dh] → [B, T, 3·D]. */
+function mergeHeads(parts: tf.Tensor[], b: number, t: number, heads: number, dh: number): tf.Tensor {
+  const cat = tf.concat(parts.map((p) => p.reshape([b, 1, heads * t * dh])), 1); // [B, 3, H·T·Dh]
+  return tf.transpose(cat.reshape([b, 3 * heads, t, dh]), [0, 2, 1, 3]).reshape([b, t, 3 * heads * dh]);
 }

@@ -6,10 +6,10 @@
  * linear probing) still cost one full matmul (dW = xᵀ·dy) per layer and kept x on the tape for it. Here frozen
  * weights and biases are closed over instead of passed as op inputs: no dW, no db, and x is saved only when dW needs
  * it. The MLP as one op also keeps just the fc1 output (GELU's input) instead of three activations of width 4·D plus
- * their gradients.
+ * their gradients; GELU'(h) is formed in the forward from the same erf (see gelu_op.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { geluErfBackward, geluErfForward } from "./gelu_op";
+import { geluErfForward, recordingGradients } from "./gelu_op";
 import type { Linear } from "./layers";
 
 /** A Linear's tensors and which of them need gradients. */
@@ -72,7 +72,7 @@ export function linearOp(x: tf.Tensor, p: DenseParams): tf.Tensor {
   return op(x, ...trainables(p));
 }
 
-/** fc2(GELU(fc1(x))) with exact GELU as one op; it keeps fc1's output, plus x or GELU's output if fc1 / fc2 train. */
+/** fc2(GELU(fc1(x))) with exact GELU as one op; it keeps GELU'(fc1(x)), plus x or GELU's output if fc1 / fc2 train. */
 export function mlpGeluOp(x: tf.Tensor, fc1: DenseParams, fc2: DenseParams): tf.Tensor {
   const inF = fc1.w.shape[0];
   const outF = fc2.w.shape[1];
@@ -81,17 +81,18 @@ export function mlpGeluOp(x: tf.Tensor, fc1: DenseParams, fc2: DenseParams): tf.
     const x2 = (args[0] as tf.Tensor).reshape([-1, inF]) as tf.Tensor2D; // [N, in]
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const h = dense(x2, fc1); // [N, hidden]
-    const a = geluErfForward(h) as tf.Tensor2D; // [N, hidden]
-    // GELU's output is recomputed in the backward (for dW2) rather than kept: one elementwise pass vs 4·D floats/token.
-    save(fc1.trainW ? [h, x2] : [h]);
+    const { y: a, dydx } = geluErfForward(h, recordingGradients()); // [N, hidden]
+    // GELU'(h) is formed here from the forward's erf (lib/nn/gelu_op.ts); x only for dW1, GELU(h) only for dW2.
+    const none = () => tf.zeros([0]); // a saved slot a frozen layer does not need
+    if (dydx) save([dydx, fc1.trainW ? x2 : none(), fc2.trainW ? a : none()]);
     return {
-      value: dense(a, fc2).reshape([...lead, outF]), // [..., out]
+      value: dense(a as tf.Tensor2D, fc2).reshape([...lead, outF]), // [..., out]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const [hs, xs] = saved as tf.Tensor2D[];
+          const [dGelu, xs, acts] = saved as tf.Tensor2D[];
           const dy2 = dy.reshape([-1, outF]) as tf.Tensor2D; // [N, out]
-          const g2 = denseBackward(dy2, fc2, fc2.trainW ? (geluErfForward(hs) as tf.Tensor2D) : undefined);
-          const dh = geluErfBackward(g2.dx, hs) as tf.Tensor2D; // [N, hidden]
+          const g2 = denseBackward(dy2, fc2, acts);
+          const dh = tf.mul(g2.dx, dGelu) as tf.Tensor2D; // [N, hidden]
           const g1 = denseBackward(dh, fc1, xs);
           return [g1.dx.reshape(x.shape), ...g1.params, ...g2.params];
         }),

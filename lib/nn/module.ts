@@ -148,20 +148,20 @@ export abstract class Module {
   /** The submodule at a dotted path ("" is this module). */
   getSubmodule(path: string): Module {
     if (path === "") return this;
-    let m: Module = this;
-    for (const part of path.split(".")) {
-      const c = m._children.get(part);
-      if (!c) {
-        throw new ConfigError("No submodule at this path", {
-          where: path,
-          expected: `one of ${[...m._children.keys()].join(", ") || "(no children)"} under "${part}"'s parent`,
-          got: part,
-          fix: "list paths with model.namedModules()",
-        });
-      }
-      m = c;
+    return path.split(".").reduce<Module>((m, part) => m.child(part, path), this);
+  }
+
+  private child(part: string, path: string): Module {
+    const c = this._children.get(part);
+    if (!c) {
+      throw new ConfigError("No submodule at this path", {
+        where: path,
+        expected: `one of ${[...this._children.keys()].join(", ") || "(no children)"} under "${part}"'s parent`,
+        got: part,
+        fix: "list paths with model.namedModules()",
+      });
     }
-    return m;
+    return c;
   }
 
   /** Replaces the submodule at `path` (used by adapters); fields of the parent that pointed at the old one follow. */

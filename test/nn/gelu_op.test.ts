@@ -30,7 +30,7 @@ describeBackends("geluErfOp", () => {
     });
   }
 
-  it("gelu(x) records one node keeping x only (the elementary ops kept more)", () => {
+  it("gelu(x) records one node keeping one x-sized tensor (the elementary ops kept more)", () => {
     const x = randVar([3, 10], 8);
     const lean = tapeOf(() => gelu(x), [x]);
     const naive = tapeOf(() => referenceGelu(x), [x]);

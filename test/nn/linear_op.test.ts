@@ -54,7 +54,7 @@ describeBackends("linearOp and mlpGeluOp", () => {
     });
   }
 
-  it("a frozen MLP keeps only fc1's output and its backward runs 2 matmuls (fused.matMul ran 4)", async () => {
+  it("a frozen MLP keeps one [N, hidden] tensor (GELU') and its backward runs 2 matmuls (fused.matMul ran 4)", async () => {
     const fc1 = new Linear(8, 32);
     const fc2 = new Linear(32, 8);
     fc1.freeze();
@@ -63,7 +63,7 @@ describeBackends("linearOp and mlpGeluOp", () => {
     const nodes = tapeOf(() => mlpGeluOp(x, denseOf(fc1), denseOf(fc2)), [x]);
     assert.equal(nodes.length, 1);
     assert.equal(nodes[0].inputs, 1, "frozen weights are not op inputs");
-    assert.deepEqual(nodes[0].savedSizes, [2 * 6 * 32]);
+    assert.deepEqual(nodes[0].savedSizes.filter((n) => n > 0), [2 * 6 * 32]);
     const matmuls = async (f: (t: tf.Tensor) => tf.Tensor) => {
       const k = await kernelCounts(() => {
         const g = tf.grad((t: tf.Tensor) => tf.sum(f(t)))(x);
