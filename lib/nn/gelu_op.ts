@@ -9,21 +9,25 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const LN_INV_SQRT_2PI = -0.5 * Math.log(2 * Math.PI); // ln(1/√(2π))
 
 /** Whether ops now run under a gradient tape (tf.grad / variableGrads); the forward then prepares the backward. */
 export function recordingGradients(): boolean {
   return tf.engine().state.gradientDepth > 0;
 }
 
-/** GELU(x) = ½·x·(1 + erf(x/√2)) with the plain version's ops (so the same values), and GELU'(x) when `withGrad`. */
+/**
+ * GELU(x) = x·Φ(x) with Φ(x) = (1 + erf(x/√2))·½, bit-identical to the plain ½x·(1 + erf(x/√2)) (×½ is exact), and
+ * GELU'(x) when `withGrad`. Elementwise passes over [N, 4D] dominate here, so constants are folded: c·exp(−x²/2) is
+ * exp(ln c − u²) with u = x/√2 (already formed for erf).
+ */
 export function geluErfForward(x: tf.Tensor, withGrad = false): { y: tf.Tensor; dydx?: tf.Tensor } {
-  const e = tf.erf(tf.mul(x, Math.SQRT1_2));
-  const y = tf.mul(tf.mul(0.5, x), tf.add(1, e));
+  const u = tf.mul(x, Math.SQRT1_2);
+  const cdf = tf.mul(tf.add(1, tf.erf(u)), 0.5); // Φ(x)
+  const y = tf.mul(x, cdf);
   if (!withGrad) return { y };
-  const cdf = tf.mul(tf.add(1, e), 0.5); // Φ(x)
-  const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), INV_SQRT_2PI); // φ(x)
-  return { y, dydx: tf.add(cdf, tf.mul(x, pdf)) };
+  const xPdf = tf.mul(x, tf.exp(tf.sub(LN_INV_SQRT_2PI, tf.square(u)))); // x·φ(x)
+  return { y, dydx: tf.add(cdf, xPdf) };
 }
 
 /** Exact GELU whose tape keeps GELU'(x) only (one input-sized tensor). */

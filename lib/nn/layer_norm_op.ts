@@ -41,11 +41,11 @@ export function layerNormOp(
           const d = xh.shape[xh.rank - 1]!;
           const lead = Array.from({ length: xh.rank - 1 }, (_, i) => i);
           const g = tf.mul(dy, gamma); // [..., D]
-          const sumG = tf.sum(g, -1, true); // [..., 1]
-          const sumGx = tf.sum(tf.mul(g, xh), -1, true); // [..., 1]
-          // σ⁻¹/D·(D·g − Σg − x̂·Σ(g·x̂)): one pass fewer than three means.
-          const inner = tf.sub(tf.sub(tf.mul(g, d), sumG), tf.mul(xh, sumGx)); // [..., D]
-          const out: tf.Tensor[] = [tf.mul(inner, tf.div(rs, d))];
+          const meanG = tf.div(tf.sum(g, -1, true), d); // [..., 1]
+          const meanGx = tf.div(tf.sum(tf.mul(g, xh), -1, true), d); // [..., 1]
+          // Full-size passes are what cost here; the [..., 1] statistics are free.
+          const inner = tf.sub(tf.sub(g, meanG), tf.mul(xh, meanGx)); // [..., D]
+          const out: tf.Tensor[] = [tf.mul(inner, rs)];
           if (grads.gamma) out.push(tf.sum(tf.mul(dy, xh), lead));
           if (grads.beta) out.push(tf.sum(dy, lead));
           return out;

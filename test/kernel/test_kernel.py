@@ -128,7 +128,9 @@ class PeftlabKernelBehaviour(unittest.TestCase):
         self.assertEqual(reply["content"]["status"], "ok")
 
     def test_stop_on_error_aborts_queued(self):
-        self.kc.execute("throw new Error('x')")
+        # The failing cell runs for 0.5 s so the second request is surely queued behind it (what stop_on_error
+        # aborts); an instant failure would race the second request's arrival on a loaded machine.
+        self.kc.execute("const t0 = Date.now(); while (Date.now() - t0 < 500) {} throw new Error('x')")
         second = self.kc.execute("1")
         statuses = {}
         while second not in statuses:
@@ -139,7 +141,7 @@ class PeftlabKernelBehaviour(unittest.TestCase):
         self.assertEqual(reply["content"]["status"], "ok")
 
     def test_stop_on_error_false_keeps_queue(self):
-        self.kc.execute("throw new Error('x')", stop_on_error=False)
+        self.kc.execute("const t1 = Date.now(); while (Date.now() - t1 < 500) {} throw new Error('x')", stop_on_error=False)
         second = self.kc.execute("1")
         statuses = {}
         while second not in statuses:
