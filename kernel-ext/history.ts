@@ -26,7 +26,10 @@ type Row = [number, number, string | [string, string | null]];
 
 /** Converts a glob (`*`, `?`, as IPython's sqlite GLOB) into an anchored RegExp. */
 export function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, "[\\s\\S]*")
+    .replace(/\?/g, "[\\s\\S]");
   return new RegExp(`^${body}$`);
 }
 

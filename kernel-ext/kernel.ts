@@ -46,11 +46,16 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
   const t0 = Date.now();
   installPackageAliases(rootDir);
   const session = new KernelSession(rootDir);
-  const version = (JSON.parse(fs.readFileSync(path.join(peftlabRoot(), "package.json"), "utf8")) as { version: string }).version;
+  const version = (JSON.parse(fs.readFileSync(path.join(peftlabRoot(), "package.json"), "utf8")) as { version: string })
+    .version;
   const server = new PeftlabServer(o.configPath, session, version);
   process.on("SIGINT", () => session.interrupt());
-  process.on("uncaughtException", (e) => process.stderr.write(`Uncaught exception: ${e instanceof Error ? e.stack : String(e)}\n`));
-  process.on("unhandledRejection", (e) => process.stderr.write(`Unhandled rejection: ${e instanceof Error ? e.stack : String(e)}\n`));
+  process.on("uncaughtException", (e) =>
+    process.stderr.write(`Uncaught exception: ${e instanceof Error ? e.stack : String(e)}\n`),
+  );
+  process.on("unhandledRejection", (e) =>
+    process.stderr.write(`Unhandled rejection: ${e instanceof Error ? e.stack : String(e)}\n`),
+  );
   await server.init();
   const log = (s: string): void => {
     if (process.env.PEFTLAB_KERNEL_DEBUG) fs.appendFileSync(process.env.PEFTLAB_KERNEL_DEBUG, `${s}\n`);

@@ -101,8 +101,12 @@ export function installKernelSpec(python: string, spec: KernelSpecJson, scope: I
 }
 
 /** All kernelspecs Jupyter sees: name → {resource_dir, spec}. */
-export function listKernelSpecs(python: string, env?: NodeJS.ProcessEnv): Record<string, { resource_dir: string; spec: KernelSpecJson }> {
-  const code = "import json\nfrom jupyter_client.kernelspec import KernelSpecManager\nprint(json.dumps(KernelSpecManager().get_all_specs()))";
+export function listKernelSpecs(
+  python: string,
+  env?: NodeJS.ProcessEnv,
+): Record<string, { resource_dir: string; spec: KernelSpecJson }> {
+  const code =
+    "import json\nfrom jupyter_client.kernelspec import KernelSpecManager\nprint(json.dumps(KernelSpecManager().get_all_specs()))";
   return JSON.parse(py(python, code, [], env)) as Record<string, { resource_dir: string; spec: KernelSpecJson }>;
 }
 

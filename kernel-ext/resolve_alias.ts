@@ -22,7 +22,8 @@ export interface PackageAlias {
 export function peftlabRoot(from = __dirname): string {
   for (let d = from; ; d = path.dirname(d)) {
     const pj = path.join(d, "package.json");
-    if (fs.existsSync(pj) && (JSON.parse(fs.readFileSync(pj, "utf8")) as { name?: string }).name === "peftlab") return d;
+    if (fs.existsSync(pj) && (JSON.parse(fs.readFileSync(pj, "utf8")) as { name?: string }).name === "peftlab")
+      return d;
     if (path.dirname(d) === d) return path.resolve(from, "..", "..");
   }
 }

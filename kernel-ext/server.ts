@@ -102,9 +102,11 @@ export class PeftlabServer extends ZmqServer {
   /** zeromq 6 allows one pending send per socket: chain them. */
   private sendOn(sock: Socket, frames: Buffer[]): void {
     const prev = this.sendChains.get(sock) ?? Promise.resolve();
-    const next = prev.then(() => sock.send(frames)).catch((e: Error) => {
-      process.stderr.write(`peftlab kernel: send failed: ${e.message}\n`);
-    });
+    const next = prev
+      .then(() => sock.send(frames))
+      .catch((e: Error) => {
+        process.stderr.write(`peftlab kernel: send failed: ${e.message}\n`);
+      });
     this.sendChains.set(sock, next);
   }
 
@@ -156,7 +158,10 @@ export class PeftlabServer extends ZmqServer {
     await this.ready;
     if (seq <= this.abortThrough) {
       // Queued behind a failed cell with stop_on_error: aborted, as ipykernel does.
-      return this.reply(sock, msg, "execute_reply", { status: "aborted", execution_count: this.session.executionCount });
+      return this.reply(sock, msg, "execute_reply", {
+        status: "aborted",
+        execution_count: this.session.executionCount,
+      });
     }
     const c = msg.content;
     if (this.startupWarning !== "" && c.silent !== true) {

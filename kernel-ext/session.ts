@@ -7,7 +7,13 @@ import { inspect } from "node:util";
 import { createConverter, isCompleteCode, type Converter, type ConvertResult } from "tslab/dist/converter";
 import { createExecutor, type ConverterSet, type Executor } from "tslab/dist/executor";
 import * as tslabJupyter from "tslab/dist/jupyter";
-import { toBundle, withOfflinePlotly, type DisplaySink, type MimeBundle, type PlotlySessionState } from "../lib/display";
+import {
+  toBundle,
+  withOfflinePlotly,
+  type DisplaySink,
+  type MimeBundle,
+  type PlotlySessionState,
+} from "../lib/display";
 import { jupyterSink, type IopubSend } from "./display_sink";
 import { History } from "./history";
 import { SINK_LOCAL } from "./prelude";
@@ -70,7 +76,9 @@ export class KernelSession {
         this.browser?.close();
       },
     };
-    Object.defineProperty(convs, "node", { get: () => (this.node ??= this.wrapConverter(createConverter({ isBrowser: false }))) });
+    Object.defineProperty(convs, "node", {
+      get: () => (this.node ??= this.wrapConverter(createConverter({ isBrowser: false }))),
+    });
     Object.defineProperty(convs, "browser", { get: () => (this.browser ??= createConverter({ isBrowser: true })) });
     this.executor = createExecutor(rootDir, convs, {
       log: (...args: unknown[]) => this.onLog(args),
@@ -135,7 +143,10 @@ export class KernelSession {
     this.executor.close();
   }
 
-  private async run(code: string, send: IopubSend): Promise<{ ok: true; result?: MimeBundle } | { ok: false; error: ErrorContent }> {
+  private async run(
+    code: string,
+    send: IopubSend,
+  ): Promise<{ ok: true; result?: MimeBundle } | { ok: false; error: ErrorContent }> {
     this.send = send;
     this.redirectStdio(send);
     const cap: Capture = { hasValue: false, value: undefined, thrown: [], diagnostics: [] };
@@ -162,18 +173,24 @@ export class KernelSession {
   private errorContent(code: string, cap: Capture): ErrorContent {
     if (cap.diagnostics.length > 0) return formatCompileErrors(this.label, code, cap.diagnostics);
     if (cap.thrown.length > 0) return formatRuntimeError(cap.thrown[0], this.cells);
-    return { ename: "Error", evalue: "execution failed", traceback: ["Error: execution failed (no detail from tslab)"] };
+    return {
+      ename: "Error",
+      evalue: "execution failed",
+      traceback: ["Error: execution failed (no detail from tslab)"],
+    };
   }
 
   /** process.stdout/stderr → stream messages of the current request (late async output goes to the last cell). */
   private redirectStdio(send: IopubSend): void {
-    const write = (name: "stdout" | "stderr") => (chunk: string | Uint8Array, ...rest: unknown[]) => {
-      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-      if (text !== "") send("stream", { name, text });
-      const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
-      cb?.();
-      return true;
-    };
+    const write =
+      (name: "stdout" | "stderr") =>
+      (chunk: string | Uint8Array, ...rest: unknown[]) => {
+        const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+        if (text !== "") send("stream", { name, text });
+        const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+        cb?.();
+        return true;
+      };
     process.stdout.write = write("stdout") as typeof process.stdout.write;
     process.stderr.write = write("stderr") as typeof process.stderr.write;
   }
@@ -224,7 +241,6 @@ export class KernelSession {
 
 /** A syntax error that is not just "more input expected" at the very end. */
 function hasEarlySyntaxError(code: string): boolean {
-   
   const ts = require("@tslab/typescript-for-tslab") as typeof import("@tslab/typescript-for-tslab");
   const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const diags = (sf as unknown as { parseDiagnostics?: { start: number }[] }).parseDiagnostics ?? [];

@@ -18,7 +18,8 @@ describe("backend selection", () => {
   it("rejects an invalid PEFTLAB_BACKEND with the list of valid names", async () => {
     await assert.rejects(
       initBackend({ env: { PEFTLAB_BACKEND: "cuda9" }, log: null }),
-      (e: unknown) => e instanceof BackendError && /cuda9/.test(e.message) && BACKEND_NAMES.every((n) => e.message.includes(n)),
+      (e: unknown) =>
+        e instanceof BackendError && /cuda9/.test(e.message) && BACKEND_NAMES.every((n) => e.message.includes(n)),
     );
   });
 
@@ -27,7 +28,8 @@ describe("backend selection", () => {
     const c = await initBackend({ env: {}, log: (l) => lines.push(l) });
     assert.equal(lines.length, 1);
     const order = [...BACKEND_NAMES];
-    for (const s of c.skipped) assert.ok(order.indexOf(s.name) < order.indexOf(c.name), `${s.name} skipped after choice`);
+    for (const s of c.skipped)
+      assert.ok(order.indexOf(s.name) < order.indexOf(c.name), `${s.name} skipped after choice`);
     assert.equal(c.skipped.length, order.indexOf(c.name));
     for (const s of c.skipped) assert.ok(lines[0].includes(s.name) && s.why.length > 0);
     assert.equal(tf.getBackend(), c.tfjsName);

@@ -71,18 +71,38 @@ export class KernelClient {
     const zmq = loadZmq();
     const entry = kernelEntry();
     if (!fs.existsSync(entry)) {
-      throw new ConfigError("The kernel is not built", { where: entry, expected: "dist/kernel-ext/main.js", got: "missing", fix: "npm run build" });
+      throw new ConfigError("The kernel is not built", {
+        where: entry,
+        expected: "dist/kernel-ext/main.js",
+        got: "missing",
+        fix: "npm run build",
+      });
     }
     const ports = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
     const key = randomBytes(32).toString("hex");
-    const conn = { shell_port: ports[0], iopub_port: ports[1], stdin_port: ports[2], control_port: ports[3], hb_port: ports[4], ip: "127.0.0.1", key, transport: "tcp", signature_scheme: "hmac-sha256", kernel_name: "peftlab" };
+    const conn = {
+      shell_port: ports[0],
+      iopub_port: ports[1],
+      stdin_port: ports[2],
+      control_port: ports[3],
+      hb_port: ports[4],
+      ip: "127.0.0.1",
+      key,
+      transport: "tcp",
+      signature_scheme: "hmac-sha256",
+      kernel_name: "peftlab",
+    };
     const connFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-run-")), "kernel.json");
     fs.writeFileSync(connFile, JSON.stringify(conn));
     const args = [entry, "--config-path", connFile];
     if (o.noPrelude) args.push("--no-prelude");
     else if (o.preludePath) args.push("--prelude", path.resolve(o.preludePath));
     const t0 = Date.now();
-    const child = spawn(process.execPath, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, {
+      cwd: o.cwd,
+      env: o.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const shell = new zmq.Dealer();
     const control = new zmq.Dealer();
     const iopub = new zmq.Subscriber();
@@ -134,7 +154,12 @@ export class KernelClient {
     const deadline = Date.now() + timeoutS * 1000;
     while (Date.now() < deadline) {
       if (this.exited !== null) {
-        throw new ConfigError("The kernel exited during startup", { where: "peftlab kernel", expected: "a running kernel", got: `exit ${this.exited}: ${this.stderr.slice(-2000)}`, fix: "run `node dist/kernel-ext/main.js` errors shown above; rebuild with npm run build" });
+        throw new ConfigError("The kernel exited during startup", {
+          where: "peftlab kernel",
+          expected: "a running kernel",
+          got: `exit ${this.exited}: ${this.stderr.slice(-2000)}`,
+          fix: "run `node dist/kernel-ext/main.js` errors shown above; rebuild with npm run build",
+        });
       }
       // Like jupyter_client: ask until both the reply and an iopub status arrive (iopub subscriptions join late).
       const req = requestMessage("kernel_info_request", this.session, {});
@@ -148,7 +173,12 @@ export class KernelClient {
       this.iopubSinks.delete(req.header.msg_id);
       if (reply && sawIopub) return;
     }
-    throw new ConfigError("The kernel did not answer kernel_info in time", { where: "peftlab kernel", expected: `a reply within ${timeoutS} s`, got: "no reply", fix: "check the kernel's stderr; raise --timeout" });
+    throw new ConfigError("The kernel did not answer kernel_info in time", {
+      where: "peftlab kernel",
+      expected: `a reply within ${timeoutS} s`,
+      got: "no reply",
+      fix: "check the kernel's stderr; raise --timeout",
+    });
   }
 
   private request(sock: zmqTypes.Dealer, msg: JupyterMessage, timeoutMs: number): Promise<JupyterMessage> {
@@ -167,8 +197,18 @@ export class KernelClient {
   }
 
   /** Runs code; resolves with the reply once the kernel is idle again. Rejects on timeout (the kernel is interrupted). */
-  async execute(code: string, o: { timeoutS?: number; onMessage?: (m: JupyterMessage) => void } = {}): Promise<ExecuteOutcome> {
-    const msg = requestMessage("execute_request", this.session, { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+  async execute(
+    code: string,
+    o: { timeoutS?: number; onMessage?: (m: JupyterMessage) => void } = {},
+  ): Promise<ExecuteOutcome> {
+    const msg = requestMessage("execute_request", this.session, {
+      code,
+      silent: false,
+      store_history: true,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: true,
+    });
     const messages: JupyterMessage[] = [];
     let idle!: () => void;
     const idleP = new Promise<void>((r) => (idle = r));

@@ -2,22 +2,32 @@
  * A static, self-contained HTML report of an executed notebook: code, outputs, images inline, and plotly.js inlined
  * once at the top so every chart renders offline.
  */
-import { PLOTLY_MIME, jsonForScript, plotlyDivHtml, plotlyScriptTag, type PlotlyFigure, type MimeBundle } from "../../lib/display";
+import {
+  PLOTLY_MIME,
+  jsonForScript,
+  plotlyDivHtml,
+  plotlyScriptTag,
+  type PlotlyFigure,
+  type MimeBundle,
+} from "../../lib/display";
 import { cellSource, type Notebook, type NotebookOutput } from "./notebook";
 
-const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c);
- 
+const esc = (s: string): string =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c);
+
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, "");
 
 /** Renders a bundle the way a notebook would pick: Plotly, HTML, images, markdown, JSON, then text. */
 export function bundleHtml(data: MimeBundle): string {
-  if (data[PLOTLY_MIME] && typeof data[PLOTLY_MIME] === "object") return plotlyDivHtml(data[PLOTLY_MIME] as PlotlyFigure);
+  if (data[PLOTLY_MIME] && typeof data[PLOTLY_MIME] === "object")
+    return plotlyDivHtml(data[PLOTLY_MIME] as PlotlyFigure);
   if (typeof data["text/html"] === "string") return data["text/html"];
   if (typeof data["image/png"] === "string") return `<img src="data:image/png;base64,${data["image/png"]}"/>`;
   if (typeof data["image/jpeg"] === "string") return `<img src="data:image/jpeg;base64,${data["image/jpeg"]}"/>`;
   if (typeof data["image/svg+xml"] === "string") return data["image/svg+xml"];
   if (typeof data["text/markdown"] === "string") return markdownHtml(data["text/markdown"]);
-  if (data["application/json"] !== undefined) return `<pre>${esc(JSON.stringify(data["application/json"], null, 2))}</pre>`;
+  if (data["application/json"] !== undefined)
+    return `<pre>${esc(JSON.stringify(data["application/json"], null, 2))}</pre>`;
   return `<pre>${esc(String(data["text/plain"] ?? ""))}</pre>`;
 }
 
@@ -33,7 +43,11 @@ export function markdownHtml(md: string): string {
     .map((block) => {
       const h = /^(#{1,6})\s+(.*)$/.exec(block.trim());
       if (h) return `<h${h[1].length}>${inline(h[2])}</h${h[1].length}>`;
-      if (/^\s*[-*] /.test(block)) return `<ul>${block.split("\n").map((l) => `<li>${inline(l.replace(/^\s*[-*] /, ""))}</li>`).join("")}</ul>`;
+      if (/^\s*[-*] /.test(block))
+        return `<ul>${block
+          .split("\n")
+          .map((l) => `<li>${inline(l.replace(/^\s*[-*] /, ""))}</li>`)
+          .join("")}</ul>`;
       return `<p>${inline(block)}</p>`;
     })
     .join("\n");
@@ -52,7 +66,9 @@ function outputHtml(o: NotebookOutput): string {
 
 /** The whole report as one HTML string. */
 export function notebookHtml(nb: Notebook, title: string): string {
-  const usesPlotly = nb.cells.some((c) => (c.outputs ?? []).some((o) => "data" in o && o.data[PLOTLY_MIME] !== undefined));
+  const usesPlotly = nb.cells.some((c) =>
+    (c.outputs ?? []).some((o) => "data" in o && o.data[PLOTLY_MIME] !== undefined),
+  );
   const body = nb.cells
     .map((c) => {
       const src = cellSource(c);

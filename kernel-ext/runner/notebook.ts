@@ -37,11 +37,16 @@ export function cellSource(c: NotebookCell): string {
 export function normalizeNotebook(nb: Notebook): Notebook {
   const seen = new Set<string>();
   const cells = nb.cells.map((c) => {
-    let id = typeof c.id === "string" && /^[a-zA-Z0-9-_]{1,64}$/.test(c.id) && !seen.has(c.id) ? c.id : randomBytes(4).toString("hex");
+    let id =
+      typeof c.id === "string" && /^[a-zA-Z0-9-_]{1,64}$/.test(c.id) && !seen.has(c.id)
+        ? c.id
+        : randomBytes(4).toString("hex");
     while (seen.has(id)) id = randomBytes(4).toString("hex");
     seen.add(id);
     const base = { ...c, id, source: cellSource(c), metadata: c.metadata ?? {} };
-    return c.cell_type === "code" ? { ...base, outputs: c.outputs ?? [], execution_count: c.execution_count ?? null } : base;
+    return c.cell_type === "code"
+      ? { ...base, outputs: c.outputs ?? [], execution_count: c.execution_count ?? null }
+      : base;
   });
   return { ...nb, nbformat: 4, nbformat_minor: Math.max(5, nb.nbformat === 4 ? nb.nbformat_minor : 5), cells };
 }
@@ -50,7 +55,12 @@ export function normalizeNotebook(nb: Notebook): Notebook {
 export function parseParameter(kv: string): [string, unknown] {
   const i = kv.indexOf("=");
   if (i <= 0) {
-    throw new ConfigError("Bad notebook parameter", { where: "-p", expected: "KEY=VALUE", got: JSON.stringify(kv), fix: "write e.g. -p epochs=3 -p name=vit" });
+    throw new ConfigError("Bad notebook parameter", {
+      where: "-p",
+      expected: "KEY=VALUE",
+      got: JSON.stringify(kv),
+      fix: "write e.g. -p epochs=3 -p name=vit",
+    });
   }
   const key = kv.slice(0, i).trim();
   const raw = kv.slice(i + 1);
@@ -61,23 +71,34 @@ export function parseParameter(kv: string): [string, unknown] {
   }
 }
 
-const hasTag = (c: NotebookCell, tag: string): boolean => Array.isArray(c.metadata?.tags) && c.metadata.tags.includes(tag);
+const hasTag = (c: NotebookCell, tag: string): boolean =>
+  Array.isArray(c.metadata?.tags) && c.metadata.tags.includes(tag);
 
 /** The TypeScript of an injected-parameters cell, re-declaring each name with the keyword the parameters cell used. */
 export function parametersSource(params: Record<string, unknown>, parametersCell?: string): string {
   const lines = ["// Parameters injected by peftlab run-notebook"];
   for (const [k, v] of Object.entries(params)) {
     if (!/^[A-Za-z_$][\w$]*$/.test(k)) {
-      throw new ConfigError("Notebook parameter name is not an identifier", { where: "-p", expected: "a TypeScript identifier", got: JSON.stringify(k), fix: "use letters, digits, _ or $" });
+      throw new ConfigError("Notebook parameter name is not an identifier", {
+        where: "-p",
+        expected: "a TypeScript identifier",
+        got: JSON.stringify(k),
+        fix: "use letters, digits, _ or $",
+      });
     }
-    const kw = parametersCell ? (new RegExp(`\\b(const|let|var)\\s+${k.replace(/\$/g, "\\$")}\\b`).exec(parametersCell)?.[1] ?? "const") : "const";
+    const kw = parametersCell
+      ? (new RegExp(`\\b(const|let|var)\\s+${k.replace(/\$/g, "\\$")}\\b`).exec(parametersCell)?.[1] ?? "const")
+      : "const";
     lines.push(`${kw} ${k} = ${JSON.stringify(v)};`);
   }
   return `${lines.join("\n")}\n`;
 }
 
 /** Inserts an `injected-parameters` cell after the `parameters` cell (or first), replacing an earlier injection. */
-export function injectParameters(nb: Notebook, params: Record<string, unknown>): { notebook: Notebook; warnings: string[] } {
+export function injectParameters(
+  nb: Notebook,
+  params: Record<string, unknown>,
+): { notebook: Notebook; warnings: string[] } {
   const warnings: string[] = [];
   if (Object.keys(params).length === 0) return { notebook: nb, warnings };
   const cells = nb.cells.filter((c) => !hasTag(c, "injected-parameters"));
@@ -147,11 +168,25 @@ function toOutput(msgType: string, c: Record<string, unknown>): NotebookOutput |
     case "stream":
       return { output_type: "stream", name: String(c.name), text: String(c.text) };
     case "display_data":
-      return { output_type: "display_data", data: c.data as MimeBundle, metadata: (c.metadata as Record<string, unknown>) ?? {} };
+      return {
+        output_type: "display_data",
+        data: c.data as MimeBundle,
+        metadata: (c.metadata as Record<string, unknown>) ?? {},
+      };
     case "execute_result":
-      return { output_type: "execute_result", data: c.data as MimeBundle, metadata: (c.metadata as Record<string, unknown>) ?? {}, execution_count: Number(c.execution_count) };
+      return {
+        output_type: "execute_result",
+        data: c.data as MimeBundle,
+        metadata: (c.metadata as Record<string, unknown>) ?? {},
+        execution_count: Number(c.execution_count),
+      };
     case "error":
-      return { output_type: "error", ename: String(c.ename), evalue: String(c.evalue), traceback: (c.traceback as string[]) ?? [] };
+      return {
+        output_type: "error",
+        ename: String(c.ename),
+        evalue: String(c.evalue),
+        traceback: (c.traceback as string[]) ?? [],
+      };
     default:
       return undefined;
   }

@@ -5,7 +5,14 @@ import { writeFileAtomic } from "../../lib/io/atomic";
 import { ConfigError } from "../../lib/errors";
 import { KernelClient } from "./client";
 import { notebookHtml } from "./html_report";
-import { cellSource, injectParameters, normalizeNotebook, OutputCollector, type Notebook, type NotebookOutput } from "./notebook";
+import {
+  cellSource,
+  injectParameters,
+  normalizeNotebook,
+  OutputCollector,
+  type Notebook,
+  type NotebookOutput,
+} from "./notebook";
 
 export interface RunNotebookOptions {
   input: string;
@@ -37,10 +44,20 @@ export function readNotebook(file: string): Notebook {
   try {
     nb = JSON.parse(fs.readFileSync(file, "utf8")) as Notebook;
   } catch (e) {
-    throw new ConfigError("Cannot read the notebook", { where: file, expected: "an .ipynb JSON file", got: (e as Error).message, fix: "check the path and that the file is a notebook" });
+    throw new ConfigError("Cannot read the notebook", {
+      where: file,
+      expected: "an .ipynb JSON file",
+      got: (e as Error).message,
+      fix: "check the path and that the file is a notebook",
+    });
   }
   if (nb.nbformat !== 4 || !Array.isArray(nb.cells)) {
-    throw new ConfigError("Unsupported notebook format", { where: file, expected: "nbformat 4", got: `nbformat ${nb.nbformat}`, fix: "convert it with jupyter nbconvert --to notebook" });
+    throw new ConfigError("Unsupported notebook format", {
+      where: file,
+      expected: "nbformat 4",
+      got: `nbformat ${nb.nbformat}`,
+      fix: "convert it with jupyter nbconvert --to notebook",
+    });
   }
   return nb;
 }
@@ -59,10 +76,21 @@ export async function runNotebook(o: RunNotebookOptions): Promise<RunNotebookRes
   const nb = normalizeNotebook(injected.notebook);
   injected.warnings.forEach((w) => log(`warning: ${w}`));
   const output = path.resolve(o.output ?? defaultOutputPath(input));
-  const client = await KernelClient.start({ cwd: path.dirname(input), preludePath: o.preludePath, noPrelude: o.noPrelude });
+  const client = await KernelClient.start({
+    cwd: path.dirname(input),
+    preludePath: o.preludePath,
+    noPrelude: o.noPrelude,
+  });
   log(`kernel ready in ${client.startupMs} ms`);
   const collector = new OutputCollector();
-  const result: RunNotebookResult = { notebook: nb, output, ok: true, warnings: injected.warnings, startupMs: client.startupMs, totalMs: 0 };
+  const result: RunNotebookResult = {
+    notebook: nb,
+    output,
+    ok: true,
+    warnings: injected.warnings,
+    startupMs: client.startupMs,
+    totalMs: 0,
+  };
   try {
     for (let i = 0; i < nb.cells.length; i++) {
       const cell = nb.cells[i];
@@ -73,20 +101,34 @@ export async function runNotebook(o: RunNotebookOptions): Promise<RunNotebookRes
       let status: string;
       let replyContent: Record<string, unknown>;
       try {
-        const r = await client.execute(cellSource(cell), { timeoutS: o.timeoutS, onMessage: (m) => collector.apply(outputs, m.header.msg_type, m.content) });
+        const r = await client.execute(cellSource(cell), {
+          timeoutS: o.timeoutS,
+          onMessage: (m) => collector.apply(outputs, m.header.msg_type, m.content),
+        });
         replyContent = r.reply.content;
         status = String(replyContent.status);
         cell.execution_count = Number(replyContent.execution_count);
       } catch {
         status = "error";
-        replyContent = { ename: "CellTimeoutError", evalue: `cell ${i} did not finish within ${o.timeoutS} s`, traceback: [`CellTimeoutError: cell ${i} did not finish within ${o.timeoutS} s`] };
-        outputs.push({ output_type: "error", ...(replyContent as { ename: string; evalue: string; traceback: string[] }) });
+        replyContent = {
+          ename: "CellTimeoutError",
+          evalue: `cell ${i} did not finish within ${o.timeoutS} s`,
+          traceback: [`CellTimeoutError: cell ${i} did not finish within ${o.timeoutS} s`],
+        };
+        outputs.push({
+          output_type: "error",
+          ...(replyContent as { ename: string; evalue: string; traceback: string[] }),
+        });
       }
       log(`cell ${i}: ${status} (${Date.now() - t} ms)`);
       if (status !== "ok") {
         result.ok = false;
         result.failedCell = i;
-        result.error = { ename: String(replyContent.ename ?? "Error"), evalue: String(replyContent.evalue ?? status), traceback: (replyContent.traceback as string[]) ?? [] };
+        result.error = {
+          ename: String(replyContent.ename ?? "Error"),
+          evalue: String(replyContent.evalue ?? status),
+          traceback: (replyContent.traceback as string[]) ?? [],
+        };
         break;
       }
     }

@@ -146,7 +146,7 @@ async function tryActivate(name: BackendName): Promise<string | undefined> {
 function tryRequire(pkg: string): string | undefined {
   try {
     // Lazy on purpose: optional native packages must never be loaded at import time.
-     
+
     require(pkg);
     return undefined;
   } catch (e) {

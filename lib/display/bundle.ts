@@ -39,7 +39,8 @@ export function normalizeBundle(bundle: MimeBundle, value?: unknown): MimeBundle
   const out: MimeBundle = {};
   for (const [mime, data] of Object.entries(bundle)) {
     if (data === undefined) continue;
-    if (data instanceof Uint8Array) out[mime] = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+    if (data instanceof Uint8Array)
+      out[mime] = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
     else if (isJsonMime(mime) && typeof data === "string") out[mime] = parseOr(data);
     else out[mime] = data;
   }
@@ -58,7 +59,9 @@ function parseOr(s: string): unknown {
 }
 
 /** Duck-typed Arquero ColumnTable (no import: arquero stays optional to anything that only shows values). */
-export function isArqueroTable(v: unknown): v is { numRows(): number; columnNames(): string[]; toHTML(o?: object): string } {
+export function isArqueroTable(
+  v: unknown,
+): v is { numRows(): number; columnNames(): string[]; toHTML(o?: object): string } {
   const t = v as Record<string, unknown> | null;
   return (
     t !== null &&

@@ -18,7 +18,11 @@ function checkSquare(m: number[][], labels: string[] | undefined, where: string)
 }
 
 /** Heatmap of counts (rows true, columns predicted); `normalize` shows row-normalised rates with counts as text. */
-export function confusionMatrixChart(matrix: number[][], labels?: string[], options: { normalize?: boolean } = {}): Figure {
+export function confusionMatrixChart(
+  matrix: number[][],
+  labels?: string[],
+  options: { normalize?: boolean } = {},
+): Figure {
   checkSquare(matrix, labels, "confusionMatrixChart(matrix)");
   const names = labels ?? matrix.map((_, i) => String(i));
   const z = options.normalize
@@ -70,9 +74,30 @@ export function rocChart(curves: RocCurve[], macro?: RocCurve): Figure {
     }
   }
   const name = (c: RocCurve): string => (c.auc === undefined ? c.label : `${c.label} (AUC ${c.auc.toFixed(3)})`);
-  const data: Record<string, unknown>[] = curves.map((c) => ({ type: "scatter", mode: "lines", x: c.fpr, y: c.tpr, name: name(c) }));
-  if (macro) data.push({ type: "scatter", mode: "lines", x: macro.fpr, y: macro.tpr, name: name(macro), line: { width: 4, dash: "dot" } });
-  data.push({ type: "scatter", mode: "lines", x: [0, 1], y: [0, 1], name: "chance", line: { color: "gray", dash: "dash" } });
+  const data: Record<string, unknown>[] = curves.map((c) => ({
+    type: "scatter",
+    mode: "lines",
+    x: c.fpr,
+    y: c.tpr,
+    name: name(c),
+  }));
+  if (macro)
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      x: macro.fpr,
+      y: macro.tpr,
+      name: name(macro),
+      line: { width: 4, dash: "dot" },
+    });
+  data.push({
+    type: "scatter",
+    mode: "lines",
+    x: [0, 1],
+    y: [0, 1],
+    name: "chance",
+    line: { color: "gray", dash: "dash" },
+  });
   return plotly({
     data,
     layout: {
@@ -84,7 +109,10 @@ export function rocChart(curves: RocCurve[], macro?: RocCurve): Figure {
 }
 
 /** Reliability diagram from per-bin mean confidence, accuracy and counts (ECE in the title when given). */
-export function reliabilityChart(bins: { confidence: number[]; accuracy: number[]; count?: number[] }, ece?: number): Figure {
+export function reliabilityChart(
+  bins: { confidence: number[]; accuracy: number[]; count?: number[] },
+  ece?: number,
+): Figure {
   if (bins.confidence.length !== bins.accuracy.length) {
     throw new ShapeError("Reliability bins differ in length", {
       where: "reliabilityChart(bins)",
@@ -94,10 +122,24 @@ export function reliabilityChart(bins: { confidence: number[]; accuracy: number[
     });
   }
   const data: Record<string, unknown>[] = [
-    { type: "bar", x: bins.confidence, y: bins.accuracy, name: "accuracy", width: 1 / Math.max(bins.confidence.length, 1) },
-    { type: "scatter", mode: "lines", x: [0, 1], y: [0, 1], name: "perfect calibration", line: { color: "gray", dash: "dash" } },
+    {
+      type: "bar",
+      x: bins.confidence,
+      y: bins.accuracy,
+      name: "accuracy",
+      width: 1 / Math.max(bins.confidence.length, 1),
+    },
+    {
+      type: "scatter",
+      mode: "lines",
+      x: [0, 1],
+      y: [0, 1],
+      name: "perfect calibration",
+      line: { color: "gray", dash: "dash" },
+    },
   ];
-  if (bins.count) data.push({ type: "scatter", mode: "markers", x: bins.confidence, y: bins.count, name: "count", yaxis: "y2" });
+  if (bins.count)
+    data.push({ type: "scatter", mode: "markers", x: bins.confidence, y: bins.count, name: "count", yaxis: "y2" });
   return plotly({
     data,
     layout: {

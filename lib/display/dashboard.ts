@@ -57,9 +57,15 @@ const fmtTime = (s: number): string => {
 };
 
 /** A small inline SVG line chart (no JS, renders anywhere, including nbconvert HTML). */
-export function svgLines(series: { name: string; x: number[]; y: number[] }[], title: string, w = 320, h = 180): string {
+export function svgLines(
+  series: { name: string; x: number[]; y: number[] }[],
+  title: string,
+  w = 320,
+  h = 180,
+): string {
   const pts = series.flatMap((s) => s.x.map((x, i) => [x, s.y[i]])).filter(([, y]) => Number.isFinite(y));
-  if (pts.length === 0) return `<svg width="${w}" height="${h}"><text x="10" y="20" font-size="12">${title}: no data yet</text></svg>`;
+  if (pts.length === 0)
+    return `<svg width="${w}" height="${h}"><text x="10" y="20" font-size="12">${title}: no data yet</text></svg>`;
   const [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
   const [y0, y1] = [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
   const sx = (x: number): number => 40 + ((x - x0) / (x1 - x0 || 1)) * (w - 50);
@@ -164,7 +170,14 @@ export class TrainingDashboard implements TrainingCallbacks {
     return {
       "text/html": html,
       "text/plain": text,
-      "application/json": { epoch: b?.epoch ?? 0, step: b?.step ?? 0, done, total: total ?? null, finished: this.finished, epochs: this.epochLogs },
+      "application/json": {
+        epoch: b?.epoch ?? 0,
+        step: b?.step ?? 0,
+        done,
+        total: total ?? null,
+        finished: this.finished,
+        epochs: this.epochLogs,
+      },
     };
   }
 

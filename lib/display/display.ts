@@ -73,7 +73,10 @@ export class Display {
 
   /** Shows PNG bytes. */
   png(bytes: Uint8Array, metadata: Record<string, unknown> = {}): void {
-    this.bundle({ "image/png": bytes, "text/plain": `<PNG ${bytes.length} bytes>` }, { metadata: { "image/png": metadata } });
+    this.bundle(
+      { "image/png": bytes, "text/plain": `<PNG ${bytes.length} bytes>` },
+      { metadata: { "image/png": metadata } },
+    );
   }
 
   json(value: unknown): void {

@@ -34,7 +34,12 @@ export function toGridImages(images: unknown): GridImage[] {
     const per = h * w * c;
     const out: GridImage[] = [];
     for (let i = 0; i < n; i++) {
-      out.push({ data: Array.prototype.slice.call(all, i * per, (i + 1) * per) as number[], height: h, width: w, channels: c as 1 | 3 });
+      out.push({
+        data: Array.prototype.slice.call(all, i * per, (i + 1) * per) as number[],
+        height: h,
+        width: w,
+        channels: c as 1 | 3,
+      });
     }
     return out;
   }
@@ -54,18 +59,33 @@ export function toBytes(data: ArrayLike<number>): Uint8Array {
     if (data[i] < min) min = data[i];
     if (data[i] > max) max = data[i];
   }
-  const f = max <= 1 && min >= 0 ? (v: number) => v * 255 : max <= 1 && min >= -1 ? (v: number) => (v + 1) * 127.5 : (v: number) => v;
+  const f =
+    max <= 1 && min >= 0
+      ? (v: number) => v * 255
+      : max <= 1 && min >= -1
+        ? (v: number) => (v + 1) * 127.5
+        : (v: number) => v;
   const out = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(f(data[i]))));
   return out;
 }
 
-const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c);
+const esc = (s: string): string =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c);
 
 /** Renders the grid to PNG bytes and returns the layout used. */
-export async function renderImageGrid(images: GridImage[], o: ImageGridOptions = {}): Promise<{ png: Buffer; wrong: number; shown: number }> {
+export async function renderImageGrid(
+  images: GridImage[],
+  o: ImageGridOptions = {},
+): Promise<{ png: Buffer; wrong: number; shown: number }> {
   const shown = images.slice(0, o.maxImages ?? 64);
-  if (shown.length === 0) throw new ShapeError("imageGrid() got no images", { where: "imageGrid(images)", expected: "≥ 1 image", got: "0", fix: "pass a non-empty batch" });
+  if (shown.length === 0)
+    throw new ShapeError("imageGrid() got no images", {
+      where: "imageGrid(images)",
+      expected: "≥ 1 image",
+      got: "0",
+      fix: "pass a non-empty batch",
+    });
   const h = Math.max(...shown.map((im) => im.height));
   const w = Math.max(...shown.map((im) => im.width));
   const scale = o.scale ?? Math.max(1, Math.ceil(84 / Math.max(h, w)));
@@ -101,7 +121,9 @@ export async function renderImageGrid(images: GridImage[], o: ImageGridOptions =
         const sy = Math.floor((y - pad) / scale);
         const sx = Math.floor((x - pad) / scale);
         const s = (sy * im.width + sx) * im.channels;
-        const bytes = (im as GridImage & { bytes?: Uint8Array }).bytes ?? ((im as GridImage & { bytes?: Uint8Array }).bytes = toBytes(im.data));
+        const bytes =
+          (im as GridImage & { bytes?: Uint8Array }).bytes ??
+          ((im as GridImage & { bytes?: Uint8Array }).bytes = toBytes(im.data));
         rgb[o3] = bytes[s];
         rgb[o3 + 1] = bytes[im.channels === 3 ? s + 1 : s];
         rgb[o3 + 2] = bytes[im.channels === 3 ? s + 2 : s];
@@ -109,20 +131,34 @@ export async function renderImageGrid(images: GridImage[], o: ImageGridOptions =
     }
     if (cap > 0) {
       // Two short lines (true, then predicted), cut to the tile width so neighbouring captions never overlap.
-      const fit = (t: string): string => (t.length * 6.2 > tw - 4 ? `${t.slice(0, Math.max(1, Math.floor((tw - 4) / 6.2) - 1))}…` : t);
-      const lines = both ? [fit(name(label as number)), fit(`→ ${name(pred as number)}`)] : [fit(name((label ?? pred) as number))];
+      const fit = (t: string): string =>
+        t.length * 6.2 > tw - 4 ? `${t.slice(0, Math.max(1, Math.floor((tw - 4) / 6.2) - 1))}…` : t;
+      const lines = both
+        ? [fit(name(label as number)), fit(`→ ${name(pred as number)}`)]
+        : [fit(name((label ?? pred) as number))];
       lines.forEach((t, k) => {
         const y = y0 + h * scale + 2 * pad + 11 + 13 * k;
-        svg.push(`<text x="${x0 + tw / 2}" y="${y}" font-size="11" font-family="sans-serif" text-anchor="middle" fill="${bad && k === 1 ? "#c00" : "#222"}">${esc(t)}</text>`);
+        svg.push(
+          `<text x="${x0 + tw / 2}" y="${y}" font-size="11" font-family="sans-serif" text-anchor="middle" fill="${bad && k === 1 ? "#c00" : "#222"}">${esc(t)}</text>`,
+        );
       });
     }
   });
   let img = sharp(Buffer.from(rgb), { raw: { width: W, height: H, channels: 3 } });
   if (svg.length > 0) {
-    const overlay = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${svg.join("")}</svg>`);
+    const overlay = Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${svg.join("")}</svg>`,
+    );
     // Captions need a font; where librsvg has none the grid is still useful, so fall back to no captions.
     try {
-      return { png: await img.composite([{ input: overlay, top: 0, left: 0 }]).png().toBuffer(), wrong, shown: shown.length };
+      return {
+        png: await img
+          .composite([{ input: overlay, top: 0, left: 0 }])
+          .png()
+          .toBuffer(),
+        wrong,
+        shown: shown.length,
+      };
     } catch {
       img = sharp(Buffer.from(rgb), { raw: { width: W, height: H, channels: 3 } });
     }
@@ -131,7 +167,10 @@ export async function renderImageGrid(images: GridImage[], o: ImageGridOptions =
 }
 
 /** Encodes a grid and returns it as a displayable (await it: PNG encoding is asynchronous). */
-export async function imageGrid(images: unknown, options: ImageGridOptions = {}): Promise<Displayable & { png: Buffer }> {
+export async function imageGrid(
+  images: unknown,
+  options: ImageGridOptions = {},
+): Promise<Displayable & { png: Buffer }> {
   const list = toGridImages(images);
   const { png, wrong, shown } = await renderImageGrid(list, options);
   const b64 = png.toString("base64");

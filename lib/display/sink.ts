@@ -49,7 +49,8 @@ export function memorySink(): DisplaySink & { messages: SinkMessage[] } {
     messages,
     display: (data, o = {}) =>
       messages.push({ type: "display_data", data, metadata: o.metadata ?? {}, displayId: o.displayId }),
-    update: (displayId, data, metadata = {}) => messages.push({ type: "update_display_data", data, metadata, displayId }),
+    update: (displayId, data, metadata = {}) =>
+      messages.push({ type: "update_display_data", data, metadata, displayId }),
     clear: (wait = false) => messages.push({ type: "clear_output", wait }),
   };
 }

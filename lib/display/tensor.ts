@@ -46,7 +46,8 @@ export function tensorStats(t: TensorLike, previewCount = 8): TensorStats {
   };
 }
 
-const fmt = (v: number | string): string => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v));
+const fmt = (v: number | string): string =>
+  typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v);
 
 /** text/plain and text/html of a tensor summary. */
 export function tensorBundle(t: TensorLike): MimeBundle {

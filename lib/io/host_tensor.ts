@@ -8,14 +8,7 @@ import { ShapeError } from "../errors";
 /** dtypes a host tensor can hold. int64 values are kept as BigInt64Array until converted. */
 export type HostDType = "float32" | "float64" | "int32" | "int64" | "int16" | "int8" | "uint8" | "bool";
 
-export type HostData =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | BigInt64Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type HostData = Float32Array | Float64Array | Int32Array | BigInt64Array | Int16Array | Int8Array | Uint8Array;
 
 /** A tensor on the host: row-major (C order) data plus shape. */
 export interface HostTensor {
@@ -92,8 +85,7 @@ export function toTensor(h: HostTensor, name = "tensor"): tf.Tensor {
 export async function fromTensor(t: tf.Tensor): Promise<HostTensor> {
   const data = await t.data();
   const dtype: HostDType = t.dtype === "float32" ? "float32" : t.dtype === "bool" ? "bool" : "int32";
-  const arr =
-    t.dtype === "bool" ? Uint8Array.from(data as ArrayLike<number>) : (data as Float32Array | Int32Array);
+  const arr = t.dtype === "bool" ? Uint8Array.from(data as ArrayLike<number>) : (data as Float32Array | Int32Array);
   return { dtype, shape: [...t.shape], data: arr };
 }
 
@@ -101,7 +93,6 @@ export async function fromTensor(t: tf.Tensor): Promise<HostTensor> {
 export function fromTensorSync(t: tf.Tensor): HostTensor {
   const data = t.dataSync();
   const dtype: HostDType = t.dtype === "float32" ? "float32" : t.dtype === "bool" ? "bool" : "int32";
-  const arr =
-    t.dtype === "bool" ? Uint8Array.from(data as ArrayLike<number>) : (data as Float32Array | Int32Array);
+  const arr = t.dtype === "bool" ? Uint8Array.from(data as ArrayLike<number>) : (data as Float32Array | Int32Array);
   return { dtype, shape: [...t.shape], data: arr };
 }

@@ -86,7 +86,12 @@ export abstract class Module {
     return this.constructor.name;
   }
 
-  protected registerParameter(name: string, init: tf.Tensor, layout: ParamLayout = "none", trainable = true): Parameter {
+  protected registerParameter(
+    name: string,
+    init: tf.Tensor,
+    layout: ParamLayout = "none",
+    trainable = true,
+  ): Parameter {
     const p = new Parameter(tf.variable(init, trainable), layout);
     init.dispose();
     this._params.set(name, p);
@@ -270,15 +275,12 @@ export abstract class Module {
     if (strict && unexpected.length) problems.push(`Unexpected key(s) in state_dict: ${quoteList(unexpected)}.`);
     problems.push(...mismatches);
     if (problems.length) {
-      throw new CheckpointError(
-        `Error(s) in loading state_dict for ${this.typeName}:\n\t${problems.join("\n\t")}\n`,
-        {
-          where: `${this.typeName}.loadStateDict`,
-          expected: `${targets.size} keys matching the model`,
-          got: `${sd.size} keys (${missing.length} missing, ${unexpected.length} unexpected, ${mismatches.length} size mismatches)`,
-          fix: "convert the checkpoint's names first (lib/models/convert) or pass { strict: false } to load a subset",
-        },
-      );
+      throw new CheckpointError(`Error(s) in loading state_dict for ${this.typeName}:\n\t${problems.join("\n\t")}\n`, {
+        where: `${this.typeName}.loadStateDict`,
+        expected: `${targets.size} keys matching the model`,
+        got: `${sd.size} keys (${missing.length} missing, ${unexpected.length} unexpected, ${mismatches.length} size mismatches)`,
+        fix: "convert the checkpoint's names first (lib/models/convert) or pass { strict: false } to load a subset",
+      });
     }
     for (const [k, t] of targets) {
       const h = sd.get(k);

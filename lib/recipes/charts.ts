@@ -24,7 +24,18 @@ export interface LearningCurvesOptions {
 export function learningCurvesChart(records: readonly RunRecord[], o: LearningCurvesOptions): Figure {
   const name = o.name ?? ((r: RunRecord) => `${r.method} · ${r.dataset} · seed ${r.seed}`);
   const data: Record<string, unknown>[] = [];
-  const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const palette = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+  ];
   records.forEach((r, i) => {
     const h = recordHistory(r);
     o.keys.forEach((k, j) => {
@@ -98,7 +109,12 @@ export function groupedBarChart(agg: ColumnTable, o: GroupedBarOptions): Figure 
   });
   return plotly({
     data,
-    layout: { title: { text: o.title }, barmode: "group", yaxis: { title: { text: o.yTitle ?? o.metric } }, xaxis: { title: { text: o.x } } },
+    layout: {
+      title: { text: o.title },
+      barmode: "group",
+      yaxis: { title: { text: o.yTitle ?? o.metric } },
+      xaxis: { title: { text: o.x } },
+    },
   });
 }
 
@@ -148,7 +164,10 @@ export function seriesLineChart(agg: ColumnTable, o: SeriesLineOptions): Figure 
 }
 
 /** A test-set ROC curve of a binary run for rocChart (null when the run has no curve, e.g. one class only). */
-export function rocCurveOf(label: string, r: { report: { roc?: { fpr: ArrayLike<number>; tpr: ArrayLike<number> }; values: Record<string, number> } }): { label: string; fpr: number[]; tpr: number[]; auc?: number } | null {
+export function rocCurveOf(
+  label: string,
+  r: { report: { roc?: { fpr: ArrayLike<number>; tpr: ArrayLike<number> }; values: Record<string, number> } },
+): { label: string; fpr: number[]; tpr: number[]; auc?: number } | null {
   const roc = r.report.roc;
   if (!roc) return null;
   return { label, fpr: Array.from(roc.fpr), tpr: Array.from(roc.tpr), auc: r.report.values.roc_auc };

@@ -113,13 +113,21 @@ const NORMALIZE = "inception";
 
 /** The cache root: `PEFTLAB_CACHE`, else ~/.cache/peftlab. */
 export function peftlabCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PEFTLAB_CACHE && env.PEFTLAB_CACHE !== "" ? env.PEFTLAB_CACHE : path.join(os.homedir(), ".cache", "peftlab");
+  return env.PEFTLAB_CACHE && env.PEFTLAB_CACHE !== ""
+    ? env.PEFTLAB_CACHE
+    : path.join(os.homedir(), ".cache", "peftlab");
 }
 
 /** The config hash of a stand-in: arch, pretraining settings and the data file's name and size. */
 export function ciVitConfigHash(arch: CiVitArch, pretrain: CiVitPretrain, dataFile: string): string {
   const size = fs.existsSync(dataFile) ? fs.statSync(dataFile).size : -1;
-  const identity = { version: 1, arch, pretrain, data: { name: path.basename(dataFile), bytes: size }, norm: NORMALIZE };
+  const identity = {
+    version: 1,
+    arch,
+    pretrain,
+    data: { name: path.basename(dataFile), bytes: size },
+    norm: NORMALIZE,
+  };
   return createHash("sha256").update(stableStringify(identity)).digest("hex").slice(0, 16);
 }
 
@@ -235,9 +243,19 @@ async function pretrainAndSave(
     augment: { hflip: 0.5, vflip: 0.5, rot90: 0.5 },
   };
   const dl = new DataLoader(train, { batchSize: p.batchSize, transform, seed: p.seed, dropLast: true });
-  const optOpts: OptimizerOptions = { name: "adamw", lr: p.lr, weightDecay: p.weightDecay, noDecayNormsAndBiases: true };
+  const optOpts: OptimizerOptions = {
+    name: "adamw",
+    lr: p.lr,
+    weightDecay: p.weightDecay,
+    noDecayNormsAndBiases: true,
+  };
   const opt = new Optimizer(defaultParamGroups(model, optOpts), optOpts);
-  const schedule = { kind: "warmup_cosine" as const, warmupSteps: p.warmupSteps, totalSteps: p.steps, minLr: p.lr / 100 };
+  const schedule = {
+    kind: "warmup_cosine" as const,
+    warmupSteps: p.warmupSteps,
+    totalSteps: p.steps,
+    minLr: p.lr / 100,
+  };
   const nameOf = new Map(model.namedParameters().map(([n, q]) => [q.variable.name, n]));
   model.train();
   let step = 0;
@@ -254,7 +272,8 @@ async function pretrainAndSave(
       opt.apply(named);
       tf.dispose([...named.values()]);
       step++;
-      if (step % 40 === 0 || step === p.steps) log(`[ciVitBackbone] step ${step}/${p.steps} loss ${(await value.data())[0].toFixed(4)}`);
+      if (step % 40 === 0 || step === p.steps)
+        log(`[ciVitBackbone] step ${step}/${p.steps} loss ${(await value.data())[0].toFixed(4)}`);
       value.dispose();
       b.dispose();
     }
@@ -263,7 +282,12 @@ async function pretrainAndSave(
     opt.dispose();
   }
   const valAccuracy = await accuracyOn(model, splitOf(ds, "val"), { size: arch.imgSize, normalize: NORMALIZE });
-  const report: Report = { valAccuracy, steps: p.steps, seconds: (Date.now() - t0) / 1000, trainImages: train.items.length };
+  const report: Report = {
+    valAccuracy,
+    steps: p.steps,
+    seconds: (Date.now() - t0) / 1000,
+    trainImages: train.items.length,
+  };
   log(`[ciVitBackbone] val accuracy ${valAccuracy.toFixed(4)} after ${report.seconds.toFixed(0)} s`);
   writeSafetensors(file, model.stateDict(), {
     metadata: {

@@ -81,7 +81,10 @@ export function splitCnnAtStage(model: ImageClassifier, firstTailStage: string):
   if (cut < 1 || !m) {
     throw new ConfigError("Unknown tail stage", {
       where: "splitCnnAtStage(firstTailStage)",
-      expected: `one of ${stages.slice(1, -1).map((s) => s.name).join(", ")}`,
+      expected: `one of ${stages
+        .slice(1, -1)
+        .map((s) => s.name)
+        .join(", ")}`,
       got: firstTailStage,
     });
   }

@@ -108,7 +108,8 @@ export function toHostImages(ds: ImageDataset, o: Pick<NpzSplitOptions, "size" |
           });
         }
         const t = tf.tensor3d(p.data, [p.height, p.width, p.channels], "int32"); // [H, W, C]
-        const rgb = p.channels === 1 ? tf.tile(t, [1, 1, 3]) : p.channels === 4 ? tf.slice(t, [0, 0, 0], [-1, -1, 3]) : t;
+        const rgb =
+          p.channels === 1 ? tf.tile(t, [1, 1, 3]) : p.channels === 4 ? tf.slice(t, [0, 0, 0], [-1, -1, 3]) : t;
         return rgb.toFloat();
       });
       let b = tf.stack(imgs) as tf.Tensor4D; // [B, H, W, 3]

@@ -76,7 +76,17 @@ export function loraToyExperiment(o: LoraToyOptions): LoraToyResult[] {
     const probe = tf.randomNormal([32, o.inFeatures], 0, 1, "float32", o.seed + 1); // [32, in]
     const initMaxDiff = tf.tidy(() => maxAbs(layer.apply(probe), base.apply(probe)));
     const opt = new Optimizer(
-      [{ name: "lora", params: [["lora_A", layer.loraA.weight], ["lora_B", layer.loraB.weight]], lr: o.lr, weightDecay: 0 }],
+      [
+        {
+          name: "lora",
+          params: [
+            ["lora_A", layer.loraA.weight],
+            ["lora_B", layer.loraB.weight],
+          ],
+          lr: o.lr,
+          weightDecay: 0,
+        },
+      ],
       { name: "adam", lr: o.lr },
     );
     layer.loraA.weight.trainable = true;
@@ -86,8 +96,16 @@ export function loraToyExperiment(o: LoraToyOptions): LoraToyResult[] {
       const x = tf.randomNormal([o.batchSize, o.inFeatures], 0, 1, "float32", o.seed * 1000 + s); // [B, in]
       const target = tf.tidy(() => tf.add(base.apply(x), tf.matMul(x, dStar))); // [B, out]
       const vars = [layer.loraA.weight.variable, layer.loraB.weight.variable];
-      const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(target, layer.apply(x)) as tf.Scalar, vars);
-      opt.apply(new Map([["lora_A", grads[vars[0].name]], ["lora_B", grads[vars[1].name]]]));
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.meanSquaredError(target, layer.apply(x)) as tf.Scalar,
+        vars,
+      );
+      opt.apply(
+        new Map([
+          ["lora_A", grads[vars[0].name]],
+          ["lora_B", grads[vars[1].name]],
+        ]),
+      );
       if (s % 10 === 0 || s === o.steps - 1) losses.push(value.dataSync()[0]);
       tf.dispose([x, target, value, ...Object.values(grads)]);
     }

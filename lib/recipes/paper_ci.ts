@@ -109,7 +109,12 @@ export async function cachedHostFeatures(
 
 /** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */
 export async function decodeToHost(ds: ImageDataset, transform: TransformOptions, batchSize = 64): Promise<HostImages> {
-  const dl = new DataLoader(ds, { batchSize, transform: { ...transform, augment: undefined }, augment: false, shuffle: false });
+  const dl = new DataLoader(ds, {
+    batchSize,
+    transform: { ...transform, augment: undefined },
+    augment: false,
+    shuffle: false,
+  });
   const per = transform.size * transform.size * 3;
   const x = new Float32Array(ds.items.length * per);
   const labels: number[] = [];
@@ -131,11 +136,21 @@ export function subsetHost(h: HostImages, idx: readonly number[]): HostImages {
   const per = h.itemShape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(idx.length * per);
   idx.forEach((r, i) => x.set(h.x.subarray(r * per, (r + 1) * per), i * per));
-  return { x, n: idx.length, itemShape: [...h.itemShape], labels: Float32Array.from(idx, (r) => h.labels[r]), ids: idx.map((r) => h.ids[r]) };
+  return {
+    x,
+    n: idx.length,
+    itemShape: [...h.itemShape],
+    labels: Float32Array.from(idx, (r) => h.labels[r]),
+    ids: idx.map((r) => h.ids[r]),
+  };
 }
 
 /** The same items with the stain shift applied in pixel space (un-normalise → HED shift → normalise again). */
-export function stainShiftHost(h: HostImages, normalize: TransformOptions["normalize"], shift: string | HedShift): HostImages {
+export function stainShiftHost(
+  h: HostImages,
+  normalize: TransformOptions["normalize"],
+  shift: string | HedShift,
+): HostImages {
   const { mean, std } = resolveNorm(normalize ?? "imagenet");
   const rgb = new Float32Array(h.x.length);
   for (let i = 0; i < h.x.length; i++) rgb[i] = h.x[i] * std[i % 3] + mean[i % 3];
@@ -173,11 +188,22 @@ export class BalancedHostBatches implements TrainSource {
   private readonly ds: ImageDataset;
   constructor(
     readonly data: HostImages,
-    private readonly o: { batchSize: number; epochSize: number; seed: number; numClasses: number; labelDtype: "int32" | "float32" },
+    private readonly o: {
+      batchSize: number;
+      epochSize: number;
+      seed: number;
+      numClasses: number;
+      labelDtype: "int32" | "float32";
+    },
   ) {
     this.per = data.itemShape.reduce((a, b) => a * b, 1);
     const classes = Array.from({ length: o.numClasses }, (_, i) => String(i));
-    this.ds = { name: "host", classes, task: "multiclass", items: Array.from(data.labels, (l, i) => ({ id: String(i), label: l })) };
+    this.ds = {
+      name: "host",
+      classes,
+      task: "multiclass",
+      items: Array.from(data.labels, (l, i) => ({ id: String(i), label: l })),
+    };
   }
   batchesPerEpoch(): number {
     return Math.ceil(this.o.epochSize / this.o.batchSize);
@@ -200,7 +226,8 @@ export class BalancedHostBatches implements TrainSource {
     idx.forEach((r, i) => xs.set(this.data.x.subarray(r * this.per, (r + 1) * this.per), i * this.per));
     const x = tf.tensor(xs, [idx.length, ...this.data.itemShape]); // [B, H, W, 3]
     const lab = idx.map((r) => this.data.labels[r]);
-    const y = this.o.labelDtype === "int32" ? tf.tensor1d(Int32Array.from(lab), "int32") : tf.tensor1d(Float32Array.from(lab)); // [B]
+    const y =
+      this.o.labelDtype === "int32" ? tf.tensor1d(Int32Array.from(lab), "int32") : tf.tensor1d(Float32Array.from(lab)); // [B]
     return { x, y, ids: idx.map((r) => this.data.ids[r]), dispose: () => tf.dispose([x, y]) };
   }
 }
@@ -230,7 +257,11 @@ function evalScores(task: MetricsTask, labels: Float32Array, probs: ArrayLike<nu
   const n = labels.length;
   const s = Float32Array.from(probs);
   const scores = task === "binary" && k === 1 ? s : { data: s, rows: n, cols: k };
-  const report = computeMetrics({ task, yTrue: labels, scores: task === "binary" && k === 2 ? { data: s, rows: n, cols: 2 } : scores });
+  const report = computeMetrics({
+    task,
+    yTrue: labels,
+    scores: task === "binary" && k === 2 ? { data: s, rows: n, cols: 2 } : scores,
+  });
   return { report, scores: s, labels };
 }
 
@@ -337,7 +368,8 @@ export async function notebookVitBackbone(
         `${first.modelId}: CI stand-in ViT (patch ${first.arch.patchSize}, dim ${first.arch.embedDim}, depth ${first.arch.depth}), ` +
         `pretrained supervised on PBC-28 train (val accuracy ${first.report.valAccuracy.toFixed(3)}); ${first.cached ? "loaded from cache" : "pretrained now"}`,
       make: async (numClasses, seed = 0) =>
-        (await ciVitBackbone({ cacheDir: o.cacheDir, dataFile: o.dataFile, numClasses, headSeed: seed, log: null })).model,
+        (await ciVitBackbone({ cacheDir: o.cacheDir, dataFile: o.dataFile, numClasses, headSeed: seed, log: null }))
+          .model,
     };
   }
   if (!o.modelId || !o.weights) {

@@ -43,14 +43,27 @@ export interface DavilaRecipe {
 }
 
 /** The default [INF] hyperparameters PROTOCOLS.md suggests for Paper 5 (not the paper's; it could not be checked). */
-export const DAVILA_INF_DEFAULTS: DavilaHyperparameters = { lrFt: 1e-4, lrLp: 1e-3, epochs: 10, unfreezeEvery: 1, spAlpha: 0.01, spBeta: 0.01 };
+export const DAVILA_INF_DEFAULTS: DavilaHyperparameters = {
+  lrFt: 1e-4,
+  lrLp: 1e-3,
+  epochs: 10,
+  unfreezeEvery: 1,
+  spAlpha: 0.01,
+  spBeta: 0.01,
+};
 
 /** Builds one arm of the comparison with the given (or [INF] default) hyperparameters. */
 export function davilaRecipe(name: DavilaStrategyName, hp: DavilaHyperparameters = DAVILA_INF_DEFAULTS): DavilaRecipe {
   const every = hp.unfreezeEvery ?? 1;
   const sp = { alpha: hp.spAlpha ?? 0.01, beta: hp.spBeta ?? 0.01 };
   const lpEpochs = hp.lpEpochs ?? Math.max(1, Math.floor(hp.epochs / 2));
-  const r = (strategy: Strategy, lr: number, note: string): DavilaRecipe => ({ name, strategy, lr, evidence: "[INF]", note });
+  const r = (strategy: Strategy, lr: number, note: string): DavilaRecipe => ({
+    name,
+    strategy,
+    lr,
+    evidence: "[INF]",
+    note,
+  });
   switch (name) {
     case "FT":
       return r(fullFineTuning(), hp.lrFt, "all layers at one lr");

@@ -79,7 +79,8 @@ export function recordHistory(r: RunRecord): Record<string, number>[] {
   if (!Array.isArray(h)) return [];
   return h.map((row) => {
     const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries((row ?? {}) as Record<string, unknown>)) out[k] = typeof v === "number" ? v : NaN;
+    for (const [k, v] of Object.entries((row ?? {}) as Record<string, unknown>))
+      out[k] = typeof v === "number" ? v : NaN;
     return out;
   });
 }
@@ -154,5 +155,14 @@ export function improvementSummary(
     ? `${o.candidate} improves over ${o.baseline} on ${o.metric} in ${improved} of ${cases.length} cases (${pct(fraction)}); ` +
       `largest relative gain ${(100 * maxRelativeGain).toFixed(1)}%`
     : `no case has both ${o.baseline} and ${o.candidate}`;
-  return { baseline: o.baseline, candidate: o.candidate, metric: o.metric, cases, improved, fraction, maxRelativeGain, text };
+  return {
+    baseline: o.baseline,
+    candidate: o.candidate,
+    metric: o.metric,
+    cases,
+    improved,
+    fraction,
+    maxRelativeGain,
+    text,
+  };
 }

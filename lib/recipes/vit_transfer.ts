@@ -69,7 +69,9 @@ export function repoolVit(backbone: VisionTransformer, o: RepoolOptions): Repool
 }
 
 /** MED-PEFT README's recommended LoRA settings for MRM weights (SGD, momentum 0.9, wd 0, 100 epochs) [V-code]. */
-export const MEDPEFT_MRM_LORA: Readonly<Record<"NIH" | "CheXpert" | "RSNA", Record<"0.01" | "0.1" | "1", { lr: number; rank: number }>>> = {
+export const MEDPEFT_MRM_LORA: Readonly<
+  Record<"NIH" | "CheXpert" | "RSNA", Record<"0.01" | "0.1" | "1", { lr: number; rank: number }>>
+> = {
   NIH: { "0.01": { lr: 0.05, rank: 4 }, "0.1": { lr: 0.05, rank: 8 }, "1": { lr: 0.2, rank: 32 } },
   CheXpert: { "0.01": { lr: 0.02, rank: 4 }, "0.1": { lr: 0.05, rank: 16 }, "1": { lr: 0.01, rank: 32 } },
   RSNA: { "0.01": { lr: 0.01, rank: 4 }, "0.1": { lr: 0.01, rank: 32 }, "1": { lr: 0.01, rank: 32 } },
@@ -79,9 +81,14 @@ export const MEDPEFT_MRM_LORA: Readonly<Record<"NIH" | "CheXpert" | "RSNA", Reco
 export const MEDPEFT_MRM_FFT = { optimizer: "sgd", lr: 1e-2, momentum: 0.9, weightDecay: 0, epochs: 200 } as const;
 
 /** The recommended (lr, rank) for a dataset and label fraction (nearest listed fraction). */
-export function medPeftLoraSetting(dataset: keyof typeof MEDPEFT_MRM_LORA, fraction: number): { lr: number; rank: number } {
+export function medPeftLoraSetting(
+  dataset: keyof typeof MEDPEFT_MRM_LORA,
+  fraction: number,
+): { lr: number; rank: number } {
   const keys = ["0.01", "0.1", "1"] as const;
-  const k = keys.reduce((a, b) => (Math.abs(Math.log(Number(b) / fraction)) < Math.abs(Math.log(Number(a) / fraction)) ? b : a));
+  const k = keys.reduce((a, b) =>
+    Math.abs(Math.log(Number(b) / fraction)) < Math.abs(Math.log(Number(a) / fraction)) ? b : a,
+  );
   return MEDPEFT_MRM_LORA[dataset][k];
 }
 

@@ -111,7 +111,8 @@ export function loadCheckpointDir(dir: string): Checkpoint {
 
 function flattenOptimizer(o: OptimizerState): StateDict {
   const sd: StateDict = new Map();
-  for (const [param, bufs] of Object.entries(o.buffers)) for (const [k, h] of Object.entries(bufs)) sd.set(`${param}::${k}`, h);
+  for (const [param, bufs] of Object.entries(o.buffers))
+    for (const [k, h] of Object.entries(bufs)) sd.set(`${param}::${k}`, h);
   return sd;
 }
 
@@ -132,7 +133,8 @@ function pruneOld(root: string, current: string, keep: number): void {
     .sort();
   const stale = dirs.filter((d) => d !== current).slice(0, Math.max(0, dirs.length - keep));
   for (const d of stale) fs.rmSync(path.join(root, d), { recursive: true, force: true });
-  for (const d of fs.readdirSync(root)) if (d.endsWith(".staging")) fs.rmSync(path.join(root, d), { recursive: true, force: true });
+  for (const d of fs.readdirSync(root))
+    if (d.endsWith(".staging")) fs.rmSync(path.join(root, d), { recursive: true, force: true });
 }
 
 function fsyncDir(dir: string): void {

@@ -23,7 +23,11 @@ export interface EvalResult {
 }
 
 /** Runs `model` in eval mode over `data` and returns loss, scores and metrics; restores the previous mode. */
-export async function evaluate(model: Module | ImageClassifier, data: EvalSource, task: MetricsTask): Promise<EvalResult> {
+export async function evaluate(
+  model: Module | ImageClassifier,
+  data: EvalSource,
+  task: MetricsTask,
+): Promise<EvalResult> {
   const wasTraining = model.training;
   model.eval();
   const scores: number[] = [];

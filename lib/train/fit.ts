@@ -203,11 +203,22 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       if (o.checkpointEverySteps && opt.step % o.checkpointEverySteps === 0) checkpoint();
       if (o.stopAfterSteps !== undefined && opt.step >= o.stopAfterSteps) {
         checkpoint();
-        return { history: st.history, best: st.best, stoppedEarly: false, steps: opt.step, wallTimeS: (Date.now() - t0) / 1000, resumedFrom };
+        return {
+          history: st.history,
+          best: st.best,
+          stoppedEarly: false,
+          steps: opt.step,
+          wallTimeS: (Date.now() - t0) / 1000,
+          resumedFrom,
+        };
       }
     }
     // 4. Epoch end: validation, history, best checkpoint, early stopping.
-    const logs: Record<string, number> = { epoch: epoch + 1, loss: epochAcc.lossSum / Math.max(1, epochAcc.n), lr: opt.groupLrs[0] };
+    const logs: Record<string, number> = {
+      epoch: epoch + 1,
+      loss: epochAcc.lossSum / Math.max(1, epochAcc.n),
+      lr: opt.groupLrs[0],
+    };
     epochAcc = { lossSum: 0, n: 0 };
     if (o.val) {
       const r = await evaluate(model, o.val, o.task);
@@ -278,7 +289,10 @@ interface Stochastic {
 function stochasticModules(model: Module): [string, Stochastic][] {
   return model
     .namedModules()
-    .filter(([, m]) => typeof (m as unknown as Stochastic).calls === "number" && typeof (m as unknown as Stochastic).seed === "number")
+    .filter(
+      ([, m]) =>
+        typeof (m as unknown as Stochastic).calls === "number" && typeof (m as unknown as Stochastic).seed === "number",
+    )
     .map(([n, m]) => [n, m as unknown as Stochastic]);
 }
 function seedStochasticModules(model: Module, seed: number): void {
@@ -295,7 +309,15 @@ function restoreRng(model: Module, rng: Record<string, number>): void {
 }
 
 function hashConfig(o: FitOptions): string {
-  const plain = { ...o, callbacks: undefined, val: undefined, strategy: o.strategy?.name, stopAfterSteps: undefined, resume: undefined, schedule: typeof o.schedule === "function" ? "fn" : o.schedule };
+  const plain = {
+    ...o,
+    callbacks: undefined,
+    val: undefined,
+    strategy: o.strategy?.name,
+    stopAfterSteps: undefined,
+    resume: undefined,
+    schedule: typeof o.schedule === "function" ? "fn" : o.schedule,
+  };
   return createHash("sha256").update(JSON.stringify(plain)).digest("hex").slice(0, 16);
 }
 
@@ -305,12 +327,24 @@ async function each(cbs: TrainingCallbacks[], f: (c: TrainingCallbacks) => void 
 
 function validate(o: FitOptions): void {
   if (!Number.isInteger(o.epochs) || o.epochs < 1) {
-    throw new ConfigError("epochs must be a positive integer", { where: "fit.epochs", expected: "≥ 1", got: String(o.epochs) });
+    throw new ConfigError("epochs must be a positive integer", {
+      where: "fit.epochs",
+      expected: "≥ 1",
+      got: String(o.epochs),
+    });
   }
   if (o.gradAccumSteps !== undefined && (!Number.isInteger(o.gradAccumSteps) || o.gradAccumSteps < 1)) {
-    throw new ConfigError("gradAccumSteps must be a positive integer", { where: "fit.gradAccumSteps", expected: "≥ 1", got: String(o.gradAccumSteps) });
+    throw new ConfigError("gradAccumSteps must be a positive integer", {
+      where: "fit.gradAccumSteps",
+      expected: "≥ 1",
+      got: String(o.gradAccumSteps),
+    });
   }
   if (!["binary", "multiclass", "multilabel"].includes(o.task)) {
-    throw new ConfigError("Unknown task", { where: "fit.task", expected: "binary, multiclass or multilabel", got: String(o.task) });
+    throw new ConfigError("Unknown task", {
+      where: "fit.task",
+      expected: "binary, multiclass or multilabel",
+      got: String(o.task),
+    });
   }
 }

@@ -219,10 +219,18 @@ export class Optimizer {
 
 function validateOptions(o: OptimizerOptions): void {
   if (!["sgd", "adam", "adamw"].includes(o.name)) {
-    throw new ConfigError("Unknown optimizer", { where: "optimizer.name", expected: "sgd, adam or adamw", got: String(o.name) });
+    throw new ConfigError("Unknown optimizer", {
+      where: "optimizer.name",
+      expected: "sgd, adam or adamw",
+      got: String(o.name),
+    });
   }
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) {
-    throw new ConfigError("Learning rate must be a positive number", { where: "optimizer.lr", expected: "> 0", got: String(o.lr) });
+    throw new ConfigError("Learning rate must be a positive number", {
+      where: "optimizer.lr",
+      expected: "> 0",
+      got: String(o.lr),
+    });
   }
   if (o.nesterov && !((o.momentum ?? 0) > 0 && (o.dampening ?? 0) === 0)) {
     throw new ConfigError("Nesterov momentum requires a momentum and zero dampening", {

@@ -33,8 +33,12 @@ describe("quickstart assets (npm run demo without ../shared), offline against a 
     const wdir = sharedPath("weights", "mobilenet_v2_035_224_tfjs");
     const zip: Record<string, Uint8Array> = {};
     for (const c of PBC_CLASSES) {
-      const files = fs.readdirSync(sharedPath("data", "pbc-jpeg", c)).sort().slice(0, 3);
-      for (const f of files) zip[`PBC_dataset_normal_DIB/${c}/${f}`] = fs.readFileSync(sharedPath("data", "pbc-jpeg", c, f));
+      const files = fs
+        .readdirSync(sharedPath("data", "pbc-jpeg", c))
+        .sort()
+        .slice(0, 3);
+      for (const f of files)
+        zip[`PBC_dataset_normal_DIB/${c}/${f}`] = fs.readFileSync(sharedPath("data", "pbc-jpeg", c, f));
     }
     const srv = await serve({
       "tm/model.json": fs.readFileSync(path.join(wdir, "model.json")),
@@ -56,10 +60,17 @@ describe("quickstart assets (npm run demo without ../shared), offline against a 
       const sa = a.stateDict();
       const sb = b.stateDict();
       assert.deepEqual([...sa.keys()], [...sb.keys()]);
-      for (const [k, v] of sa) assert.deepEqual(Array.from(v.data as Float32Array), Array.from(sb.get(k)!.data as Float32Array), k);
+      for (const [k, v] of sa)
+        assert.deepEqual(Array.from(v.data as Float32Array), Array.from(sb.get(k)!.data as Float32Array), k);
       // A second call reuses what is there (no server needed).
       await srv.close();
-      await prepareQuickstart({ dest, perClass: 2, modelUrl: `${srv.url}/tm/model.json`, pbcBaseUrl: srv.url, log: () => undefined });
+      await prepareQuickstart({
+        dest,
+        perClass: 2,
+        modelUrl: `${srv.url}/tm/model.json`,
+        pbcBaseUrl: srv.url,
+        log: () => undefined,
+      });
       a.dispose();
       b.dispose();
     } finally {

@@ -26,7 +26,8 @@ interface Cell {
 
 const src = (c: Cell) => (Array.isArray(c.source) ? c.source.join("") : c.source);
 /** nbformat may store a text MIME value as a list of lines. */
-const text = (v: unknown): string | undefined => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : undefined);
+const text = (v: unknown): string | undefined =>
+  Array.isArray(v) ? v.join("") : typeof v === "string" ? v : undefined;
 
 /** The checks both ways of running must satisfy. */
 function checkOutputs(cells: Cell[], how: string): void {
@@ -42,11 +43,19 @@ function checkOutputs(cells: Cell[], how: string): void {
     assert.ok(Array.isArray(fig.data), `${how}: figure has data traces`);
     assert.ok(text(o.data!["text/html"])?.includes("<script"), `${how}: offline HTML fallback with plotly.js inlined`);
   }
-  assert.ok(all.some((o) => /<table/.test(text(o.data?.["text/html"]) ?? "")), `${how}: Arquero table HTML`);
-  assert.ok(all.some((o) => (text(o.data?.["image/png"]) ?? "").length > 100), `${how}: image grid PNG`);
+  assert.ok(
+    all.some((o) => /<table/.test(text(o.data?.["text/html"]) ?? "")),
+    `${how}: Arquero table HTML`,
+  );
+  assert.ok(
+    all.some((o) => (text(o.data?.["image/png"]) ?? "").length > 100),
+    `${how}: image grid PNG`,
+  );
   const dash = code.find((c) => src(c).includes("TrainingDashboard"));
   assert.ok(dash, "dashboard cell present");
-  const dashOuts = (dash.outputs ?? []).filter((o) => o.output_type === "display_data" || o.output_type === "execute_result");
+  const dashOuts = (dash.outputs ?? []).filter(
+    (o) => o.output_type === "display_data" || o.output_type === "execute_result",
+  );
   assert.equal(dashOuts.length, 1, `${how}: the live dashboard ends as a single output (got ${dashOuts.length})`);
 }
 
@@ -59,7 +68,10 @@ describe("display demo notebook, headless", function () {
     assert.ok(r.ok, `cell ${r.failedCell} failed: ${r.error?.ename}: ${r.error?.evalue}`);
     const saved = JSON.parse(fs.readFileSync(out, "utf8")) as { cells: Cell[] };
     checkOutputs(saved.cells, "run-notebook");
-    assert.ok(saved.cells.some((c) => src(c).includes("n = 6")), "injected parameters cell");
+    assert.ok(
+      saved.cells.some((c) => src(c).includes("n = 6")),
+      "injected parameters cell",
+    );
   });
 
   it("runs through jupyter nbconvert --execute (Debian's Jupyter) with rich outputs as JSON objects", function () {
@@ -68,12 +80,25 @@ describe("display demo notebook, headless", function () {
     const cli = path.join(ROOT, "dist", "lib", "cli", "main.js");
     if (!fs.existsSync(cli)) this.skip(); // reason: needs `npm run build` (npm test builds first)
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-demo-nbc-"));
-    const inst = spawnSync(process.execPath, [cli, "kernel", "install", "--prefix", tmp, "--python", py], { encoding: "utf8" });
+    const inst = spawnSync(process.execPath, [cli, "kernel", "install", "--prefix", tmp, "--python", py], {
+      encoding: "utf8",
+    });
     assert.equal(inst.status, 0, inst.stderr);
     const r = spawnSync(
       py,
-      ["-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", DEMO, "--output-dir", tmp,
-        "--ExecutePreprocessor.timeout=300", "--ExecutePreprocessor.kernel_name=peftlab"],
+      [
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        DEMO,
+        "--output-dir",
+        tmp,
+        "--ExecutePreprocessor.timeout=300",
+        "--ExecutePreprocessor.kernel_name=peftlab",
+      ],
       { encoding: "utf8", env: { ...process.env, JUPYTER_PATH: path.join(tmp, "share", "jupyter") } },
     );
     assert.equal(r.status, 0, r.stderr.slice(-2000));

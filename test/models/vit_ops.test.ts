@@ -93,7 +93,11 @@ describeBackends("ViT lean ops", () => {
       const x = randVar([2, 5, 24], 6);
       const params = blk.namedParameters().filter(([, p]) => p.trainable);
       assert.equal(params.length, c.lora ? 2 : 12, params.map(([n]) => n).join(","));
-      const r = compareWithReference(() => blk.forward(x), () => refBlock(blk, x), [x, ...params.map(([, p]) => p.variable)]);
+      const r = compareWithReference(
+        () => blk.forward(x),
+        () => refBlock(blk, x),
+        [x, ...params.map(([, p]) => p.variable)],
+      );
       assert.deepEqual(r.missing, []);
       assert.ok(r.value < 1e-5, `forward rel diff ${r.value}`);
       for (const [k, v] of Object.entries(r.grads)) assert.ok(v < 1e-5, `d/d${k}: rel diff ${v}`);
@@ -106,8 +110,15 @@ describeBackends("ViT lean ops", () => {
     const model = tinyVit(true);
     const blk = model.blocks.at(0) as Block;
     const x = randVar([2, 5, 24], 7);
-    const vars = [x, ...blk.namedParameters().filter(([, p]) => p.trainable).map(([, p]) => p.variable)];
-    const bytes = (f: () => tf.Tensor) => tapeOf(f, vars).reduce((s, n) => s + n.savedSizes.reduce((a, b) => a + b, 0), 0);
+    const vars = [
+      x,
+      ...blk
+        .namedParameters()
+        .filter(([, p]) => p.trainable)
+        .map(([, p]) => p.variable),
+    ];
+    const bytes = (f: () => tf.Tensor) =>
+      tapeOf(f, vars).reduce((s, n) => s + n.savedSizes.reduce((a, b) => a + b, 0), 0);
     const lean = bytes(() => blk.forward(x));
     const naive = bytes(() => refBlock(blk, x));
     assert.ok(lean > 0 && lean * 3 <= naive, `lean ${lean} floats vs elementary ${naive}`);

@@ -35,7 +35,10 @@ describe("nn layout conversion", () => {
   for (const [layout, shape] of cases) {
     it(`${layout}: torch → tfjs → torch is the identity`, () => {
       const n = shape.reduce((a, b) => a * b, 1);
-      const h = hostTensor(Float32Array.from({ length: n }, (_, i) => i), shape);
+      const h = hostTensor(
+        Float32Array.from({ length: n }, (_, i) => i),
+        shape,
+      );
       const back = tfToTorch(torchToTf(h, layout), layout);
       assert.deepEqual(back.shape, shape);
       assert.deepEqual(Array.from(back.data as Float32Array), Array.from(h.data as Float32Array));
@@ -143,17 +146,19 @@ describeBackends("nn Module tree", () => {
     const conv = new Conv2d(4, 6, 3, { groups: 2, padding: 1, seeds: new SeedSequence(5) });
     const x = tf.randomNormal([1, 4, 4, 4], 0, 1, "float32", 9);
     const w = conv.weight.variable;
-    const ref = tf.concat(
-      [0, 1].map((g) =>
-        tf.conv2d(
-          x.slice([0, 0, 0, 2 * g], [1, 4, 4, 2]) as tf.Tensor4D,
-          w.slice([0, 0, 0, 3 * g], [3, 3, 2, 3]) as tf.Tensor4D,
-          1,
-          1,
+    const ref = tf
+      .concat(
+        [0, 1].map((g) =>
+          tf.conv2d(
+            x.slice([0, 0, 0, 2 * g], [1, 4, 4, 2]) as tf.Tensor4D,
+            w.slice([0, 0, 0, 3 * g], [3, 3, 2, 3]) as tf.Tensor4D,
+            1,
+            1,
+          ),
         ),
-      ),
-      3,
-    ).add(conv.bias!.variable);
+        3,
+      )
+      .add(conv.bias!.variable);
     assert.ok(maxAbsDiff(conv.apply(x), ref) < 1e-5);
     conv.dispose();
   });

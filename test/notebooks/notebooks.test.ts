@@ -59,7 +59,9 @@ function recordTime(file: string, seconds: number, budgetS: number): void {
   all[file] = Math.round(seconds);
   fs.mkdirSync(path.dirname(f), { recursive: true });
   fs.writeFileSync(f, JSON.stringify(all, null, 1));
-  console.log(`      ${file}: ${seconds.toFixed(0)} s at ci scale (budget ${budgetS} s; load ${os.loadavg()[0].toFixed(1)})`);
+  console.log(
+    `      ${file}: ${seconds.toFixed(0)} s at ci scale (budget ${budgetS} s; load ${os.loadavg()[0].toFixed(1)})`,
+  );
 }
 
 /** Debian's (or any) python with nbconvert, or undefined. */
@@ -108,14 +110,31 @@ describe("curated notebooks (ci scale)", function () {
     if (!py) this.skip(); // reason: no python with nbconvert (CI installs Debian's jupyter-nbconvert)
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-nbconvert-"));
     const cli = path.join(ROOT, "dist", "lib", "cli", "main.js");
-    const inst = spawnSync(process.execPath, [cli, "kernel", "install", "--prefix", tmp, "--python", py], { encoding: "utf8" });
+    const inst = spawnSync(process.execPath, [cli, "kernel", "install", "--prefix", tmp, "--python", py], {
+      encoding: "utf8",
+    });
     assert.equal(inst.status, 0, inst.stderr);
     const file = "01-cytology-lora-vs-linear-probe.ipynb";
     const r = spawnSync(
       py,
-      ["-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", path.join(ROOT, "notebooks", file), "--output-dir", tmp,
-        "--ExecutePreprocessor.timeout=1200", "--ExecutePreprocessor.kernel_name=peftlab"],
-      { encoding: "utf8", env: { ...process.env, JUPYTER_PATH: path.join(tmp, "share", "jupyter") }, timeout: 20 * 60 * 1000 },
+      [
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        path.join(ROOT, "notebooks", file),
+        "--output-dir",
+        tmp,
+        "--ExecutePreprocessor.timeout=1200",
+        "--ExecutePreprocessor.kernel_name=peftlab",
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, JUPYTER_PATH: path.join(tmp, "share", "jupyter") },
+        timeout: 20 * 60 * 1000,
+      },
     );
     assert.equal(r.status, 0, r.stderr.slice(-2000));
     const nbOut = JSON.parse(fs.readFileSync(path.join(tmp, file), "utf8")) as { cells: { outputs?: Output[] }[] };
@@ -123,6 +142,7 @@ describe("curated notebooks (ci scale)", function () {
     assert.equal(outs.filter((o) => o.output_type === "error").length, 0, "no error outputs");
     const plotly = outs.filter((o) => o.data !== undefined && "application/vnd.plotly.v1+json" in o.data);
     assert.ok(plotly.length > 0, "a Plotly chart");
-    for (const o of plotly) assert.equal(typeof o.data!["application/vnd.plotly.v1+json"], "object", "Plotly JSON saved as an object");
+    for (const o of plotly)
+      assert.equal(typeof o.data!["application/vnd.plotly.v1+json"], "object", "Plotly JSON saved as an object");
   });
 });

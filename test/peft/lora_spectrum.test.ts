@@ -5,7 +5,12 @@ import { describeBackends } from "../helpers/backends";
 import { Conv2d, Linear } from "../../lib/nn/layers";
 import { SeedSequence } from "../../lib/nn/init";
 import { LoraConv2d, LoraLinear } from "../../lib/peft/lora/layer";
-import { jacobiSingularValues, loraDeltaSingularValues, lowRankSingularValues, qrR } from "../../lib/peft/lora/spectrum";
+import {
+  jacobiSingularValues,
+  loraDeltaSingularValues,
+  lowRankSingularValues,
+  qrR,
+} from "../../lib/peft/lora/spectrum";
 
 /** Seeded host matrix with entries in (−1, 1). */
 function rand(n: number, seed: number): Float64Array {
@@ -45,7 +50,9 @@ function powerSingularValues(m: ArrayLike<number>, rows: number, cols: number, k
 
 function close(a: number[], b: number[], tol: number, what: string): void {
   assert.equal(a.length, b.length, `${what}: length`);
-  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `${what}[${i}]: ${x} vs ${b[i]}`));
+  a.forEach((x, i) =>
+    assert.ok(Math.abs(x - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `${what}[${i}]: ${x} vs ${b[i]}`),
+  );
 }
 
 describe("lora spectrum (host maths)", () => {
@@ -76,7 +83,9 @@ describe("lora spectrum (host maths)", () => {
   }
   it("recovers a constructed spectrum exactly", () => {
     // A = [diag(3, 2, 1); 0], B = [I 0]: σ = 3, 2, 1 (times the scale).
-    const n = 5, r = 3, m = 4;
+    const n = 5,
+      r = 3,
+      m = 4;
     const a = new Float64Array(n * r);
     [3, 2, 1].forEach((s, i) => (a[i * r + i] = s));
     const b = new Float64Array(r * m);
@@ -97,7 +106,10 @@ describe("lora spectrum (host maths)", () => {
       }
   });
   it("rejects factors that do not match their dimensions", () => {
-    assert.throws(() => lowRankSingularValues(new Float64Array(6), new Float64Array(5), { n: 3, r: 2, m: 3 }), /Low-rank factors/);
+    assert.throws(
+      () => lowRankSingularValues(new Float64Array(6), new Float64Array(5), { n: 3, r: 2, m: 3 }),
+      /Low-rank factors/,
+    );
   });
 });
 
@@ -112,7 +124,13 @@ describeBackends("loraDeltaSingularValues", () => {
   const dense = (t: tf.Tensor, rows: number, cols: number) => ({ data: Float64Array.from(t.dataSync()), rows, cols });
 
   it("Linear: equals the dense ΔW's singular values (deltaWeight)", () => {
-    const layer = new LoraLinear(new Linear(24, 16, { seeds: new SeedSequence(0) }), { r: 4, scaling: 0.5, dropout: 0, init: true, seed: 0 });
+    const layer = new LoraLinear(new Linear(24, 16, { seeds: new SeedSequence(0) }), {
+      r: 4,
+      scaling: 0.5,
+      dropout: 0,
+      init: true,
+      seed: 0,
+    });
     randomize(layer, 1);
     const d = layer.deltaWeight();
     const { data } = dense(d, 24, 16);
@@ -121,7 +139,12 @@ describeBackends("loraDeltaSingularValues", () => {
   });
   it("fused qkv with q/v parts: the mask is applied (rank ≤ 2·r)", () => {
     const layer = new LoraLinear(new Linear(8, 24, { seeds: new SeedSequence(0) }), {
-      r: 2, scaling: 1, dropout: 0, init: true, seed: 0, qkvParts: ["q", "v"],
+      r: 2,
+      scaling: 1,
+      dropout: 0,
+      init: true,
+      seed: 0,
+      qkvParts: ["q", "v"],
     });
     randomize(layer, 3);
     const d = layer.deltaWeight();
@@ -131,7 +154,13 @@ describeBackends("loraDeltaSingularValues", () => {
     d.dispose();
   });
   it("Conv2d 3×3: equals the singular values of the reshaped [k·k·in, out] ΔW", () => {
-    const layer = new LoraConv2d(new Conv2d(4, 6, 3, { padding: 1, seeds: new SeedSequence(0) }), { r: 3, scaling: 2, dropout: 0, init: true, seed: 0 });
+    const layer = new LoraConv2d(new Conv2d(4, 6, 3, { padding: 1, seeds: new SeedSequence(0) }), {
+      r: 3,
+      scaling: 2,
+      dropout: 0,
+      init: true,
+      seed: 0,
+    });
     randomize(layer, 5);
     const d = layer.deltaWeight();
     const { data } = dense(d, 36, 6);
@@ -139,7 +168,13 @@ describeBackends("loraDeltaSingularValues", () => {
     d.dispose();
   });
   it("is all zeros at init (B = 0)", () => {
-    const layer = new LoraLinear(new Linear(10, 6, { seeds: new SeedSequence(0) }), { r: 3, scaling: 1, dropout: 0, init: true, seed: 0 });
+    const layer = new LoraLinear(new Linear(10, 6, { seeds: new SeedSequence(0) }), {
+      r: 3,
+      scaling: 1,
+      dropout: 0,
+      init: true,
+      seed: 0,
+    });
     assert.deepEqual(loraDeltaSingularValues(layer), [0, 0, 0]);
   });
 });

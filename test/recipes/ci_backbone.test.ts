@@ -9,7 +9,10 @@ import { hasShared, sharedPath } from "../../lib/paths";
 import { ciVitBackbone, ciVitConfigHash, CI_VIT_ARCH, CI_VIT_PRETRAIN } from "../../lib/recipes/ci_backbone";
 
 // A tiny stand-in so the test pretrains in seconds; the code path is the notebooks' one.
-const TINY = { arch: { embedDim: 16, depth: 1, numHeads: 2 }, pretrain: { steps: 2, batchSize: 16, trainFraction: 0.01 } };
+const TINY = {
+  arch: { embedDim: 16, depth: 1, numHeads: 2 },
+  pretrain: { steps: 2, batchSize: 16, trainFraction: 0.01 },
+};
 
 describe("ciVitBackbone", function () {
   this.timeout(180_000);
@@ -38,7 +41,8 @@ describe("ciVitBackbone", function () {
     const sa = a.model.stateDict();
     const sb = b.model.stateDict();
     assert.deepEqual([...sb.keys()], [...sa.keys()]);
-    for (const [k, t] of sa) assert.deepEqual(Array.from(sb.get(k)!.data as Float32Array), Array.from(t.data as Float32Array), k);
+    for (const [k, t] of sa)
+      assert.deepEqual(Array.from(sb.get(k)!.data as Float32Array), Array.from(t.data as Float32Array), k);
     assert.equal(fs.readdirSync(path.join(cacheDir, "ci_backbone")).filter((f) => f.endsWith(".lock")).length, 0);
   });
 

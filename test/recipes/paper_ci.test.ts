@@ -19,7 +19,13 @@ function host(labels: number[]): HostImages {
 describeBackends("paper_ci helpers", () => {
   it("BalancedHostBatches: every pseudo-epoch is half and half, and epochs differ", async () => {
     const h = host([...Array(40).fill(0), ...Array(8).fill(1)]); // 5:1 imbalance
-    const src = new BalancedHostBatches(h, { batchSize: 16, epochSize: 64, seed: 3, numClasses: 2, labelDtype: "float32" });
+    const src = new BalancedHostBatches(h, {
+      batchSize: 16,
+      epochSize: 64,
+      seed: 3,
+      numClasses: 2,
+      labelDtype: "float32",
+    });
     assert.equal(src.batchesPerEpoch(), 4);
     const epochs: string[][] = [];
     for (let e = 0; e < 2; e++) {
@@ -44,7 +50,10 @@ describeBackends("paper_ci helpers", () => {
     const idx = kShotIndices(h, ["a", "b", "c"], 2, 0);
     assert.equal(idx.length, 6);
     const sub = subsetHost(h, idx);
-    assert.deepEqual([0, 1, 2].map((c) => Array.from(sub.labels).filter((l) => l === c).length), [2, 2, 2]);
+    assert.deepEqual(
+      [0, 1, 2].map((c) => Array.from(sub.labels).filter((l) => l === c).length),
+      [2, 2, 2],
+    );
     assert.deepEqual(Array.from(sub.x.subarray(0, 12)), Array.from(h.x.subarray(idx[0] * 12, idx[0] * 12 + 12)));
     assert.throws(() => kShotIndices(h, ["a", "b", "c"], 5, 0), /fewer images than shots/);
   });
@@ -60,8 +69,16 @@ describeBackends("paper_ci helpers", () => {
   });
   it("loraToyExperiment: identity at init, exact merge/unmerge, and rank ≥ target recovers ΔW*", () => {
     const [r1, r3] = loraToyExperiment({
-      inFeatures: 12, outFeatures: 10, targetSingularValues: [2, 1], ranks: [1, 3], alpha: 3, useRslora: false,
-      steps: 200, lr: 0.03, batchSize: 32, seed: 0,
+      inFeatures: 12,
+      outFeatures: 10,
+      targetSingularValues: [2, 1],
+      ranks: [1, 3],
+      alpha: 3,
+      useRslora: false,
+      steps: 200,
+      lr: 0.03,
+      batchSize: 32,
+      seed: 0,
     });
     assert.equal(r1.initMaxDiff, 0);
     assert.ok(r3.mergeMaxDiff < 1e-4 && r3.unmergeMaxDiff < 1e-5);

@@ -55,7 +55,13 @@ describe("recipes: HostBatches", () => {
   for (const c of cases) {
     it(`${c.name}: batch count, sizes and an exact resumable position`, async () => {
       const data = toyImages(c.n, 5);
-      const hb = new HostBatches(data, { batchSize: c.batch, shuffle: true, seed: 7, labelDtype: "int32", itemsPerEpoch: c.itemsPerEpoch });
+      const hb = new HostBatches(data, {
+        batchSize: c.batch,
+        shuffle: true,
+        seed: 7,
+        labelDtype: "int32",
+        itemsPerEpoch: c.itemsPerEpoch,
+      });
       assert.equal(hb.batchesPerEpoch(), c.batches);
       const seen: string[][] = [];
       for (;;) {
@@ -96,8 +102,14 @@ describeBackends("recipes: splitCnnAtStage", () => {
     const parts = split.tail.apply(split.prefix(x));
     assert.ok(maxAbsDiff(whole, parts) < 1e-4, `max diff ${maxAbsDiff(whole, parts)}`);
     const names = split.tail.namedParameters().map(([n]) => n);
-    assert.ok(names.every((n) => /^features\.(16|17|18)\.|^classifier\.1\./.test(n)), names.join(","));
-    assert.deepEqual(split.tail.stages().map((s) => s.name), ["features.16", "features.17", "features.18", "classifier.1"]);
+    assert.ok(
+      names.every((n) => /^features\.(16|17|18)\.|^classifier\.1\./.test(n)),
+      names.join(","),
+    );
+    assert.deepEqual(
+      split.tail.stages().map((s) => s.name),
+      ["features.16", "features.17", "features.18", "classifier.1"],
+    );
     tf.dispose([x, whole, parts]);
   });
   it("refuses unknown stages and non-MobileNet models", () => {
@@ -111,18 +123,33 @@ describeBackends("recipes: trainEvaluate with strategies", () => {
   it("FT learns the toy task, LP trains only the head, and the best validation epoch is restored", async () => {
     const data = hostTransferData(toySplits(), { batchSize: 16, evalBatchSize: 16, seed: 0, labelDtype: "int32" });
     const ft = await trainEvaluate({
-      model: tinyVitModel(2), strategy: davilaRecipe("FT").strategy, ...data,
+      model: tinyVitModel(2),
+      strategy: davilaRecipe("FT").strategy,
+      ...data,
       fit: { task: "binary", epochs: 6, seed: 0, optimizer: { name: "adam", lr: 1e-2 } },
-      monitor: "val_accuracy", modelId: "tiny", method: "FT", dataset: "toy", seed: 0, scale: "ci", config: {},
+      monitor: "val_accuracy",
+      modelId: "tiny",
+      method: "FT",
+      dataset: "toy",
+      seed: 0,
+      scale: "ci",
+      config: {},
     });
     assert.ok(ft.record.metrics.test.accuracy > 0.8, `FT test accuracy ${ft.record.metrics.test.accuracy}`);
     const best = Math.max(...ft.history.map((h) => h.val_accuracy));
     assert.equal(ft.record.metrics.val.accuracy, best, "val metric is the best epoch's");
     const model = tinyVitModel(2);
     const lp = await trainEvaluate({
-      model, strategy: davilaRecipe("LP").strategy, ...hostTransferData(toySplits(), { batchSize: 16, evalBatchSize: 16, seed: 0, labelDtype: "int32" }),
+      model,
+      strategy: davilaRecipe("LP").strategy,
+      ...hostTransferData(toySplits(), { batchSize: 16, evalBatchSize: 16, seed: 0, labelDtype: "int32" }),
       fit: { task: "binary", epochs: 1, seed: 0, optimizer: { name: "adam", lr: 1e-2 } },
-      modelId: "tiny", method: "LP", dataset: "toy", seed: 0, scale: "ci", config: {},
+      modelId: "tiny",
+      method: "LP",
+      dataset: "toy",
+      seed: 0,
+      scale: "ci",
+      config: {},
     });
     assert.equal(lp.record.trainableParams, 16 * 2 + 2, "head only");
     assert.equal(lp.record.totalParams, model.numParameters());
@@ -130,10 +157,16 @@ describeBackends("recipes: trainEvaluate with strategies", () => {
   it("every Davila arm runs one epoch through fit()", async () => {
     for (const name of DAVILA_STRATEGIES) {
       const r = await trainEvaluate({
-        model: tinyVitModel(2), strategy: davilaRecipe(name, { lrFt: 1e-3, lrLp: 1e-2, epochs: 2 }).strategy,
+        model: tinyVitModel(2),
+        strategy: davilaRecipe(name, { lrFt: 1e-3, lrLp: 1e-2, epochs: 2 }).strategy,
         ...hostTransferData(toySplits(), { batchSize: 24, evalBatchSize: 16, seed: 0, labelDtype: "int32" }),
         fit: { task: "binary", epochs: 2, seed: 0, optimizer: { name: "adam", lr: 1e-3 } },
-        modelId: "tiny", method: name, dataset: "toy", seed: 0, scale: "ci", config: {},
+        modelId: "tiny",
+        method: name,
+        dataset: "toy",
+        seed: 0,
+        scale: "ci",
+        config: {},
       });
       assert.equal(r.history.length, 2, name);
       assert.ok(Number.isFinite(r.record.metrics.test.loss), name);
@@ -147,39 +180,77 @@ describe("recipes: sweeps and summaries", () => {
     let calls = 0;
     const run = async (s: { method: string; seed: number }) => {
       calls++;
-      const data = hostTransferData(toySplits(), { batchSize: 24, evalBatchSize: 16, seed: s.seed, labelDtype: "int32" });
+      const data = hostTransferData(toySplits(), {
+        batchSize: 24,
+        evalBatchSize: 16,
+        seed: s.seed,
+        labelDtype: "int32",
+      });
       return trainEvaluate({
-        model: tinyVitModel(2, s.seed), strategy: davilaRecipe(s.method as "FT").strategy, ...data,
+        model: tinyVitModel(2, s.seed),
+        strategy: davilaRecipe(s.method as "FT").strategy,
+        ...data,
         fit: { task: "binary", epochs: 1, seed: s.seed, optimizer: { name: "adam", lr: 1e-2 } },
-        modelId: "tiny", method: s.method, dataset: "toy", seed: s.seed, scale: "ci", config: { ...s },
+        modelId: "tiny",
+        method: s.method,
+        dataset: "toy",
+        seed: s.seed,
+        scale: "ci",
+        config: { ...s },
       });
     };
-    const specs = [{ method: "FT", seed: 0 }, { method: "LP", seed: 0 }];
+    const specs = [
+      { method: "FT", seed: 0 },
+      { method: "LP", seed: 0 },
+    ];
     const first = await sweepRuns({ log, specs, identify: (s) => s, run });
     assert.equal(calls, 2);
     assert.equal(first.tests.size, 2);
     const second = await sweepRuns({ log, specs, identify: (s) => s, run });
     assert.equal(calls, 2, "nothing re-run");
     assert.equal(second.skipped, 2);
-    assert.deepEqual(second.records.map((r) => r.id), first.records.map((r) => r.id));
+    assert.deepEqual(
+      second.records.map((r) => r.id),
+      first.records.map((r) => r.id),
+    );
     await sweepRuns({ log, specs, identify: (s) => s, run, fresh: true });
     assert.equal(calls, 4, "fresh re-runs everything");
   });
   it("improvementSummary counts cases where the candidate's mean beats the baseline's", () => {
     const rec = (method: string, dataset: string, seed: number, acc: number) => ({
-      id: `${method}${dataset}${seed}`, config: {}, modelId: "m", method, dataset, seed, metrics: { test: { accuracy: acc } },
-      trainableParams: 1, totalParams: 1, wallTimeS: 0, backend: "cpu", scale: "ci" as const, startedAt: "", finishedAt: "",
+      id: `${method}${dataset}${seed}`,
+      config: {},
+      modelId: "m",
+      method,
+      dataset,
+      seed,
+      metrics: { test: { accuracy: acc } },
+      trainableParams: 1,
+      totalParams: 1,
+      wallTimeS: 0,
+      backend: "cpu",
+      scale: "ci" as const,
+      startedAt: "",
+      finishedAt: "",
     });
     const t = recordsTable([
-      rec("FT", "a", 0, 0.5), rec("FT", "a", 1, 0.7), rec("LP-FT", "a", 0, 0.7), rec("LP-FT", "a", 1, 0.7),
-      rec("FT", "b", 0, 0.9), rec("LP-FT", "b", 0, 0.8), rec("FT", "c", 0, 0.5),
+      rec("FT", "a", 0, 0.5),
+      rec("FT", "a", 1, 0.7),
+      rec("LP-FT", "a", 0, 0.7),
+      rec("LP-FT", "a", 1, 0.7),
+      rec("FT", "b", 0, 0.9),
+      rec("LP-FT", "b", 0, 0.8),
+      rec("FT", "c", 0, 0.5),
     ]);
     const s = improvementSummary(t, { baseline: "FT", candidate: "LP-FT", metric: "test.accuracy", by: ["dataset"] });
     assert.equal(s.cases.length, 2, "case c has no LP-FT run");
     assert.equal(s.improved, 1);
     assert.equal(s.fraction, 0.5);
     assert.ok(Math.abs(s.maxRelativeGain - (0.7 - 0.6) / 0.6) < 1e-12);
-    assert.throws(() => improvementSummary(t, { baseline: "FT", candidate: "LP-FT", metric: "test.f1", by: ["dataset"] }), /unknown column/);
+    assert.throws(
+      () => improvementSummary(t, { baseline: "FT", candidate: "LP-FT", metric: "test.f1", by: ["dataset"] }),
+      /unknown column/,
+    );
   });
 });
 
@@ -198,8 +269,14 @@ describeBackends("recipes: ViT transfer", () => {
     const { model } = repoolVit(tinyVitModel(3), { globalPool: "avg", fcNorm: true, numClasses: 1, seed: 0 });
     const s = medPeftLora(4);
     s.setup(model, { lr: 0.1, weightDecay: 0 });
-    const trainable = model.namedParameters().filter(([, p]) => p.trainable).map(([n]) => n);
-    assert.ok(trainable.every((n) => /lora_[AB]|^fc_norm\.|^head\./.test(n)), trainable.join(","));
+    const trainable = model
+      .namedParameters()
+      .filter(([, p]) => p.trainable)
+      .map(([n]) => n);
+    assert.ok(
+      trainable.every((n) => /lora_[AB]|^fc_norm\.|^head\./.test(n)),
+      trainable.join(","),
+    );
     assert.ok(trainable.some((n) => n.includes("lora_A")) && trainable.includes("fc_norm.weight"));
   });
   it("medPeftLoraSetting picks the README row of the nearest fraction", () => {

@@ -81,7 +81,13 @@ describe("schedules match PyTorch", () => {
   const toSchedule = (name: string, n: number): ScheduleOptions => {
     if (name.startsWith("onecycle")) {
       const get = (k: string, d: number) => Number(name.match(new RegExp(`${k}=([\\d.e-]+)`))?.[1] ?? d);
-      return { kind: "onecycle", totalSteps: n, pctStart: get("pct", 0.3), divFactor: get("div", 25), finalDivFactor: get("final", 1e4) };
+      return {
+        kind: "onecycle",
+        totalSteps: n,
+        pctStart: get("pct", 0.3),
+        divFactor: get("div", 25),
+        finalDivFactor: get("final", 1e4),
+      };
     }
     if (name.startsWith("step")) return { kind: "step", stepSize: 3, gamma: 0.5 };
     return { kind: "warmup_cosine", warmupSteps: 0, totalSteps: 10, minLr: 1e-3 };
@@ -92,7 +98,10 @@ describe("schedules match PyTorch", () => {
       c.lr.forEach((want, step) => assert.ok(Math.abs(lrAt(s, c.base, step) - want) < 1e-12, `step ${step}`));
       if (s.kind === "onecycle") {
         const p = new Two(new Array(12).fill(0), [0, 0, 0, 0]);
-        const opt = new Optimizer([{ name: "g", params: p.namedParameters(), lr: c.base, weightDecay: 0 }], { name: "adam", lr: c.base });
+        const opt = new Optimizer([{ name: "g", params: p.namedParameters(), lr: c.base, weightDecay: 0 }], {
+          name: "adam",
+          lr: c.base,
+        });
         c.momentum.forEach((want, step) => {
           applySchedule(opt, s, step);
           assert.ok(Math.abs(opt.beta1 - want) < 1e-12, `momentum at step ${step}: ${opt.beta1} vs ${want}`);
@@ -102,7 +111,13 @@ describe("schedules match PyTorch", () => {
     });
   }
   it("MAE half-cycle cosine: linear warmup by fractional epoch, then cosine to min_lr", () => {
-    const s: ScheduleOptions = { kind: "half_cycle_cosine", warmupEpochs: 5, epochs: 100, stepsPerEpoch: 10, minLr: 1e-6 };
+    const s: ScheduleOptions = {
+      kind: "half_cycle_cosine",
+      warmupEpochs: 5,
+      epochs: 100,
+      stepsPerEpoch: 10,
+      minLr: 1e-6,
+    };
     assert.equal(lrAt(s, 1e-3, 0), 0);
     assert.ok(Math.abs(lrAt(s, 1e-3, 25) - 0.5e-3) < 1e-15);
     assert.ok(Math.abs(lrAt(s, 1e-3, 50) - 1e-3) < 1e-15);
@@ -122,7 +137,11 @@ describeBackends("losses match PyTorch", () => {
               labelSmoothing: c.label_smoothing as number,
               classWeights: (c.class_weights as number[] | null) ?? undefined,
             })
-          : bceWithLogits(logits, tf.tensor2d(c.targets as number[], c.shape as [number, number]), (c.pos_weight as number[] | null) ?? undefined);
+          : bceWithLogits(
+              logits,
+              tf.tensor2d(c.targets as number[], c.shape as [number, number]),
+              (c.pos_weight as number[] | null) ?? undefined,
+            );
       assert.ok(Math.abs(v.dataSync()[0] - (c.value as number)) < 1e-5, `${v.dataSync()[0]} vs ${c.value}`);
     });
   }

@@ -20,7 +20,10 @@ function memorySource(batches: number, bs = 4): TrainSource {
       }
       const i = pos.epoch * batches + pos.batch++;
       const x = tinyImages(bs, 8, 100 + (i % batches));
-      const y = tf.tensor1d(Array.from({ length: bs }, (_, j) => (i + j) % 3), "int32");
+      const y = tf.tensor1d(
+        Array.from({ length: bs }, (_, j) => (i + j) % 3),
+        "int32",
+      );
       return { x, y, ids: [], dispose: () => tf.dispose([x, y]) };
     },
   };
@@ -34,7 +37,12 @@ function changed(a: Map<string, Float32Array>, b: Map<string, Float32Array>): st
 }
 
 const ALL = ["conv1.weight", "conv1.bias", "pw.weight", "pw.bias"];
-const cases: { name: string; opts?: Record<string, unknown>; epochs: number; expectChanged: (all: string[]) => string[] }[] = [
+const cases: {
+  name: string;
+  opts?: Record<string, unknown>;
+  epochs: number;
+  expectChanged: (all: string[]) => string[];
+}[] = [
   { name: "FT", epochs: 1, expectChanged: (all) => all },
   { name: "LP", epochs: 1, expectChanged: () => ["head.weight", "head.bias"] },
   { name: "LP-FT", opts: { lpEpochs: 1 }, epochs: 1, expectChanged: () => ["head.weight", "head.bias"] },

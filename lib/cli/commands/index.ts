@@ -23,4 +23,18 @@ export interface CommandModule {
 }
 
 /** Every command, in the order `peftlab --help` lists them. */
-export const COMMANDS: readonly CommandModule[] = [info, inspect, kernel, runNotebook, adapter, checkParity, data, weights, train, evalCmd, extract, metrics, bench];
+export const COMMANDS: readonly CommandModule[] = [
+  info,
+  inspect,
+  kernel,
+  runNotebook,
+  adapter,
+  checkParity,
+  data,
+  weights,
+  train,
+  evalCmd,
+  extract,
+  metrics,
+  bench,
+];

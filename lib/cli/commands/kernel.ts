@@ -28,7 +28,12 @@ interface InstallOpts {
 export function installScope(o: InstallOpts): InstallScope {
   const chosen = [o.user && "--user", o.sysPrefix && "--sys-prefix", o.prefix && "--prefix"].filter(Boolean);
   if (chosen.length > 1) {
-    throw new ConfigError("Choose one install location", { where: "peftlab kernel install", expected: "one of --user, --sys-prefix, --prefix P", got: chosen.join(" "), fix: "pass only one of them" });
+    throw new ConfigError("Choose one install location", {
+      where: "peftlab kernel install",
+      expected: "one of --user, --sys-prefix, --prefix P",
+      got: chosen.join(" "),
+      fix: "pass only one of them",
+    });
   }
   if (o.user) return { user: true };
   if (o.sysPrefix) return { sysPrefix: true };
@@ -51,9 +56,16 @@ export function register(program: Command): void {
     .action(function (this: Command, o: InstallOpts) {
       const python = findJupyterPython(o.python);
       const noPrelude = o.prelude === false;
-      const spec = buildKernelSpec({ preludePath: typeof o.prelude === "string" ? o.prelude : undefined, noPrelude, version: readVersion() });
+      const spec = buildKernelSpec({
+        preludePath: typeof o.prelude === "string" ? o.prelude : undefined,
+        noPrelude,
+        version: readVersion(),
+      });
       const dir = installKernelSpec(python, spec, installScope(o));
-      writeOut(this, `installed kernelspec "${KERNEL_NAME}" (${DISPLAY_NAME}) in ${dir}\n  python: ${python}\n  argv: ${spec.argv.join(" ")}\n`);
+      writeOut(
+        this,
+        `installed kernelspec "${KERNEL_NAME}" (${DISPLAY_NAME}) in ${dir}\n  python: ${python}\n  argv: ${spec.argv.join(" ")}\n`,
+      );
     });
   kernel
     .command("list")
@@ -73,7 +85,12 @@ export function register(program: Command): void {
     .action(function (this: Command, o: { python?: string }) {
       const python = findJupyterPython(o.python);
       if (!(KERNEL_NAME in listKernelSpecs(python))) {
-        throw new ConfigError("The peftlab kernelspec is not installed", { where: "peftlab kernel uninstall", expected: `a kernelspec named "${KERNEL_NAME}"`, got: "none", fix: "nothing to do; `peftlab kernel list` shows what is installed" });
+        throw new ConfigError("The peftlab kernelspec is not installed", {
+          where: "peftlab kernel uninstall",
+          expected: `a kernelspec named "${KERNEL_NAME}"`,
+          got: "none",
+          fix: "nothing to do; `peftlab kernel list` shows what is installed",
+        });
       }
       writeOut(this, `removed ${uninstallKernelSpec(python)}\n`);
     });

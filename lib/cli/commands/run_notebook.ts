@@ -19,7 +19,12 @@ export function register(program: Command): void {
     .command("run-notebook")
     .description("execute a notebook headless with the peftlab kernel; exits non-zero at the first failing cell")
     .argument("<notebook>", "the .ipynb to run")
-    .option("-p, --parameters <KEY=VALUE>", "papermill-style parameter (JSON when it parses, else a string); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      "-p, --parameters <KEY=VALUE>",
+      "papermill-style parameter (JSON when it parses, else a string); repeatable",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option("--out <file>", "executed notebook (default NB.executed.ipynb)")
     .option("--html <file>", "also write a self-contained HTML report")
     .option("--timeout <seconds>", "per-cell timeout (default none)")
@@ -29,7 +34,12 @@ export function register(program: Command): void {
     .action(async function (this: Command, input: string, o: RunOpts) {
       const timeoutS = o.timeout === undefined ? undefined : Number(o.timeout);
       if (timeoutS !== undefined && !(timeoutS > 0)) {
-        throw new ConfigError("Bad --timeout", { where: "--timeout", expected: "seconds > 0", got: String(o.timeout), fix: "e.g. --timeout 600" });
+        throw new ConfigError("Bad --timeout", {
+          where: "--timeout",
+          expected: "seconds > 0",
+          got: String(o.timeout),
+          fix: "e.g. --timeout 600",
+        });
       }
       const r = await runNotebook({
         input,
@@ -43,7 +53,9 @@ export function register(program: Command): void {
       });
       if (!r.ok) {
         const e = r.error;
-        process.stderr.write(`cell ${r.failedCell} failed: ${e?.ename}: ${e?.evalue}\n${(e?.traceback ?? []).join("\n")}\n`);
+        process.stderr.write(
+          `cell ${r.failedCell} failed: ${e?.ename}: ${e?.evalue}\n${(e?.traceback ?? []).join("\n")}\n`,
+        );
         // Thrown so the CLI exits non-zero (main.ts sets the exit code from runCli's result).
         throw new ConfigError(`Notebook cell ${r.failedCell} failed`, {
           where: `${input}, cell ${r.failedCell}`,
@@ -52,6 +64,9 @@ export function register(program: Command): void {
           fix: `see the traceback above; the executed notebook up to the failure is ${r.output}`,
         });
       }
-      writeOut(this, `ok: ${r.notebook.cells.length} cells in ${(r.totalMs / 1000).toFixed(1)} s -> ${r.output}${o.html ? ` and ${o.html}` : ""}\n`);
+      writeOut(
+        this,
+        `ok: ${r.notebook.cells.length} cells in ${(r.totalMs / 1000).toFixed(1)} s -> ${r.output}${o.html ? ` and ${o.html}` : ""}\n`,
+      );
     });
 }

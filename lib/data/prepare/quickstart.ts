@@ -32,13 +32,18 @@ export interface QuickstartOptions {
 /** Downloads (resumably) and lays out the quickstart data and weights; returns the folder to use as PEFTLAB_SHARED. */
 export async function prepareQuickstart(o: QuickstartOptions): Promise<string> {
   const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
-  await fetchTfjsModel(o.modelUrl ?? MOBILENET_V2_035_TFJS_URL, path.join(o.dest, "weights", "mobilenet_v2_035_224_tfjs"), log);
+  await fetchTfjsModel(
+    o.modelUrl ?? MOBILENET_V2_035_TFJS_URL,
+    path.join(o.dest, "weights", "mobilenet_v2_035_224_tfjs"),
+    log,
+  );
   const target = path.join(o.dest, "data", "pbc-jpeg");
   if (!fs.existsSync(target)) {
     const raw = path.join(o.dest, "raw", "pbc");
     await preparePbc(makeContext(raw, { baseUrl: o.pbcBaseUrl, log }));
     const root = findClassRoot(path.join(raw, "images"), PBC_CLASSES);
-    if (!root) throw new DataError("PBC images not found after preparation", { where: raw, expected: PBC_CLASSES.join(", ") });
+    if (!root)
+      throw new DataError("PBC images not found after preparation", { where: raw, expected: PBC_CLASSES.join(", ") });
     subsampleFolder(root, target, o.perClass ?? 300, o.seed ?? 0);
     log(`[quickstart] ${target}: ${o.perClass ?? 300} images per class`);
   }
@@ -54,7 +59,10 @@ export async function fetchTfjsModel(url: string, dir: string, log: (l: string) 
   await download({ url, dest: tmpJson, log });
   const model = JSON.parse(fs.readFileSync(tmpJson, "utf8")) as { weightsManifest?: { paths: string[] }[] };
   if (!Array.isArray(model.weightsManifest)) {
-    throw new DataError("Downloaded model.json has no weightsManifest", { where: url, expected: "a TF.js layers model" });
+    throw new DataError("Downloaded model.json has no weightsManifest", {
+      where: url,
+      expected: "a TF.js layers model",
+    });
   }
   for (const g of model.weightsManifest) {
     for (const p of g.paths) await download({ url: new URL(p, url).toString(), dest: path.join(dir, p), log });
@@ -71,7 +79,10 @@ export function subsampleFolder(src: string, dest: string, perClass: number, see
   for (const cls of fs.readdirSync(src).sort()) {
     const dir = path.join(src, cls);
     if (!fs.statSync(dir).isDirectory()) continue;
-    const files = fs.readdirSync(dir).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => /\.(jpe?g|png)$/i.test(f))
+      .sort();
     createRng(seed).shuffle(files);
     fs.mkdirSync(path.join(staging, cls), { recursive: true });
     for (const f of files.slice(0, perClass).sort()) fs.copyFileSync(path.join(dir, f), path.join(staging, cls, f));
