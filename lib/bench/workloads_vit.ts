@@ -30,8 +30,9 @@ const LORA = { r: 8, alpha: 16 };
 const ADAMW: OptimizerOptions = { name: "adamw", lr: 1e-3, weightDecay: 0.01 };
 /** Blocks with LoRA in the frozen-prefix pair: the last 4 of 12 (the last of 2 in --quick). */
 const LAST_BLOCKS = 4;
-/** Default micro-batch of the training steps (see trainStep in workload.ts): 2 images keep wasm's heap near 2 GB. */
-const DEFAULT_MICRO_BATCH = 2;
+/** Default micro-batch of the training steps: the whole batch (ViT-S/16 LoRA at batch 16 needs ~2.1 GB of wasm heap
+ * since the lean custom-gradient ops); `--micro-batch N` splits it, e.g. for larger models. */
+const DEFAULT_MICRO_BATCH = Number.POSITIVE_INFINITY;
 
 interface VitSetting {
   model: VitOptions;

@@ -74,6 +74,9 @@ function splitHeads(qkv: tf.Tensor, b: number, t: number, heads: number, dh: num
 
 /** The inverse of splitHeads' layout change: 3 × [B·H, T, Dh] → [B, T, 3·D]. */
 function mergeHeads(parts: tf.Tensor[], b: number, t: number, heads: number, dh: number): tf.Tensor {
-  const cat = tf.concat(parts.map((p) => p.reshape([b, 1, heads * t * dh])), 1); // [B, 3, H·T·Dh]
+  const cat = tf.concat(
+    parts.map((p) => p.reshape([b, 1, heads * t * dh])),
+    1,
+  ); // [B, 3, H·T·Dh]
   return tf.transpose(cat.reshape([b, 3 * heads, t, dh]), [0, 2, 1, 3]).reshape([b, t, 3 * heads * dh]);
 }

@@ -171,7 +171,12 @@ export class Mlp extends Module {
       this.drop.training = this.training;
       const fc1 = this.fc1 as Module;
       const fc2 = this.fc2 as Module;
-      if (this.act === "gelu" && fc1 instanceof Linear && fc2 instanceof Linear && !(this.training && this.drop.p > 0)) {
+      if (
+        this.act === "gelu" &&
+        fc1 instanceof Linear &&
+        fc2 instanceof Linear &&
+        !(this.training && this.drop.p > 0)
+      ) {
         // fc1 → GELU → fc2 as one recorded op keeping only GELU'(fc1(x)) when frozen (lib/nn/linear_op.ts);
         // LoRA-wrapped fc1/fc2 or active dropout take the module path below.
         return mlpGeluOp(x, denseOf(fc1), denseOf(fc2)); // [B, T, D]

@@ -29,7 +29,11 @@ export class Linear extends Module {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = x.reshape([-1, this.inFeatures]); // [N, in]
-      const y = tf.fused.matMul({ a: x2 as tf.Tensor2D, b: this.weight.variable as tf.Tensor2D, bias: this.bias?.variable });
+      const y = tf.fused.matMul({
+        a: x2 as tf.Tensor2D,
+        b: this.weight.variable as tf.Tensor2D,
+        bias: this.bias?.variable,
+      });
       return y.reshape([...lead, this.outFeatures]); // [..., out]
     });
   }
@@ -83,11 +87,16 @@ export class Conv2d extends Module {
       uniform(shape, bound, opts.seeds),
       this.depthwise ? "depthwise" : "conv2d",
     );
-    this.bias = opts.bias === false ? undefined : this.registerParameter("bias", uniform([outChannels], bound, opts.seeds));
+    this.bias =
+      opts.bias === false ? undefined : this.registerParameter("bias", uniform([outChannels], bound, opts.seeds));
   }
   forward(x: tf.Tensor): tf.Tensor {
     if (x.rank !== 4) {
-      throw new ShapeError("Conv2d expects NHWC input", { where: "Conv2d.forward", expected: "rank 4", got: `[${x.shape}]` });
+      throw new ShapeError("Conv2d expects NHWC input", {
+        where: "Conv2d.forward",
+        expected: "rank 4",
+        got: `[${x.shape}]`,
+      });
     }
     return tf.tidy(() => {
       const x4 = x as tf.Tensor4D;
@@ -234,7 +243,8 @@ export class Dropout extends Module {
     public seed = 0,
   ) {
     super();
-    if (p < 0 || p >= 1) throw new ConfigError("Dropout probability out of range", { expected: "0 ≤ p < 1", got: `${p}` });
+    if (p < 0 || p >= 1)
+      throw new ConfigError("Dropout probability out of range", { expected: "0 ≤ p < 1", got: `${p}` });
   }
   forward(x: tf.Tensor): tf.Tensor {
     if (!this.training || this.p === 0) return x;
@@ -263,7 +273,16 @@ export class MaxPool2d extends Module {
     return tf.tidy(() => {
       const xp =
         this.padding > 0
-          ? tf.pad(x, [[0, 0], [this.padding, this.padding], [this.padding, this.padding], [0, 0]], -3.4e38)
+          ? tf.pad(
+              x,
+              [
+                [0, 0],
+                [this.padding, this.padding],
+                [this.padding, this.padding],
+                [0, 0],
+              ],
+              -3.4e38,
+            )
           : x;
       return tf.maxPool(xp as tf.Tensor4D, this.kernelSize, this.stride, "valid");
     });

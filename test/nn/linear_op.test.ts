@@ -34,8 +34,21 @@ describeBackends("linearOp and mlpGeluOp", () => {
       const l = new Linear(12, 20);
       for (const n of m.freeze) l.freeze(n);
       const x = randVar([2, 5, 12], 3);
-      const vars = [x, ...l.namedParameters().map(([, p]) => p).filter((p) => p.trainable).map((p) => p.variable)];
-      check(compareWithReference(() => linearOp(x, denseOf(l)), () => refLinear(x, l), vars));
+      const vars = [
+        x,
+        ...l
+          .namedParameters()
+          .map(([, p]) => p)
+          .filter((p) => p.trainable)
+          .map((p) => p.variable),
+      ];
+      check(
+        compareWithReference(
+          () => linearOp(x, denseOf(l)),
+          () => refLinear(x, l),
+          vars,
+        ),
+      );
       tf.dispose(x);
       l.dispose();
     });
@@ -47,7 +60,13 @@ describeBackends("linearOp and mlpGeluOp", () => {
       const x = randVar([3, 4, 8], 5, 2);
       const params = [...fc1.namedParameters(), ...fc2.namedParameters()].map(([, p]) => p).filter((p) => p.trainable);
       const vars = [x, ...params.map((p) => p.variable)];
-      check(compareWithReference(() => mlpGeluOp(x, denseOf(fc1), denseOf(fc2)), () => refMlp(x, fc1, fc2), vars));
+      check(
+        compareWithReference(
+          () => mlpGeluOp(x, denseOf(fc1), denseOf(fc2)),
+          () => refMlp(x, fc1, fc2),
+          vars,
+        ),
+      );
       tf.dispose(x);
       fc1.dispose();
       fc2.dispose();
@@ -63,7 +82,10 @@ describeBackends("linearOp and mlpGeluOp", () => {
     const nodes = tapeOf(() => mlpGeluOp(x, denseOf(fc1), denseOf(fc2)), [x]);
     assert.equal(nodes.length, 1);
     assert.equal(nodes[0].inputs, 1, "frozen weights are not op inputs");
-    assert.deepEqual(nodes[0].savedSizes.filter((n) => n > 0), [2 * 6 * 32]);
+    assert.deepEqual(
+      nodes[0].savedSizes.filter((n) => n > 0),
+      [2 * 6 * 32],
+    );
     const matmuls = async (f: (t: tf.Tensor) => tf.Tensor) => {
       const k = await kernelCounts(() => {
         const g = tf.grad((t: tf.Tensor) => tf.sum(f(t)))(x);

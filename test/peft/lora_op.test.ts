@@ -34,9 +34,19 @@ describeBackends("loraLinearOp (LoraLinear.forward)", () => {
     it(`${c.name}: forward and gradients within 1e-5 (relative) of the elementary ops`, () => {
       const l = makeLora(c.parts, c.baseTrainable);
       const x = randVar([2, 5, 12], 1);
-      const vars = [x, ...l.namedParameters().filter(([, p]) => p.trainable).map(([, p]) => p.variable)];
+      const vars = [
+        x,
+        ...l
+          .namedParameters()
+          .filter(([, p]) => p.trainable)
+          .map(([, p]) => p.variable),
+      ];
       assert.equal(vars.length, c.baseTrainable ? 5 : 3);
-      const r = compareWithReference(() => l.forward(x), () => refLora(x, l), vars);
+      const r = compareWithReference(
+        () => l.forward(x),
+        () => refLora(x, l),
+        vars,
+      );
       assert.deepEqual(r.missing, []);
       assert.ok(r.value < 1e-5, `forward rel diff ${r.value}`);
       for (const [k, v] of Object.entries(r.grads)) assert.ok(v < 1e-5, `d/d${k}: rel diff ${v}`);
