@@ -8,38 +8,9 @@ import type { MimeBundle } from "./bundle";
 import { Display, LiveDisplay } from "./display";
 import { isDisplaySink, type DisplaySink } from "./sink";
 
-/** onTrainBegin: the plan. `stepsPerEpoch` enables the progress bar and ETA. */
-export interface TrainBeginInfo {
-  epochs: number;
-  stepsPerEpoch?: number;
-  batchSize?: number;
-  title?: string;
-}
-
-/** onBatchEnd: `epoch` 0-based, `step` 1-based within the epoch; extra numeric metrics go in `metrics`. */
-export interface BatchEndInfo {
-  epoch: number;
-  step: number;
-  loss: number;
-  imgPerSec?: number;
-  lr?: number;
-  metrics?: Record<string, number>;
-}
-
-/** onEpochEnd: `logs` holds epoch-level numbers, e.g. {loss, val_loss, val_accuracy}. */
-export interface EpochEndInfo {
-  epoch: number;
-  logs: Record<string, number>;
-}
-
-/** The callbacks a training loop calls; every method is optional and may be async. */
-export interface TrainingCallbacks {
-  onTrainBegin?(info: TrainBeginInfo): void | Promise<void>;
-  onEpochBegin?(info: { epoch: number }): void | Promise<void>;
-  onBatchEnd?(info: BatchEndInfo): void | Promise<void>;
-  onEpochEnd?(info: EpochEndInfo): void | Promise<void>;
-  onTrainEnd?(info?: { logs?: Record<string, number> }): void | Promise<void>;
-}
+// The callback contract is lib/train's (the loop calls it); the dashboard implements it.
+import type { BatchEndInfo, EpochEndInfo, TrainBeginInfo, TrainingCallbacks } from "../train/callbacks";
+export type { BatchEndInfo, EpochEndInfo, TrainBeginInfo, TrainingCallbacks };
 
 export interface DashboardOptions {
   /** At most this many in-place updates per second (default 4); epoch ends and the final render always show. */

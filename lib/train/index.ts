@@ -2,8 +2,8 @@
  * lib/train: optimisers, schedules, losses, the fit() loop with resumable checkpoints, evaluation, probes in runs (on
  * lib/peft's probes and feature cache), and the
  * RunConfig → run folder layer (runExperiment) that the CLI and notebooks share.
- * The callback types (TrainingCallbacks, TrainBeginInfo, BatchEndInfo, EpochEndInfo) are exported by lib/display
- * with the same shape, so only terminalProgress is re-exported from ./callbacks.
+ * The callback types (TrainingCallbacks, …) are defined in ./callbacks and reach the public entry through lib/display,
+ * whose dashboard implements them; only terminalProgress is re-exported from here.
  */
 export * from "./optim";
 export * from "./schedule";
