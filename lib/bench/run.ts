@@ -11,7 +11,7 @@ import { ConfigError } from "../errors";
 import { writeFileAtomic } from "../io/atomic";
 import { loadAverage, runReference, type ReferenceRun } from "./reference";
 import { BENCH_SCHEMA, type BenchRatio, type BenchReport, type BenchVariant, type WorkloadResult } from "./types";
-import { getWorkload, RESULT_MARKER, runWorkload, WORKLOADS, type WorkerRequest } from "./worker";
+import { emptyResult, getWorkload, RESULT_MARKER, runWorkload, WORKLOADS, type WorkerRequest } from "./worker";
 
 /** Options of a benchmark run (the CLI's flags as plain data). */
 export interface BenchOptions {
@@ -203,36 +203,8 @@ export function runWorkerProcess(req: WorkerRequest, log: (line: string) => void
 }
 
 function crashedResult(req: WorkerRequest, reason: string): WorkloadResult {
-  const spec = getWorkload(req.workload);
-  const load = loadAverage();
-  return {
-    workload: req.workload,
-    title: spec.title,
-    variant: req.variant,
-    status: "failed",
-    reason,
-    backend: req.backend,
-    threads: 0,
-    simd: false,
-    overrides: [],
-    batchSize: null,
-    imageSize: null,
-    imagesPerRepeat: null,
-    warmup: req.warmup,
-    repeats: req.repeats,
-    timesS: [],
-    medianS: null,
-    imgPerS: null,
-    gflopPerImage: null,
-    gflops: null,
-    flopFormula: null,
-    memory: null,
-    topKernels: [],
-    extra: {},
-    loadBefore: load,
-    loadAfter: load,
-    wallS: 0,
-  };
+  const opts = { status: "failed" as const, reason, backend: req.backend, threads: 0, simd: false, overrides: [] };
+  return emptyResult(req, getWorkload(req.workload), { ...opts, loadBefore: loadAverage() });
 }
 
 function tfjsVersion(): string {

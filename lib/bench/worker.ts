@@ -61,33 +61,14 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
   });
   // In-process baseline after an earlier run installed overrides: put tfjs's kernels back.
   if (!overridesOn) removeKernelOverrides(choice.tfjsName);
-  const base: WorkloadResult = {
-    workload: spec.name,
-    title: spec.title,
-    variant: req.variant,
+  const base = emptyResult(req, spec, {
     status: "ok",
     backend: choice.name,
     threads: choice.threads,
     simd: choice.simd,
     overrides: choice.overrides,
-    batchSize: null,
-    imageSize: null,
-    imagesPerRepeat: null,
-    warmup: req.warmup,
-    repeats: req.repeats,
-    timesS: [],
-    medianS: null,
-    imgPerS: null,
-    gflopPerImage: null,
-    gflops: null,
-    flopFormula: null,
-    memory: null,
-    topKernels: [],
-    extra: {},
     loadBefore,
-    loadAfter: loadBefore,
-    wallS: 0,
-  };
+  });
   let out: WorkloadOutcome | WorkloadSkip;
   try {
     out = await spec.run({
@@ -150,4 +131,43 @@ if (require.main === module) {
       process.exit(1);
     },
   );
+}
+
+/** A result with no measurements yet: the identity and plan of a run, every figure null. */
+export function emptyResult(
+  req: WorkerRequest,
+  spec: WorkloadSpec,
+  o: Pick<WorkloadResult, "status" | "backend" | "threads" | "simd" | "overrides"> & {
+    loadBefore: WorkloadResult["loadBefore"];
+    reason?: string;
+  },
+): WorkloadResult {
+  return {
+    workload: spec.name,
+    title: spec.title,
+    variant: req.variant,
+    status: o.status,
+    ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    backend: o.backend,
+    threads: o.threads,
+    simd: o.simd,
+    overrides: o.overrides,
+    batchSize: null,
+    imageSize: null,
+    imagesPerRepeat: null,
+    warmup: req.warmup,
+    repeats: req.repeats,
+    timesS: [],
+    medianS: null,
+    imgPerS: null,
+    gflopPerImage: null,
+    gflops: null,
+    flopFormula: null,
+    memory: null,
+    topKernels: [],
+    extra: {},
+    loadBefore: o.loadBefore,
+    loadAfter: o.loadBefore,
+    wallS: 0,
+  };
 }
