@@ -14,6 +14,7 @@
  * - Backward, full fine-tuning: input and weight gradient per layer, 2× forward, except the first conv's input
  *   gradient (the image needs none). So a full-FT step ≈ 3 × forward.
  */
+import { makeDivisible, MOBILENETV2_SETTING } from "../models/mobilenetv2";
 
 /** A FLOP count for one image and the formula that produced it. */
 export interface FlopCount {
@@ -118,32 +119,16 @@ export interface MobileNetV2Shape {
   roundNearest?: number;
 }
 
-const MNV2_SETTING: [number, number, number, number][] = [
-  [1, 16, 1, 1],
-  [6, 24, 2, 2],
-  [6, 32, 3, 2],
-  [6, 64, 4, 2],
-  [6, 96, 3, 1],
-  [6, 160, 3, 2],
-  [6, 320, 1, 1],
-];
-
-/** torchvision's _make_divisible: round to the nearest multiple of `divisor`, never down by more than 10 %. */
-export function makeDivisibleChannels(v: number, divisor: number): number {
-  const r = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
-  return r < 0.9 * v ? r + divisor : r;
-}
-
 /** Forward MACs of MobileNetV2 per image, walking torchvision's structure; `stem` is the first conv's share. */
 export function mobileNetV2ForwardMacs(s: MobileNetV2Shape): { total: number; stem: number } {
   const div = s.roundNearest ?? 8;
-  let inp = makeDivisibleChannels(32 * s.widthMult, div);
-  const last = makeDivisibleChannels((s.lastChannel ?? 1280) * Math.max(1, s.widthMult), div);
+  let inp = makeDivisible(32 * s.widthMult, div);
+  const last = makeDivisible((s.lastChannel ?? 1280) * Math.max(1, s.widthMult), div);
   let hw = Math.ceil(s.imgSize / 2); // stem: 3×3, stride 2, "same"-sized output for both paddings
   const stem = hw * hw * inp * 9 * 3;
   let total = stem;
-  for (const [t, c, n, st] of MNV2_SETTING) {
-    const outp = makeDivisibleChannels(c * s.widthMult, div);
+  for (const [t, c, n, st] of MOBILENETV2_SETTING) {
+    const outp = makeDivisible(c * s.widthMult, div);
     for (let i = 0; i < n; i++) {
       const stride = i === 0 ? st : 1;
       const hidden = Math.round(inp * t);
