@@ -3,7 +3,7 @@
  * PEFTLAB_KERNELS=tfjs) and after (peftlab's overrides), at ViT-S/16 and MobileNetV2 shapes.
  *
  *   npx tsx scripts/bench-kernels.ts [--backend wasm|cpu] [--reps 5] [--quick] [--only substring] [--json]
- *     [--threads N]   (wasm: threads for large GEMMs, as PEFTLAB_THREADS; default: PEFTLAB_THREADS or 1)
+ *     [--threads N]   (wasm: threads for large GEMMs, as PEFTLAB_THREADS; default: PEFTLAB_THREADS or 2 where there are 2 cores)
  *
  * Importable: `benchKernels(options)` returns the numbers as plain JSON for the model-level `npm run bench`.
  * Each figure is the median of `reps` timed runs after one warm-up; the machine is shared, so medians only.
@@ -215,7 +215,7 @@ export async function benchKernels(options: BenchOptions = {}): Promise<BenchRow
   const reps = options.reps ?? 5;
   await initBackend({ prefer: backend, log: null, kernelOverrides: false, env: {} });
   if (backend === "wasm") {
-    configureGemmThreads({ PEFTLAB_THREADS: String(options.threads ?? (Number(process.env.PEFTLAB_THREADS) || 1)) });
+    configureGemmThreads(options.threads !== undefined ? { PEFTLAB_THREADS: String(options.threads) } : process.env);
     waitForGemmWorker(); // time GEMMs, not the worker's start
   }
   const cases = benchCases(options.quick).filter((c) => !options.only || c.name.includes(options.only));

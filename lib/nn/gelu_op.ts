@@ -8,6 +8,7 @@
  * Erf is the slowest elementwise kernel (~20 ns per element), and recomputing it in the backward cost a second one.
  */
 import * as tf from "@tensorflow/tfjs";
+import { GELU_ERF_KERNEL } from "../backend/kernels";
 
 const LN_INV_SQRT_2PI = -0.5 * Math.log(2 * Math.PI); // ln(1/√(2π))
 
@@ -17,11 +18,25 @@ export function recordingGradients(): boolean {
 }
 
 /**
- * GELU(x) = x·Φ(x) with Φ(x) = (1 + erf(x/√2))·½, bit-identical to the plain ½x·(1 + erf(x/√2)) (×½ is exact), and
- * GELU'(x) when `withGrad`. Elementwise passes over [N, 4D] dominate here, so constants are folded: c·exp(−x²/2) is
- * exp(ln c − u²) with u = x/√2 (already formed for erf).
+ * GELU(x) = x·Φ(x), and GELU'(x) when `withGrad`. Where the backend has peftlab's fused kernel (wasm: SIMD, cpu:
+ * one JS loop; lib/backend/kernels/gelu_erf.ts) this is one pass; otherwise (tfjs-node, overrides off) the composed
+ * ops below, bit-identical to the plain ½x·(1 + erf(x/√2)) (×½ is exact).
  */
 export function geluErfForward(x: tf.Tensor, withGrad = false): { y: tf.Tensor; dydx?: tf.Tensor } {
+  if (x.dtype === "float32" && tf.getKernel(GELU_ERF_KERNEL, tf.getBackend()) !== undefined) {
+    const attrs = { withGrad } as unknown as tf.NamedAttrMap;
+    const out = tf.engine().runKernel(GELU_ERF_KERNEL, { x }, attrs) as tf.Tensor | tf.Tensor[];
+    const [y, dydx] = Array.isArray(out) ? out : [out];
+    return withGrad ? { y, dydx } : { y };
+  }
+  return geluErfComposed(x, withGrad);
+}
+
+/**
+ * The composed-op GELU (the fallback, and the reference the fused kernel is tested against). Elementwise passes
+ * over [N, 4D] dominate, so constants are folded: c·exp(−x²/2) is exp(ln c − u²) with u = x/√2.
+ */
+export function geluErfComposed(x: tf.Tensor, withGrad = false): { y: tf.Tensor; dydx?: tf.Tensor } {
   const u = tf.mul(x, Math.SQRT1_2);
   const cdf = tf.mul(tf.add(1, tf.erf(u)), 0.5); // Φ(x)
   const y = tf.mul(x, cdf);

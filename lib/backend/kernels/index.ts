@@ -16,9 +16,13 @@ import {
   depthwiseConv2dNativeBackpropInputCpuConfig,
 } from "./depthwise_conv2d_backprop_input";
 import { fusedMatMulConfig } from "./fused_mat_mul";
+import { geluErfConfig, geluErfCpuConfig } from "./gelu_erf";
 import { identityConfig } from "./identity";
+import { sliceConfig } from "./slice";
+import { splitVConfig } from "./split_v";
 
 export { configureGemmThreads, gemmThreads, waitForGemmWorker } from "./gemm_threads";
+export { GELU_ERF_KERNEL } from "./gelu_erf";
 
 /** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
 export interface KernelOverride {
@@ -75,6 +79,9 @@ defineOverrides("wasm", [
   { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },
   { config: depthwiseConv2dNativeBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
   { config: depthwiseConv2dNativeBackpropInputConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
+  { config: sliceConfig, replaces: "tfjs-backend-wasm Slice: copies the whole input before slicing" },
+  { config: splitVConfig, replaces: "tfjs-backend-wasm SplitV: one whole-input copy per output" },
+  { config: geluErfConfig, replaces: "nothing: a new fused GELU kernel (SIMD); tfjs composes ~8 scalar passes" },
   {
     config: identityConfig,
     replaces: "tfjs-backend-wasm Identity: copies; the autodiff tape clones every saved tensor",
@@ -84,4 +91,5 @@ defineOverrides("wasm", [
 defineOverrides("cpu", [
   { config: depthwiseConv2dNativeBackpropFilterCpuConfig, replaces: "tfjs-backend-cpu: ignores dilations, slow" },
   { config: depthwiseConv2dNativeBackpropInputCpuConfig, replaces: "tfjs-backend-cpu: ignores dilations, slow" },
+  { config: geluErfCpuConfig, replaces: "nothing: a new fused GELU kernel; tfjs composes ~8 passes" },
 ]);

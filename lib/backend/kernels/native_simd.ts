@@ -1,7 +1,7 @@
 /**
  * peftlab's own WASM SIMD kernels (lib/backend/native/simd_kernels.c), instantiated on tfjs-backend-wasm's own
  * WebAssembly.Memory so they read and write tfjs tensors in place: no copies. Not a kernel itself: the depthwise
- * gradient kernels (channel multiplier 1) and batched matmul slices (wasm_mat_mul.ts) call it.
+ * gradient kernels (channel multiplier 1), batched matmul slices (wasm_mat_mul.ts) and the GELU kernel call it.
  */
 import { BackendError } from "../../errors";
 import { SIMD_KERNELS_WASM_BASE64 } from "../native/simd_kernels_wasm";
@@ -17,6 +17,8 @@ export interface SimdExports {
   f64_to_f32(acc: number, out: number, len: number): void;
   /** (a, b, c, m, k, n): c[m,n] = a[m,k] · b[k,n], row-major. */
   gemm_nn(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  /** (x, y, g, len): y = GELU(x) and, when g ≠ 0, g = GELU'(x), elementwise. */
+  gelu_erf(x: number, y: number, g: number, len: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (tsconfig's lib has no DOM, and @types/node does not declare it). */

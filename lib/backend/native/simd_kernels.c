@@ -1,5 +1,5 @@
-// peftlab's own WASM SIMD128 kernels for the wasm backend: depthwise-conv gradients (channel multiplier 1, NHWC)
-// and a small no-packing GEMM for batched matmuls.
+// peftlab's own WASM SIMD128 kernels for the wasm backend: depthwise-conv gradients (channel multiplier 1, NHWC),
+// a small no-packing GEMM for batched matmuls, and the exact (erf) GELU with its derivative in one pass.
 //
 // Built by scripts/build-wasm.sh into simd_kernels.wasm, which *imports tfjs-backend-wasm's own memory*: every pointer
 // is a byte offset of a tfjs tensor, so nothing is copied in or out. For that to be safe the module must own no
@@ -213,5 +213,72 @@ __attribute__((export_name("gemm_nn"))) void gemm_nn(const float *A, const float
   for (int j0 = 0; j0 < N; j0 += 8) {
     int j = j0 + 8 <= N ? j0 : N - 8;
     for (int i0 = 0; i0 < M; i0 += 4) tile4x8(A, B, C, K, N, i0 + 4 <= M ? i0 : M - 4, j);
+  }
+}
+
+// ---- Exact GELU, y = x·Φ(x), and optionally GELU'(x) = Φ(x) + x·φ(x), in one pass over x. ----
+// tfjs-backend-wasm's Erf is scalar (~20 ns per element) and the composed op needs ~8 elementwise passes over the
+// ViT MLP's largest activation. Φ comes from erfc(z), z = |x|/√2, by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7,
+// the formula tfjs-backend-cpu's Erf uses): erfc(z) = t·P(t)·e^(−z²), t = 1/(1 + p·z). The same e^(−z²) gives
+// φ(x) = e^(−x²/2)/√(2π). Φ(x) = erfc(z)/2 for x < 0 and 1 − erfc(z)/2 otherwise, so the left tail keeps its
+// relative precision instead of cancelling in 1 + erf.
+
+#define SPL(c) wasm_f32x4_splat(c)
+
+// e^v, elementwise, for v ≤ 0 (GELU only needs e^(−z²)); v below −87 gives e^−87 instead of a denormal (t·P(t)
+// makes it ≤ 1e-38 anyway). Cody–Waite reduction v = n·ln2 + r, |r| ≤ ln2/2, then a degree-7 Taylor polynomial
+// (truncation < 3e-9 relative) and 2^n built in the exponent bits.
+static inline v128_t exp_nonpos(v128_t v) {
+  v = wasm_f32x4_max(v, SPL(-87.0f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(v, SPL(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(v, wasm_f32x4_mul(n, SPL(0.693145751953125f))); // ln2, high bits (exact product)
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, SPL(1.428606820309417e-06f)));  // ln2, low bits
+  v128_t p = SPL(1.0f / 5040.0f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), SPL(1.0f / 720.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), SPL(1.0f / 120.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), SPL(1.0f / 24.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), SPL(1.0f / 6.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), SPL(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), SPL(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), SPL(1.0f));
+  v128_t two_n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, two_n);
+}
+
+// y = GELU(x) and, when want_grad, g = GELU'(x), for 4 lanes.
+static inline void gelu4(v128_t x, v128_t *y, v128_t *g, int want_grad) {
+  v128_t z = wasm_f32x4_mul(wasm_f32x4_abs(x), SPL(0.70710678118654752f)); // |x|/√2
+  v128_t t = wasm_f32x4_div(SPL(1.0f), wasm_f32x4_add(SPL(1.0f), wasm_f32x4_mul(z, SPL(0.3275911f))));
+  v128_t poly = SPL(1.061405429f);
+  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), SPL(-1.453152027f));
+  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), SPL(1.421413741f));
+  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), SPL(-0.284496736f));
+  poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), SPL(0.254829592f));
+  v128_t e = exp_nonpos(wasm_f32x4_neg(wasm_f32x4_mul(z, z)));         // e^(−z²) = e^(−x²/2)
+  v128_t half_erfc = wasm_f32x4_mul(wasm_f32x4_mul(poly, t), wasm_f32x4_mul(e, SPL(0.5f)));
+  v128_t neg = wasm_f32x4_lt(x, SPL(0.0f));
+  v128_t cdf = wasm_v128_bitselect(half_erfc, wasm_f32x4_sub(SPL(1.0f), half_erfc), neg); // Φ(x)
+  *y = wasm_f32x4_mul(x, cdf);
+  if (want_grad) *g = wasm_f32x4_add(cdf, wasm_f32x4_mul(x, wasm_f32x4_mul(e, SPL(0.39894228040143268f))));
+}
+
+// y[i] = GELU(x[i]) and, when g is not null, g[i] = GELU'(x[i]), for i < len. y and g must not overlap x's
+// unread part (tfjs outputs are fresh buffers). The last partial vector is done by recomputing the last 4.
+__attribute__((export_name("gelu_erf"))) void gelu_erf(const float *x, float *y, float *g, int len) {
+  v128_t vy, vg = SPL(0.0f);
+  int want = g != 0;
+  if (len < 4) {
+    for (int i = 0; i < len; i++) {
+      gelu4(SPL(x[i]), &vy, &vg, want);
+      y[i] = wasm_f32x4_extract_lane(vy, 0);
+      if (want) g[i] = wasm_f32x4_extract_lane(vg, 0);
+    }
+    return;
+  }
+  for (int i0 = 0; i0 < len; i0 += 4) {
+    int i = i0 + 4 <= len ? i0 : len - 4;
+    gelu4(LD(x + i), &vy, &vg, want);
+    ST(y + i, vy);
+    if (want) ST(g + i, vg);
   }
 }

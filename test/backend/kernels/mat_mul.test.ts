@@ -30,6 +30,12 @@ const CASES: MMCase[] = [
   ["batched, exact tiles", [2, 8, 7], [2, 7, 16], false, false],
   ["batched attention-like q.kT", [4, 33, 16], [4, 33, 16], false, true],
   ["batched attention-like p.v, transposed A", [4, 33, 33], [4, 33, 16], true, false],
+  // Up to 64 rows with a shared B take the no-packing SIMD GEMM; more rows go to XNNPACK.
+  ["LoRA dB-like: few rows, long K (no packing)", [300, 8], [300, 40], true, false],
+  ["64 rows (the no-packing limit)", [64, 21], [21, 19], false, false],
+  ["65 rows NN (XNNPACK)", [65, 21], [21, 19], false, false],
+  ["70 rows NT (XNNPACK)", [70, 20], [9, 20], false, true],
+  ["B broadcast over the row limit (XNNPACK)", [3, 30, 7], [7, 5], false, false],
 ];
 
 describeBackends("matMul kernels (BatchMatMul)", (backend) => {
