@@ -6,6 +6,7 @@
  * layer. The mask is PyTorch's: ReLU passes where x > 0 ⇔ y > 0; ReLU6 (hardtanh(0, 6)) where 0 < x < 6 ⇔ 0 < y < 6.
  */
 import * as tf from "@tensorflow/tfjs";
+import { RELU_GRAD_KERNEL } from "../backend/kernels";
 
 /** max(x, 0), or min(max(x, 0), 6) when `cap6`, with an output-based gradient. */
 export function leanRelu(x: tf.Tensor, cap6: boolean): tf.Tensor {
@@ -19,6 +20,11 @@ export function leanRelu(x: tf.Tensor, cap6: boolean): tf.Tensor {
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const y = saved[0];
+          if (tf.getKernel(RELU_GRAD_KERNEL, tf.getBackend()) !== undefined && dy.dtype === "float32") {
+            return [
+              tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, y }, { cap6 } as unknown as tf.NamedAttrMap) as tf.Tensor,
+            ];
+          }
           const pass = cap6 ? tf.logicalAnd(tf.greater(y, 0), tf.less(y, 6)) : tf.greater(y, 0);
           return [tf.mul(dy, tf.cast(pass, "float32"))];
         }),

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
+import { CHANNEL_AFFINE_KERNEL, CHANNEL_SUMS_KERNEL, RELU_GRAD_KERNEL } from "../../lib/backend/kernels";
 import { Activation, BatchNorm2d } from "../../lib/nn/layers";
 import { describeBackends, maxAbsDiff } from "../helpers/backends";
 
@@ -25,24 +26,37 @@ function savedFullSize(f: () => tf.Tensor, size: number, vars: tf.Variable[]): n
   return n;
 }
 
-describeBackends("BatchNorm2d and ReLU6 as single recorded ops", () => {
+describeBackends("BatchNorm2d and ReLU6 as single recorded ops", (backend) => {
+  it(`${backend === "wasm" ? "uses" : "falls back from"} peftlab's per-channel kernels`, () => {
+    for (const k of [CHANNEL_SUMS_KERNEL, CHANNEL_AFFINE_KERNEL, RELU_GRAD_KERNEL]) {
+      assert.equal(tf.getKernel(k, tf.getBackend()) !== undefined, backend === "wasm", k);
+    }
+  });
+
   const shape: [number, number, number, number] = [3, 5, 4, 6];
   const modes = [
     { name: "training", training: true, frozen: false },
     { name: "eval, trainable affine", training: false, frozen: false },
     { name: "eval, frozen affine (LoRA)", training: false, frozen: true },
   ];
-  for (const m of modes) {
-    it(`BatchNorm2d ${m.name}: output and gradients equal the elementary-op version`, () => {
-      const bn = new BatchNorm2d(6, { eps: 1e-3 });
-      bn.weight.variable.assign(tf.randomUniform([6], 0.5, 1.5, "float32", 1));
-      bn.bias.variable.assign(tf.randomUniform([6], -0.5, 0.5, "float32", 2));
-      bn.runningMean.assign(tf.randomUniform([6], -0.3, 0.3, "float32", 3));
-      bn.runningVar.assign(tf.randomUniform([6], 0.5, 2, "float32", 4));
+  // wasm runs the per-channel SIMD kernels: C = 6 and 10 take the vector loop and its tail; 162 rows are 3 blocks of
+  // the float32 partial sums; a mean far from 0 checks that x − μ is formed before scaling.
+  const inputs = [
+    { shape, mean: 0.2, std: 1.3 },
+    { shape: [2, 9, 9, 10] as [number, number, number, number], mean: 3, std: 0.5 },
+  ];
+  for (const m of modes.flatMap((mode) => inputs.map((input) => ({ ...mode, ...input })))) {
+    it(`BatchNorm2d ${m.name} on [${m.shape}] (mean ${m.mean}): output and gradients equal the elementary-op version`, () => {
+      const c = m.shape[3];
+      const bn = new BatchNorm2d(c, { eps: 1e-3 });
+      bn.weight.variable.assign(tf.randomUniform([c], 0.5, 1.5, "float32", 1));
+      bn.bias.variable.assign(tf.randomUniform([c], -0.5, 0.5, "float32", 2));
+      bn.runningMean.assign(tf.randomUniform([c], -0.3, 0.3, "float32", 3));
+      bn.runningVar.assign(tf.randomUniform([c], 0.5, 2, "float32", 4));
       bn.train(m.training);
       if (m.frozen) bn.freeze();
-      const x = tf.variable(tf.randomNormal(shape, 0.2, 1.3, "float32", 5));
-      const r = tf.randomNormal(shape, 0, 1, "float32", 6); // weights every output element differently
+      const x = tf.variable(tf.randomNormal(m.shape, m.mean, m.std, "float32", 5));
+      const r = tf.randomNormal(m.shape, 0, 1, "float32", 6); // weights every output element differently
       const vars = [x, ...(m.frozen ? [] : [bn.weight.variable, bn.bias.variable])];
       const lossOf = (f: () => tf.Tensor) => () => tf.sum(tf.mul(f(), r)) as tf.Scalar;
       const runMean0 = bn.runningMean.dataSync().slice();

@@ -15,14 +15,20 @@ import {
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropInputCpuConfig,
 } from "./depthwise_conv2d_backprop_input";
+import { channelAffineConfig } from "./channel_affine";
+import { channelSumsConfig } from "./channel_sums";
 import { fusedMatMulConfig } from "./fused_mat_mul";
 import { geluErfConfig, geluErfCpuConfig } from "./gelu_erf";
 import { identityConfig } from "./identity";
+import { reluGradConfig } from "./relu_grad";
 import { sliceConfig } from "./slice";
 import { splitVConfig } from "./split_v";
 
 export { configureGemmThreads, gemmThreads, waitForGemmWorker } from "./gemm_threads";
 export { GELU_ERF_KERNEL } from "./gelu_erf";
+export { CHANNEL_AFFINE_KERNEL } from "./channel_affine";
+export { CHANNEL_SUMS_KERNEL } from "./channel_sums";
+export { RELU_GRAD_KERNEL } from "./relu_grad";
 
 /** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
 export interface KernelOverride {
@@ -79,6 +85,9 @@ defineOverrides("wasm", [
   { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },
   { config: depthwiseConv2dNativeBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
   { config: depthwiseConv2dNativeBackpropInputConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
+  { config: channelSumsConfig, replaces: "nothing: BatchNorm statistics in one SIMD pass (tfjs: Mean/Sub/Square)" },
+  { config: channelAffineConfig, replaces: "nothing: BatchNorm's affine maps in one SIMD pass (tfjs: Mul/Add/Sub)" },
+  { config: reluGradConfig, replaces: "nothing: ReLU/ReLU6 gradient in one pass (tfjs: Greater/Less/And/Cast/Mul)" },
   { config: sliceConfig, replaces: "tfjs-backend-wasm Slice: copies the whole input before slicing" },
   { config: splitVConfig, replaces: "tfjs-backend-wasm SplitV: one whole-input copy per output" },
   { config: geluErfConfig, replaces: "nothing: a new fused GELU kernel (SIMD); tfjs composes ~8 scalar passes" },

@@ -19,6 +19,22 @@ export interface SimdExports {
   gemm_nn(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /** (x, y, g, len): y = GELU(x) and, when g ≠ 0, g = GELU'(x), elementwise. */
   gelu_erf(x: number, y: number, g: number, len: number): void;
+  /** (x, y, m, mode, rows, C, tmp32, acc64): acc64[c] = Σ x, Σ (x − m)² or Σ y·(x − m) over rows. */
+  channel_sums(x: number, y: number, m: number, mode: number, rows: number, c: number, tmp: number, acc: number): void;
+  /** (out, a, p, b, m, q, r, rows, C): out = p·a + q·(b − m) + r per channel (b = 0: no second term). */
+  channel_affine(
+    out: number,
+    a: number,
+    p: number,
+    b: number,
+    m: number,
+    q: number,
+    r: number,
+    rows: number,
+    c: number,
+  ): void;
+  /** (dx, dy, y, len, cap6): dx = dy where 0 < y (< 6), else 0. */
+  relu_grad(dx: number, dy: number, y: number, len: number, cap6: number): void;
 }
 
 /** The slice of the WebAssembly JS API used here (tsconfig's lib has no DOM, and @types/node does not declare it). */

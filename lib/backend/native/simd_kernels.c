@@ -282,3 +282,76 @@ __attribute__((export_name("gelu_erf"))) void gelu_erf(const float *x, float *y,
     if (want) ST(g + i, vg);
   }
 }
+
+// ---- Per-channel kernels over NHWC data seen as [rows, C] (BatchNorm and ReLU in training). ----
+// tfjs composes BatchNorm from Mean, Sub, Square, Mul, Add, Sum over the whole activation (each a scalar pass that
+// writes a full-size tensor) and ReLU6's gradient from Greater, Less, LogicalAnd, Cast, Mul: in MobileNetV2 full
+// fine-tuning these, not the convolutions, took ~75% of the step.
+
+// Rows summed in float32 before each flush into the float64 totals (keeps a 400k-row reduction accurate).
+#define SUM_BLOCK 64
+
+// acc64[c] = Σ_r f(r, c) with f = x (mode 0), (x − m)² (mode 1) or y·(x − m) (mode 2); tmp32 holds C floats
+// (the block sums), acc64 C doubles; both are the caller's scratch. The sum runs over rows in order, blockwise.
+__attribute__((export_name("channel_sums"))) void channel_sums(const float *x, const float *y, const float *m,
+                                                               int mode, int rows, int C, float *tmp32,
+                                                               double *acc64) {
+  for (int c = 0; c < C; c++) acc64[c] = 0;
+  for (int r0 = 0; r0 < rows; r0 += SUM_BLOCK) {
+    int r1 = r0 + SUM_BLOCK < rows ? r0 + SUM_BLOCK : rows;
+    for (int c = 0; c < C; c++) tmp32[c] = 0;
+    for (int r = r0; r < r1; r++) {
+      const float *xr = x + (long)r * C, *yr = y ? y + (long)r * C : 0;
+      int c = 0;
+      for (; c + 4 <= C; c += 4) {
+        v128_t v = LD(xr + c);
+        if (mode >= 1) v = wasm_f32x4_sub(v, LD(m + c));
+        if (mode == 1) v = wasm_f32x4_mul(v, v);
+        if (mode == 2) v = wasm_f32x4_mul(v, LD(yr + c));
+        ST(tmp32 + c, wasm_f32x4_add(LD(tmp32 + c), v));
+      }
+      for (; c < C; c++) {
+        float v = xr[c];
+        if (mode >= 1) v -= m[c];
+        if (mode == 1) v *= v;
+        if (mode == 2) v *= yr[c];
+        tmp32[c] += v;
+      }
+    }
+    for (int c = 0; c < C; c++) acc64[c] += tmp32[c];
+  }
+}
+
+// out = p·a + r, or with b: out = p·a + q·(b − m) + r, per channel c of [rows, C].
+__attribute__((export_name("channel_affine"))) void channel_affine(float *out, const float *a, const float *p,
+                                                                   const float *b, const float *m, const float *q,
+                                                                   const float *r, int rows, int C) {
+  for (int i = 0; i < rows; i++) {
+    const float *ai = a + (long)i * C, *bi = b ? b + (long)i * C : 0;
+    float *oi = out + (long)i * C;
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(LD(p + c), LD(ai + c)), LD(r + c));
+      if (b) v = wasm_f32x4_add(v, wasm_f32x4_mul(LD(q + c), wasm_f32x4_sub(LD(bi + c), LD(m + c))));
+      ST(oi + c, v);
+    }
+    for (; c < C; c++) {
+      float v = p[c] * ai[c] + r[c];
+      if (b) v += q[c] * (bi[c] - m[c]);
+      oi[c] = v;
+    }
+  }
+}
+
+// dx = dy where y > 0 (and y < 6 when cap6), else 0: ReLU / ReLU6's gradient from its output.
+__attribute__((export_name("relu_grad"))) void relu_grad(float *dx, const float *dy, const float *y, int len,
+                                                         int cap6) {
+  v128_t zero = SPL(0.0f), six = SPL(6.0f), all = wasm_i32x4_splat(-1);
+  int i = 0;
+  for (; i + 4 <= len; i += 4) {
+    v128_t v = LD(y + i);
+    v128_t pass = wasm_v128_and(wasm_f32x4_gt(v, zero), cap6 ? wasm_f32x4_lt(v, six) : all);
+    ST(dx + i, wasm_v128_and(LD(dy + i), pass));
+  }
+  for (; i < len; i++) dx[i] = (y[i] > 0 && (!cap6 || y[i] < 6)) ? dy[i] : 0.0f;
+}
