@@ -12,7 +12,8 @@ const NAME = "Slice";
 /** A typed view of a tensor's data on the wasm heap (what tfjs's own kernels call typedArrayFromHeap). */
 export type HeapView = Float32Array | Int32Array | Uint8Array;
 
-interface ViewBackend {
+/** The parts of tfjs-backend-wasm's BackendWasm that Slice and SplitV use. */
+export interface ViewBackend {
   typedArrayFromHeap(t: tf.TensorInfo): HeapView;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   dataIdMap: { get(dataId: object): { stringBytes?: Uint8Array[] } };

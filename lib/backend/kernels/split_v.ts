@@ -4,7 +4,7 @@
  * ViT-S qkv [16, 3, 75648] into q, k, v took ~25 ms, three runs per image of memcpy now ~1.5 ms.
  */
 import * as tf from "@tensorflow/tfjs";
-import { copyBlock, type HeapView } from "./slice";
+import { copyBlock, type ViewBackend } from "./slice";
 import { asWasm } from "./wasm_gemm";
 
 const NAME = "SplitV";
@@ -13,11 +13,6 @@ interface Args {
   inputs: { x: tf.TensorInfo };
   backend: unknown;
   attrs: { numOrSizeSplits: number | number[]; axis: number | number[] };
-}
-
-interface ViewBackend {
-  typedArrayFromHeap(t: tf.TensorInfo): HeapView;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 function splitV(args: Args): tf.TensorInfo[] {
