@@ -97,8 +97,10 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
       batchSize: out.batchSize,
       imageSize: out.imageSize,
       imagesPerRepeat: out.imagesPerRepeat,
-      timesS: timing.timesS.map((t) => round(t, 4)),
-      medianS: round(timing.medianS, 4),
+      // Significant digits, not fixed decimals: a quick data_loader repeat lasts a few milliseconds, and 4 decimals
+      // of it would disagree with imgPerS by more than 1 %.
+      timesS: timing.timesS.map((t) => Number(t.toPrecision(6))),
+      medianS: Number(timing.medianS.toPrecision(6)),
       imgPerS: Number(imgPerS.toPrecision(5)),
       gflopPerImage: gflopPerImage === null ? null : Number(gflopPerImage.toPrecision(6)),
       gflops: gflopPerImage === null ? null : Number((gflopPerImage * imgPerS).toPrecision(5)),
