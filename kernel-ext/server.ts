@@ -39,6 +39,9 @@ interface Socket {
   send(frames: Buffer[]): Promise<void>;
 }
 
+/** How long an error waits for already-sent requests to be read before it decides which ones to abort. */
+const ABORT_POLL_MS = 5;
+
 export class PeftlabServer extends ZmqServer {
   private shellQueue: Promise<void> = Promise.resolve();
   private readonly sendChains = new Map<Socket, Promise<void>>();
@@ -177,7 +180,12 @@ export class PeftlabServer extends ZmqServer {
       },
       (t, content) => this.publish(msg, t, content),
     );
-    if (reply.status === "error" && c.stop_on_error !== false) this.abortThrough = this.arrived;
+    if (reply.status === "error" && c.stop_on_error !== false) {
+      // A synchronous cell blocks the event loop, so requests sent while it ran are still unread: give the loop
+      // one I/O poll to number them, then abort everything that arrived before this error reply goes out.
+      await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+      this.abortThrough = this.arrived;
+    }
     this.reply(sock, msg, "execute_reply", reply as unknown as Record<string, unknown>);
   }
 }

@@ -1,10 +1,10 @@
 /**
- * wasm `_FusedMatMul` (what Dense layers and tf.fused.matMul call) through XNNPACK for transposed and batched
- * operands too; bias and activation stay fused in tfjs's own C epilogue.
+ * wasm `_FusedMatMul` (what Dense layers and tf.fused.matMul call) on peftlab's packed GEMM for transposed and
+ * batched operands too, with bias and ReLU/ReLU6 fused in its epilogue (other activations through XNNPACK's).
  */
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";
-import { ACTIVATION_CODE, asWasm, idOf, offsetOf } from "./wasm_gemm";
+import { ACTIVATION_CODE, asWasm } from "./wasm_gemm";
 import { wasmMatMul } from "./wasm_mat_mul";
 
 interface FusedAttrs {
@@ -56,14 +56,7 @@ function fusedMatMul(args: Args): tf.TensorInfo {
     transposeA: !!attrs.transposeA,
     transposeB: !!attrs.transposeB,
     kernel: "_FusedMatMul",
-    epilogue: {
-      activation,
-      biasId: bias != null ? idOf(wb, bias) : 0,
-      preluId: prelu != null ? idOf(wb, prelu) : 0,
-      leakyAlpha: attrs.leakyreluAlpha ?? 0,
-      biasAt: bias != null ? [offsetOf(wb, bias) >>> 2, bias.shape[0]] : undefined,
-      preluAt: prelu != null ? [offsetOf(wb, prelu) >>> 2, prelu.shape[0]] : undefined,
-    },
+    epilogue: { activation, bias, prelu, leakyAlpha: attrs.leakyreluAlpha ?? 0 },
   });
 }
 

@@ -1,20 +1,36 @@
 /**
  * Two-core GEMM for the wasm backend (not a kernel itself): a large GEMM is split by rows of A, the main thread
- * computing the top rows and one persistent worker_thread, running its own tfjs-backend-wasm, the bottom rows.
+ * computing the top rows and one persistent worker_thread the bottom rows, both with peftlab's sgemm.
  *
- * Why a second tfjs instance: tfjs-backend-wasm's memory is not shared, so a worker cannot run XNNPACK on the
- * main heap. Its operands travel through a SharedArrayBuffer (A's bottom rows, B, bias, PReLU weights in; its rows
- * of the output back), and the main thread blocks on Atomics.wait for them. Both halves run the same XNNPACK
- * GEMM on whole rows, which computes every output element the same way whatever the row count, so the result is
- * bit-for-bit the single-threaded one. The worker is unref'd: it never keeps the process alive.
+ * tfjs-backend-wasm's memory is not shared, so the worker runs the same compiled kernels on a WebAssembly.Memory
+ * of its own. Its operands travel through a SharedArrayBuffer (the span of A holding its rows, B, the bias in;
+ * its rows of the output back), and the main thread blocks on Atomics.wait for them. sgemm computes every output
+ * element the same way whatever the row count and wherever the rows start, so the result is bit-for-bit the
+ * single-threaded one. The worker is unref'd: it never keeps the process alive.
  */
 import * as os from "node:os";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { BackendError } from "../../errors";
 import { WORKER_SOURCE } from "./gemm_worker_source";
+import { simdModule } from "./native_simd";
 
-/** Control words (Int32 indices into the control SharedArrayBuffer); ALPHA is read as a float32. */
-export const CTL = { STATE: 0, M: 1, K: 2, N: 3, ACT: 4, BIAS: 5, PRELU: 6, ALPHA: 7, READY: 8, STALL: 9 } as const;
+/** Control words (Int32 indices into the control SharedArrayBuffer). */
+export const CTL = {
+  STATE: 0,
+  M: 1,
+  K: 2,
+  N: 3,
+  ACT: 4,
+  BIAS: 5,
+  ARS: 6,
+  ACS: 7,
+  BRS: 8,
+  BCS: 9,
+  ASPAN: 10,
+  BSPAN: 11,
+  READY: 12,
+  STALL: 13,
+} as const;
 /** Values of CTL.STATE. */
 export const STATE = { IDLE: 0, POSTED: 1, DONE: 2, FAILED: 3 } as const;
 
@@ -90,8 +106,7 @@ function startHelper(): void {
     workerData: {
       ctl: ctl.buffer,
       port: port2,
-      tfjs: require.resolve("@tensorflow/tfjs"),
-      wasm: require.resolve("@tensorflow/tfjs-backend-wasm"),
+      module: simdModule(), // the same build (fma or mul-add) as the main thread's
       CTL,
       STATE,
     },
@@ -105,21 +120,27 @@ function startHelper(): void {
   helper = h;
 }
 
-/** The GEMM a worker can take: all operands as float offsets into `heap`, sizes, and the fused epilogue. */
+/** A strided operand in floats: element (r, c) at heap[at + r·rs + c·cs]. */
+export interface StridedF {
+  at: number;
+  rs: number;
+  cs: number;
+}
+
+/** The GEMM a worker can take: operands as float offsets into `heap`, sizes, and sgemm's fused epilogue. */
 export interface SplitGemm {
   /** The current heap view (a function: the main thread's own GEMM may grow the memory). */
   heap: () => Float32Array;
-  a: number;
-  w: number;
+  a: StridedF;
+  w: StridedF;
+  /** Row-major output [m, n]. */
   out: number;
   m: number;
   k: number;
   n: number;
-  activation: number;
-  leakyAlpha: number;
-  /** Float offset and length of the bias and PReLU weights (length 0: none). */
+  /** Float offset and length of the bias (length 0: none; 1: one value for all columns). */
   bias: [number, number];
-  prelu: [number, number];
+  act: number;
 }
 
 /** Rows of A the main thread keeps when this GEMM should be split, or undefined to run it whole. */
@@ -140,7 +161,11 @@ export function postWorkerRows(g: SplitGemm, m0: number): () => void {
   const h = helper as Helper;
   const rows = g.m - m0;
   splits++;
-  const sizes = [rows * g.k, g.k * g.n, g.bias[1], g.prelu[1], rows * g.n];
+  // The floats of A that rows [m0, m) read (the whole of A when it is transposed), and all of B.
+  const aFrom = g.a.at + m0 * g.a.rs;
+  const aSpan = (rows - 1) * g.a.rs + (g.k - 1) * g.a.cs + 1;
+  const bSpan = (g.k - 1) * g.w.rs + (g.n - 1) * g.w.cs + 1;
+  const sizes = [aSpan, bSpan, g.bias[1], rows * g.n];
   const need = sizes.reduce((x, y) => x + y, 0);
   if (h.data.length < need) {
     h.data = new Float32Array(new SharedArrayBuffer(Math.ceil(need * 1.25) * 4));
@@ -148,7 +173,7 @@ export function postWorkerRows(g: SplitGemm, m0: number): () => void {
   }
   const d = h.data;
   let at = 0;
-  for (const [from, len] of [[g.a + m0 * g.k, sizes[0]], [g.w, sizes[1]], g.bias, g.prelu]) {
+  for (const [from, len] of [[aFrom, aSpan], [g.w.at, bSpan], g.bias]) {
     d.set(g.heap().subarray(from, from + len), at);
     at += len;
   }
@@ -156,10 +181,14 @@ export function postWorkerRows(g: SplitGemm, m0: number): () => void {
   ctl[CTL.M] = rows;
   ctl[CTL.K] = g.k;
   ctl[CTL.N] = g.n;
-  ctl[CTL.ACT] = g.activation;
+  ctl[CTL.ACT] = g.act;
   ctl[CTL.BIAS] = g.bias[1];
-  ctl[CTL.PRELU] = g.prelu[1];
-  new Float32Array(ctl.buffer)[CTL.ALPHA] = g.leakyAlpha;
+  ctl[CTL.ARS] = g.a.rs;
+  ctl[CTL.ACS] = g.a.cs;
+  ctl[CTL.BRS] = g.w.rs;
+  ctl[CTL.BCS] = g.w.cs;
+  ctl[CTL.ASPAN] = aSpan;
+  ctl[CTL.BSPAN] = bSpan;
   Atomics.store(ctl, CTL.STATE, STATE.POSTED); // publishes everything written above
   Atomics.notify(ctl, CTL.STATE);
   return () => {

@@ -1,15 +1,21 @@
 /**
- * Low-level access to tfjs-backend-wasm's module, shared by peftlab's wasm kernels (not a kernel itself).
+ * Low-level access to tfjs-backend-wasm's module, shared by peftlab's wasm kernels (not a kernel itself), and the
+ * GEMM they all use.
  *
- * Why this exists: the wasm backend reaches XNNPACK's fast GEMM only for a 2D, untransposed, batch-1 matmul
- * (`xnn_matmul` in batch_mat_mul_impl.cc); every other case falls into a scalar triple loop at ~1 GFLOP/s. The C
- * side knows tensors only by an integer id registered with `register_tensor(id, size, offset)`, and
- * `dispose_data(id)` never frees memory. So we register *views* (ids pointing into the middle of an existing
- * buffer), and call the exported `_FusedMatMul` on [1,M,K]×[1,K,N] views, which always takes the XNNPACK path.
+ * `sgemm` is peftlab's packed SIMD GEMM (lib/backend/native/sgemm.c) on tfjs's own heap: any strides, so transposed
+ * operands need no copy, a fused bias + ReLU/ReLU6 epilogue, and large products split by rows across two threads.
+ * It replaced XNNPACK (45 vs 25 GFLOP/s per core with the FMA build; see native_simd.ts).
+ *
+ * XNNPACK stays for the epilogues sgemm lacks (PReLU, leaky ReLU, sigmoid, ELU): `xnnGemm`. tfjs-backend-wasm
+ * reaches it only for a 2D, untransposed, batch-1 matmul. Its C side knows tensors only by an integer id
+ * registered with `register_tensor(id, size, offset)`, and `dispose_data(id)` never frees memory, so we register
+ * *views* (ids pointing into the middle of an existing buffer) and call the exported `_FusedMatMul` on
+ * [1,M,K]×[1,K,N] views, which always takes the XNNPACK path.
  */
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";
 import { postWorkerRows, splitRows } from "./gemm_threads";
+import { simdKernels } from "./native_simd";
 
 /** The parts of the Emscripten module of tfjs-backend-wasm that the fast kernels call. */
 export interface WasmModule {
@@ -52,15 +58,12 @@ export const ACTIVATION_CODE: Record<string, number> = {
   elu: 6,
 };
 
-/** Fused epilogue of a GEMM: bias and activation, exactly as tfjs's `_FusedMatMul` applies them. */
+/** Fused epilogue of an XNNPACK GEMM: bias and activation, exactly as tfjs's `_FusedMatMul` applies them. */
 export interface Epilogue {
   biasId: number;
   activation: number;
   preluId: number;
   leakyAlpha: number;
-  /** Float offset and length of the bias / PReLU weights, which a split GEMM copies to its worker. */
-  biasAt?: [number, number];
-  preluAt?: [number, number];
 }
 
 export const NO_EPILOGUE: Epilogue = { biasId: 0, activation: 0, preluId: 0, leakyAlpha: 0 };
@@ -127,15 +130,10 @@ function writeInts(b: WasmBackend, ...arrays: number[][]): number[] {
 }
 
 /**
- * One operand of a GEMM: an existing C-side id (whole tensor; XNNPACK caches weights packed from it), or a byte
- * offset to view. A GEMM can be split across threads only when every operand has its offset.
+ * One operand of an XNNPACK GEMM: an existing C-side id (whole tensor; XNNPACK caches weights packed from it), or a
+ * byte offset to view.
  */
 export type Operand = { id: number; offset?: number } | { offset: number };
-
-/** A whole tensor as a GEMM operand: its id and its byte offset. */
-export function whole(b: WasmBackend, t: tf.TensorInfo): { id: number; offset: number } {
-  return { id: idOf(b, t), offset: offsetOf(b, t) };
-}
 
 function opId(b: WasmBackend, o: Operand, size: number, temps: number[]): number {
   if ("id" in o) return o.id;
@@ -144,11 +142,131 @@ function opId(b: WasmBackend, o: Operand, size: number, temps: number[]): number
   return id;
 }
 
+/** A matrix operand of sgemm: element (r, c) is the float at byte offset `at` + 4·(r·rs + c·cs). */
+export interface Strided {
+  at: number;
+  rs: number;
+  cs: number;
+}
+
+/** A row-major [rows, cols] matrix at byte offset `at`. */
+export function rowMajor(at: number, cols: number): Strided {
+  return { at, rs: cols, cs: 1 };
+}
+
+/** The transpose of a row-major [cols, rows] matrix at byte offset `at`, read as [rows, cols] with no copy. */
+export function transposedOf(at: number, rows: number): Strided {
+  return { at, rs: 1, cs: rows };
+}
+
+/** sgemm's fused epilogue: bias (float offset and length: 0 none, 1 one value for all, N per column), then act. */
+export interface SgemmEpilogue {
+  bias: [number, number];
+  /** 0 linear, 1 ReLU, 2 ReLU6 (tfjs's FusableActivation codes). */
+  act: number;
+}
+
+export const PLAIN: SgemmEpilogue = { bias: [0, 0], act: 0 };
+
+/** Activation codes sgemm applies itself; the others go through XNNPACK (`xnnGemm`). */
+export function sgemmActivation(code: number): boolean {
+  return code === 0 || code === 1 || code === 2;
+}
+
+const work = new WeakMap<WasmModule, { at: number; floats: number }>();
+
+/** A per-module scratch area of at least `floats` float32s for sgemm (kept and grown, never shrunk). */
+function workspace(b: WasmBackend, floats: number): number {
+  const w = work.get(b.wasm);
+  if (w && w.floats >= floats) return w.at;
+  if (w) b.wasm._free(w.at);
+  const grown = Math.max(floats, Math.ceil((w?.floats ?? 0) * 1.5));
+  const at = mallocF32(b, grown);
+  work.set(b.wasm, { at, floats: grown });
+  return at;
+}
+
 /**
- * out[M,N] = a[M,K] · w[K,N] (+ epilogue) through XNNPACK. Pass `w` as `{id}` of a whole long-lived tensor so
- * XNNPACK keeps its packed copy across calls (weights in inference); views are repacked every call.
+ * out[M,N] (row-major at byte offset `outAt`) = op(A)[M,K]·op(B)[K,N] (+ bias) (act), through peftlab's packed
+ * SIMD GEMM; large products have their bottom rows computed by the GEMM worker (gemm_threads.ts), bit-identically.
  */
-export function gemm(
+export function sgemm(
+  b: WasmBackend,
+  a: Strided,
+  w: Strided,
+  outAt: number,
+  m: number,
+  k: number,
+  n: number,
+  ep: SgemmEpilogue = PLAIN,
+): void {
+  if (m === 0 || n === 0) return;
+  if (k === 0) return epilogueOnly(b, outAt, m, n, ep);
+  const mainRows = splitRows(m, k, n);
+  if (mainRows !== undefined) {
+    const f = (s: Strided): Strided => ({ at: s.at >>> 2, rs: s.rs, cs: s.cs });
+    const finish = postWorkerRows(
+      { heap: () => heap(b), a: f(a), w: f(w), out: outAt >>> 2, m, k, n, bias: ep.bias, act: ep.act },
+      mainRows,
+    );
+    sgemmHere(b, a, w, outAt, mainRows, k, n, ep);
+    finish();
+    return;
+  }
+  sgemmHere(b, a, w, outAt, m, k, n, ep);
+}
+
+function sgemmHere(
+  b: WasmBackend,
+  a: Strided,
+  w: Strided,
+  outAt: number,
+  m: number,
+  k: number,
+  n: number,
+  ep: SgemmEpilogue,
+): void {
+  const simd = simdKernels(b, "sgemm");
+  const scratchAt = workspace(b, simd.sgemm_work_floats(k, n));
+  const [biasAt, biasLen] = ep.bias;
+  simd.sgemm(
+    a.at,
+    a.rs,
+    a.cs,
+    w.at,
+    w.rs,
+    w.cs,
+    outAt,
+    m,
+    k,
+    n,
+    biasLen ? biasAt * 4 : 0,
+    biasLen === 1 ? 0 : 1,
+    ep.act,
+    scratchAt,
+  );
+}
+
+/** K = 0: every output is the epilogue of an empty sum. */
+function epilogueOnly(b: WasmBackend, outAt: number, m: number, n: number, ep: SgemmEpilogue): void {
+  const h = heap(b);
+  const o = outAt >>> 2;
+  const [biasAt, biasLen] = ep.bias;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let v = biasLen ? h[biasAt + (biasLen === 1 ? 0 : j)] : 0;
+      if (ep.act >= 1 && v < 0) v = 0;
+      if (ep.act === 2 && v > 6) v = 6;
+      h[o + i * n + j] = v;
+    }
+  }
+}
+
+/**
+ * out[M,N] = a[M,K] · w[K,N] (+ epilogue) through XNNPACK on this thread, for the activations sgemm lacks. Pass
+ * `w` as `{id}` of a whole long-lived tensor so XNNPACK keeps its packed copy across calls; views are repacked.
+ */
+export function xnnGemm(
   b: WasmBackend,
   a: Operand,
   w: Operand,
@@ -157,45 +275,6 @@ export function gemm(
   k: number,
   n: number,
   ep: Epilogue = NO_EPILOGUE,
-): void {
-  const mainRows = splitRows(m, k, n);
-  if (mainRows !== undefined && a.offset !== undefined && w.offset !== undefined && out.offset !== undefined) {
-    if ((ep.biasId === 0 || ep.biasAt) && (ep.preluId === 0 || ep.preluAt)) {
-      const finish = postWorkerRows(
-        {
-          heap: () => heap(b),
-          a: a.offset >>> 2,
-          w: w.offset >>> 2,
-          out: out.offset >>> 2,
-          m,
-          k,
-          n,
-          activation: ep.activation,
-          leakyAlpha: ep.leakyAlpha,
-          bias: ep.biasId ? (ep.biasAt as [number, number]) : [0, 0],
-          prelu: ep.preluId ? (ep.preluAt as [number, number]) : [0, 0],
-        },
-        mainRows,
-      );
-      // The top rows here, keeping `w` by id so XNNPACK's packed weights are still cached.
-      gemmWhole(b, { offset: a.offset }, w, { offset: out.offset }, mainRows, k, n, ep);
-      finish();
-      return;
-    }
-  }
-  gemmWhole(b, a, w, out, m, k, n, ep);
-}
-
-/** One XNNPACK GEMM on this thread. */
-function gemmWhole(
-  b: WasmBackend,
-  a: Operand,
-  w: Operand,
-  out: Operand,
-  m: number,
-  k: number,
-  n: number,
-  ep: Epilogue,
 ): void {
   const temps: number[] = [];
   const aId = opId(b, a, m * k, temps);

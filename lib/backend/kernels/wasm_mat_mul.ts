@@ -1,25 +1,37 @@
 /**
  * The batched-matmul routine behind peftlab's wasm `BatchMatMul` and `_FusedMatMul` kernels.
  *
- * Every case is lowered to XNNPACK's 2D untransposed GEMM: transposed operands are first made untransposed with
- * the backend's `_Transpose` (O(size), cheap next to O(M·K·N)); a B shared by all batches (batch 1) turns the
- * whole batch into one [B·M,K]×[K,N] GEMM; otherwise each batch slice is one GEMM on views into wasm memory.
+ * Every case runs on peftlab's packed SIMD GEMM (`sgemm`), which reads transposed operands through strides: a B
+ * shared by all batches (batch 1) turns the whole batch into one [B·M,K]×[K,N] GEMM (when A's rows are contiguous
+ * across batches); otherwise each batch slice is one GEMM on offsets into wasm memory. Only the activations sgemm
+ * lacks (PReLU, leaky ReLU, sigmoid, ELU) go through XNNPACK, on untransposed copies.
  */
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";
 import {
   type Epilogue,
+  type SgemmEpilogue,
+  type Strided,
   type WasmBackend,
-  NO_EPILOGUE,
-  gemm,
   heap,
   idOf,
   mallocF32,
   offsetOf,
+  rowMajor,
+  sgemm,
+  sgemmActivation,
   transposeInner,
-  whole,
+  transposedOf,
+  xnnGemm,
 } from "./wasm_gemm";
-import { simdKernels } from "./native_simd";
+
+/** tf.fused.matMul's epilogue: tfjs's activation code, with the bias and PReLU weights as tensors. */
+export interface FusedEpilogue {
+  activation: number;
+  bias?: tf.TensorInfo;
+  prelu?: tf.TensorInfo;
+  leakyAlpha: number;
+}
 
 /** Inputs and attributes shared by BatchMatMul and _FusedMatMul. */
 export interface MatMulArgs {
@@ -27,15 +39,44 @@ export interface MatMulArgs {
   b: tf.TensorInfo;
   transposeA: boolean;
   transposeB: boolean;
-  epilogue?: Epilogue;
+  epilogue?: FusedEpilogue;
   kernel: string;
 }
 
-/** Batched matmul with broadcasting of leading dims, as tf.matMul defines it, computed through XNNPACK. */
+/** Sizes of one matmul after broadcasting: op(A) [..batchA, M, K] × op(B) [..batchB, K, N]. */
+interface Plan {
+  m: number;
+  k: number;
+  n: number;
+  batchA: number[];
+  batchB: number[];
+  outBatch: number[];
+}
+
+/** Batched matmul with broadcasting of leading dims, as tf.matMul defines it. */
 export function wasmMatMul(wb: WasmBackend, args: MatMulArgs): tf.TensorInfo {
-  const { a, b, transposeA, transposeB, kernel } = args;
-  const ep = args.epilogue ?? NO_EPILOGUE;
+  const { a, b, kernel } = args;
   checkFloat(a, b, kernel);
+  const p = plan(args);
+  const out = wb.makeOutput([...p.outBatch, p.m, p.n], "float32");
+  if (sizeOf(p.outBatch) * p.m * p.n === 0) return out;
+  const ep = args.epilogue ?? { activation: 0, leakyAlpha: 0 };
+  if (sgemmActivation(ep.activation) && ep.prelu == null) {
+    const bias: [number, number] = ep.bias ? [offsetOf(wb, ep.bias) >>> 2, ep.bias.shape[0]] : [0, 0];
+    viaSgemm(wb, args, p, offsetOf(wb, out), { bias, act: ep.activation });
+  } else {
+    viaXnnpack(wb, args, p, out, {
+      activation: ep.activation,
+      biasId: ep.bias ? idOf(wb, ep.bias) : 0,
+      preluId: ep.prelu ? idOf(wb, ep.prelu) : 0,
+      leakyAlpha: ep.leakyAlpha,
+    });
+  }
+  return out;
+}
+
+function plan(args: MatMulArgs): Plan {
+  const { a, b, transposeA, transposeB, kernel } = args;
   const ar = a.shape.length;
   const br = b.shape.length;
   const m = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
@@ -53,42 +94,58 @@ export function wasmMatMul(wb: WasmBackend, args: MatMulArgs): tf.TensorInfo {
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
-  const out = wb.makeOutput([...outBatch, m, n], "float32");
-  const nb = sizeOf(outBatch);
-  if (nb * m * n === 0) return out;
-  if (k === 0) {
-    heap(wb).fill(0, offsetOf(wb, out) >>> 2, (offsetOf(wb, out) >>> 2) + nb * m * n);
-    return out;
-  }
-  // Untransposed copies where needed: A as [batchA, M, K], B as [batchB, K, N].
-  const temps: number[] = [];
-  const aOff = untransposed(wb, a, transposeA, sizeOf(batchA), m, k, temps);
-  const bOff = untransposed(wb, b, transposeB, sizeOf(batchB), k, n, temps);
-  try {
-    const bWhole = !transposeB && sizeOf(batchB) === 1 ? whole(wb, b) : { offset: bOff };
-    if (sizeOf(batchB) === 1 && nb * m <= NO_PACK_MAX_ROWS && noEpilogue(ep)) {
-      // Few rows (a LoRA dB = (x·Aᵀ)ᵀ·dy, r rows): XNNPACK would pack all of B for a handful of rows.
-      simdKernels(wb, kernel).gemm_nn(aOff, bOff, offsetOf(wb, out), nb * m, k, n);
-    } else if (sizeOf(batchB) === 1) {
-      // B shared by every batch: one GEMM over all rows of A ([B·M, K] × [K, N]); A's batch equals the output's.
-      gemm(wb, transposeA ? { offset: aOff } : whole(wb, a), bWhole, whole(wb, out), nb * m, k, n, ep);
-    } else {
-      perSlice(wb, { aOff, bOff, outOff: offsetOf(wb, out), batchA, batchB, outBatch, m, k, n, ep });
-    }
-  } finally {
-    for (const p of temps) wb.wasm._free(p);
-  }
-  return out;
+  return { m, k, n, batchA, batchB, outBatch };
 }
 
-/**
- * Most rows of A for which peftlab's no-packing SIMD GEMM beats XNNPACK on a B it has not packed before. Measured
- * (one thread, fresh B each call): [8,3152]×[3152,1152] 36 → 5.7 ms, 32 rows 46 → 16 ms, 64 rows 48 → 33 ms.
- */
-const NO_PACK_MAX_ROWS = 64;
+/** op(X) of one batch slice starting at byte `at`: [rows, cols], stored transposed or not. */
+function operand(at: number, transposed: boolean, rows: number, cols: number): Strided {
+  return transposed ? transposedOf(at, rows) : rowMajor(at, cols);
+}
 
-function noEpilogue(ep: Epilogue): boolean {
-  return ep.activation === 0 && ep.biasId === 0 && ep.preluId === 0;
+function viaSgemm(wb: WasmBackend, args: MatMulArgs, p: Plan, outAt: number, ep: SgemmEpilogue): void {
+  const { m, k, n } = p;
+  const aAt = offsetOf(wb, args.a);
+  const bAt = offsetOf(wb, args.b);
+  const nb = sizeOf(p.outBatch);
+  const w = operand(bAt, args.transposeB, k, n);
+  if (sizeOf(p.batchB) === 1 && (nb === 1 || !args.transposeA)) {
+    // B shared by every batch and A's rows contiguous: one GEMM over all rows of A ([B·M, K] × [K, N]).
+    sgemm(wb, operand(aAt, args.transposeA, nb * m, k), w, outAt, nb * m, k, n, ep);
+    return;
+  }
+  forEachSlice(p, (s, ia, ib) => {
+    const sa = operand(aAt + ia * m * k * 4, args.transposeA, m, k);
+    const sb = operand(bAt + ib * k * n * 4, args.transposeB, k, n);
+    sgemm(wb, sa, sb, outAt + s * m * n * 4, m, k, n, ep);
+  });
+}
+
+/** The activations sgemm lacks: XNNPACK on untransposed copies, one GEMM per slice. */
+function viaXnnpack(wb: WasmBackend, args: MatMulArgs, p: Plan, out: tf.TensorInfo, ep: Epilogue): void {
+  const { m, k, n } = p;
+  const temps: number[] = [];
+  try {
+    const aOff = untransposed(wb, args.a, args.transposeA, sizeOf(p.batchA), m, k, temps);
+    const bOff = untransposed(wb, args.b, args.transposeB, sizeOf(p.batchB), k, n, temps);
+    if (k === 0) {
+      // XNNPACK cannot take K = 0: apply the epilogue to zeros through a K = 1 product with a zero column.
+      const zeros = mallocF32(wb, m + n);
+      temps.push(zeros);
+      heap(wb).fill(0, zeros >>> 2, (zeros >>> 2) + m + n);
+      forEachSlice(p, (s) => {
+        const at = { offset: offsetOf(wb, out) + s * m * n * 4 };
+        xnnGemm(wb, { offset: zeros }, { offset: zeros + m * 4 }, at, m, 1, n, ep);
+      });
+      return;
+    }
+    forEachSlice(p, (s, ia, ib) => {
+      const aAt = { offset: aOff + ia * m * k * 4 };
+      const bAt = { offset: bOff + ib * k * n * 4 };
+      xnnGemm(wb, aAt, bAt, { offset: offsetOf(wb, out) + s * m * n * 4 }, m, k, n, ep);
+    });
+  } finally {
+    for (const t of temps) wb.wasm._free(t);
+  }
 }
 
 /** Byte offset of x as untransposed [batch, rows, cols] data: x itself, or a fresh transposed copy. */
@@ -101,7 +158,7 @@ function untransposed(
   cols: number,
   temps: number[],
 ): number {
-  if (!transposed) return offsetOf(wb, x);
+  if (!transposed || batch * rows * cols === 0) return offsetOf(wb, x);
   const p = mallocF32(wb, batch * rows * cols);
   temps.push(p);
   // x holds [batch, cols, rows]; write [batch, rows, cols].
@@ -109,27 +166,8 @@ function untransposed(
   return p;
 }
 
-interface SlicePlan {
-  aOff: number;
-  bOff: number;
-  outOff: number;
-  batchA: number[];
-  batchB: number[];
-  outBatch: number[];
-  m: number;
-  k: number;
-  n: number;
-  ep: Epilogue;
-}
-
-/**
- * One GEMM per output batch slice, with broadcasting of batch indices. Without an epilogue each slice runs on
- * peftlab's no-packing SIMD GEMM: XNNPACK spends ~0.3 ms per call creating an operator and packing B, as much as
- * a [197,64]×[64,197] attention slice's arithmetic (measured 57 → 36 ms for 96 such slices, bit-identical).
- */
-function perSlice(wb: WasmBackend, p: SlicePlan): void {
-  const { m, k, n } = p;
-  const simd = noEpilogue(p.ep) ? simdKernels(wb, "BatchMatMul") : null;
+/** Calls fn(outputSlice, aSlice, bSlice) for every output batch slice, with broadcasting of batch indices. */
+function forEachSlice(p: Plan, fn: (s: number, ia: number, ib: number) => void): void {
   const rank = p.outBatch.length;
   const aStrides = broadcastStrides(p.batchA, rank);
   const bStrides = broadcastStrides(p.batchB, rank);
@@ -142,11 +180,7 @@ function perSlice(wb: WasmBackend, p: SlicePlan): void {
       ia += idx[d] * aStrides[d];
       ib += idx[d] * bStrides[d];
     }
-    const aAt = p.aOff + ia * m * k * 4; // [M, K]
-    const bAt = p.bOff + ib * k * n * 4; // [K, N]
-    const outAt = p.outOff + s * m * n * 4; // [M, N]
-    if (simd) simd.gemm_nn(aAt, bAt, outAt, m, k, n);
-    else gemm(wb, { offset: aAt }, { offset: bAt }, { offset: outAt }, m, k, n, p.ep);
+    fn(s, ia, ib);
     for (let d = rank - 1; d >= 0; d--) {
       if (++idx[d] < p.outBatch[d]) break;
       idx[d] = 0;

@@ -1,5 +1,6 @@
 // peftlab's own WASM SIMD128 kernels for the wasm backend: depthwise-conv gradients (channel multiplier 1, NHWC),
-// a small no-packing GEMM for batched matmuls, and the exact (erf) GELU with its derivative in one pass.
+// the exact (erf) GELU with its derivative in one pass, per-channel BatchNorm passes and the ReLU gradient. The
+// packed GEMM is in sgemm.c (same module).
 //
 // Built by scripts/build-wasm.sh into simd_kernels.wasm, which *imports tfjs-backend-wasm's own memory*: every pointer
 // is a byte offset of a tfjs tensor, so nothing is copied in or out. For that to be safe the module must own no
@@ -9,11 +10,7 @@
 // Depthwise geometry (same names as tfjs's Conv2DInfo): x [n, inH, inW, c], dy [n, outH, outW, c], filter [fh, fw, c, 1];
 // ih = oh*sh - pt + kh*dh, iw = ow*sw - pl + kw*dw. Channels are innermost and contiguous, so every inner loop runs
 // over 16 channels (4 vectors) held in registers while it walks the output row.
-#include <wasm_simd128.h>
-
-#define LD(p) wasm_v128_load(p)
-#define ST(p, v) wasm_v128_store(p, v)
-#define FMA(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+#include "simd_common.h"
 
 // First ow whose iw = ow*sw - pl + kw*dw is >= 0.
 static inline int ow_first(int off, int sw) { return off >= 0 ? 0 : (-off + sw - 1) / sw; }
@@ -155,64 +152,6 @@ __attribute__((export_name("dw_input_grad"))) void dw_input_grad(float *dx, cons
         input_row(dxrow, dyrow, w + kh * fw * c, c, inW, outW, fw, sw, dw, pl);
       }
     }
-  }
-}
-
-// ---- Small GEMM for batched matmuls (attention): C[M,N] = A[M,K] · B[K,N], all row-major and contiguous. ----
-// XNNPACK is faster on one large GEMM, but per batch slice it creates an operator and packs B (~0.3 ms each, as
-// long as the 197×64×197 product itself). This kernel packs nothing: an 8-column panel of B is two vectors per k,
-// and A is splat one element at a time, so a slice costs only its arithmetic. Sums run over k in order.
-
-// C[4 rows at i, 8 columns at j].
-static inline void tile4x8(const float *A, const float *B, float *C, int K, int N, int i, int j) {
-  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  const float *a0 = A + (long)i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
-  const float *b = B + j;
-  for (int k = 0; k < K; k++, b += N) {
-    v128_t b0 = LD(b), b1 = LD(b + 4);
-    v128_t x = wasm_f32x4_splat(a0[k]);
-    FMA(c00, x, b0);
-    FMA(c01, x, b1);
-    x = wasm_f32x4_splat(a1[k]);
-    FMA(c10, x, b0);
-    FMA(c11, x, b1);
-    x = wasm_f32x4_splat(a2[k]);
-    FMA(c20, x, b0);
-    FMA(c21, x, b1);
-    x = wasm_f32x4_splat(a3[k]);
-    FMA(c30, x, b0);
-    FMA(c31, x, b1);
-  }
-  float *c = C + (long)i * N + j;
-  ST(c, c00);
-  ST(c + 4, c01);
-  c += N;
-  ST(c, c10);
-  ST(c + 4, c11);
-  c += N;
-  ST(c, c20);
-  ST(c + 4, c21);
-  c += N;
-  ST(c, c30);
-  ST(c + 4, c31);
-}
-
-// C = A · B for any sizes. Tiles of 4×8; the last row / column tile is shifted back to end at M / N, recomputing
-// a few elements with identical results, so there is no remainder code. Tiny M or N (< 4 or < 8): plain loops.
-__attribute__((export_name("gemm_nn"))) void gemm_nn(const float *A, const float *B, float *C, int M, int K, int N) {
-  if (M < 4 || N < 8) {
-    for (int i = 0; i < M; i++) {
-      for (int j = 0; j < N; j++) {
-        float s = 0;
-        for (int k = 0; k < K; k++) s += A[(long)i * K + k] * B[(long)k * N + j];
-        C[(long)i * N + j] = s;
-      }
-    }
-    return;
-  }
-  for (int j0 = 0; j0 < N; j0 += 8) {
-    int j = j0 + 8 <= N ? j0 : N - 8;
-    for (int i0 = 0; i0 < M; i0 += 4) tile4x8(A, B, C, K, N, i0 + 4 <= M ? i0 : M - 4, j);
   }
 }
 

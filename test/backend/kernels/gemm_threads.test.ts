@@ -9,7 +9,7 @@ import { gemmThreadsTestHooks as hooks, SPLIT_MIN_MACS } from "../../../lib/back
 import { BackendError } from "../../../lib/errors";
 import { randArray, sizeOf } from "./reference";
 
-type Case = [name: string, a: number[], b: number[], ta: boolean, tb: boolean, epilogue?: "bias-relu" | "prelu"];
+type Case = [name: string, a: number[], b: number[], ta: boolean, tb: boolean, epilogue?: "bias-relu" | "bias1-relu6"];
 
 // Every case is over SPLIT_MIN_MACS multiply-adds with at least 32 rows, so it is split across the two threads.
 const CASES: Case[] = [
@@ -18,7 +18,7 @@ const CASES: Case[] = [
   ["TN (dW = xᵀ·dy)", [300, 257], [300, 320], true, false],
   ["B shared by a batch", [3, 111, 256], [256, 300], false, false],
   ["fused bias + relu", [333, 256], [256, 300], false, false, "bias-relu"],
-  ["fused prelu", [333, 256], [256, 300], false, false, "prelu"],
+  ["fused one-value bias + relu6, transposed operands", [256, 333], [300, 256], true, true, "bias1-relu6"],
 ];
 
 /** Runs one case on the current thread setting; returns the output values. */
@@ -36,13 +36,14 @@ function run(c: Case): Float32Array {
         activation: "relu",
       });
     }
-    if (ep === "prelu") {
-      const w = tf.tensor(randArray(n, 4));
+    if (ep === "bias1-relu6") {
       return tf.fused.matMul({
         a: a as tf.Tensor2D,
         b: b as tf.Tensor2D,
-        activation: "prelu",
-        preluActivationWeights: w,
+        transposeA: ta,
+        transposeB: tb,
+        bias: tf.tensor(randArray(1, 4)),
+        activation: "relu6",
       });
     }
     return tf.matMul(a, b, ta, tb);

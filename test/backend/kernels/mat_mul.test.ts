@@ -24,18 +24,19 @@ const CASES: MMCase[] = [
   ["A broadcast", [9, 7], [3, 7, 5], false, false],
   ["4D batch", [2, 3, 5, 4], [2, 3, 4, 6], false, false],
   ["empty K", [3, 0], [0, 4], false, false],
-  // Batched slices run on peftlab's SIMD GEMM: 4×8 tiles with shifted edge tiles, and the small-size loop.
+  // peftlab's packed GEMM (sgemm.c): 4×8 tiles, edge tiles through a scratch tile, K in blocks of 512, A in
+  // blocks of 64 rows, and a packing path per layout (row-major or transposed, full or partial panel).
   ["batched, edge tiles", [3, 13, 9], [3, 9, 21], false, false],
   ["batched, M < 4", [2, 3, 5], [2, 5, 12], false, false],
   ["batched, exact tiles", [2, 8, 7], [2, 7, 16], false, false],
   ["batched attention-like q.kT", [4, 33, 16], [4, 33, 16], false, true],
   ["batched attention-like p.v, transposed A", [4, 33, 33], [4, 33, 16], true, false],
-  // Up to 64 rows with a shared B take the no-packing SIMD GEMM; more rows go to XNNPACK.
-  ["LoRA dB-like: few rows, long K (no packing)", [300, 8], [300, 40], true, false],
-  ["64 rows (the no-packing limit)", [64, 21], [21, 19], false, false],
-  ["65 rows NN (XNNPACK)", [65, 21], [21, 19], false, false],
-  ["70 rows NT (XNNPACK)", [70, 20], [9, 20], false, true],
-  ["B broadcast over the row limit (XNNPACK)", [3, 30, 7], [7, 5], false, false],
+  ["LoRA dB-like: few rows, long K", [300, 8], [300, 40], true, false],
+  ["K over one block (512), odd edges", [67, 1037], [1037, 29], false, false],
+  ["K over one block, both transposed", [1030, 70], [27, 1030], true, true],
+  ["rows over one A block (64), N one panel", [131, 12], [12, 8], false, false],
+  ["N < 8, transposed B", [9, 6], [3, 6], false, true],
+  ["B broadcast over many rows", [3, 30, 7], [7, 5], false, false],
 ];
 
 describeBackends("matMul kernels (BatchMatMul)", (backend) => {
@@ -74,6 +75,8 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
     ["2D TN relu6", [10, 12], [10, 7], true, false, "relu6"],
     ["batched NT elu", [3, 12, 10], [3, 7, 10], false, true, "elu"],
     ["B broadcast sigmoid", [3, 12, 10], [10, 7], false, false, "sigmoid"],
+    ["batched TN leakyrelu", [2, 10, 12], [2, 10, 7], true, false, "leakyrelu"],
+    ["K over one block relu6, edge tiles", [13, 600], [600, 11], false, false, "relu6"],
   ];
   for (const [name, sa, sb, ta, tb, act] of fused) {
     it(`fused.matMul ${name} with bias equals matMul + bias + activation`, () => {
@@ -92,6 +95,7 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
           relu6: tf.relu6,
           elu: tf.elu,
           sigmoid: tf.sigmoid,
+          leakyrelu: (t) => tf.leakyRelu(t, 0.2),
           linear: (t) => t,
         };
         return acts[act](z);
@@ -101,6 +105,23 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
       tf.dispose([a, b, bias, got, ref]);
     });
   }
+
+  it("fused.matMul with a one-value bias, and with K = 0 (the output is the epilogue of 0)", () => {
+    const a = tf.tensor(randArray(70 * 9, 12), [70, 9]);
+    const b = tf.tensor(randArray(9 * 10, 13), [9, 10]);
+    const bias = tf.tensor([-0.25]);
+    const got = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: "relu" });
+    const ref = tf.tidy(() => tf.relu(tf.add(tf.matMul(a, b), bias)));
+    assertClose(got.dataSync(), ref.dataSync(), "one-value bias");
+    const e = tf.fused.matMul({
+      a: tf.zeros([3, 0]) as tf.Tensor2D,
+      b: tf.zeros([0, 4]) as tf.Tensor2D,
+      bias: tf.tensor([1, -2, 7, 0.5]),
+      activation: "relu6",
+    });
+    assert.deepEqual(Array.from(e.dataSync()), [1, 0, 6, 0.5, 1, 0, 6, 0.5, 1, 0, 6, 0.5]);
+    tf.dispose([a, b, bias, got, ref, e]);
+  });
 
   it("gradients of matMul, batched matMul and fused.matMul match the cpu backend", async () => {
     const x = randArray(2 * 6 * 8, 6);

@@ -5,7 +5,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { describeBackends } from "../../helpers/backends";
-import { SIMD_KERNELS_BUILT_WITH, SIMD_KERNELS_WASM_BASE64 } from "../../../lib/backend/native/simd_kernels_wasm";
+import {
+  SIMD_KERNELS_BUILT_WITH,
+  SIMD_KERNELS_FMA_WASM_BASE64,
+  SIMD_KERNELS_WASM_BASE64,
+} from "../../../lib/backend/native/simd_kernels_wasm";
 import { simdModule } from "../../../lib/backend/kernels/native_simd";
 import { randArray } from "./reference";
 
@@ -39,9 +43,14 @@ function clangVersion(): string | undefined {
 }
 
 describe("simd_kernels.wasm build artefact", () => {
-  it("simd_kernels_wasm.ts carries exactly the bytes of the committed simd_kernels.wasm", () => {
-    const file = fs.readFileSync(path.join(NATIVE, "simd_kernels.wasm"));
-    assert.ok(Buffer.from(SIMD_KERNELS_WASM_BASE64, "base64").equals(file), "run scripts/build-wasm.sh");
+  it("simd_kernels_wasm.ts carries exactly the bytes of the committed simd_kernels(_fma).wasm", () => {
+    for (const [name, b64] of [
+      ["simd_kernels.wasm", SIMD_KERNELS_WASM_BASE64],
+      ["simd_kernels_fma.wasm", SIMD_KERNELS_FMA_WASM_BASE64],
+    ]) {
+      const file = fs.readFileSync(path.join(NATIVE, name));
+      assert.ok(Buffer.from(b64, "base64").equals(file), `${name}: run scripts/build-wasm.sh`);
+    }
   });
 
   it("imports only env.memory and has no data segment (it runs on tfjs's memory)", () => {
@@ -57,8 +66,10 @@ describe("simd_kernels.wasm build artefact", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-wasm-"));
     try {
       execFileSync(path.join(ROOT, "scripts/build-wasm.sh"), [out], { stdio: "pipe" });
-      const fresh = fs.readFileSync(path.join(out, "simd_kernels.wasm"));
-      assert.ok(fresh.equals(fs.readFileSync(path.join(NATIVE, "simd_kernels.wasm"))), "run scripts/build-wasm.sh");
+      for (const name of ["simd_kernels.wasm", "simd_kernels_fma.wasm"]) {
+        const fresh = fs.readFileSync(path.join(out, name));
+        assert.ok(fresh.equals(fs.readFileSync(path.join(NATIVE, name))), `${name}: run scripts/build-wasm.sh`);
+      }
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
@@ -106,7 +117,7 @@ describeBackends("simd_kernels.wasm on tfjs's heap", (backend) => {
 
 describeBackends("SIMD GEMM for batched matmul slices", (backend) => {
   if (backend !== "wasm") return;
-  it("each batch slice equals XNNPACK's 2D GEMM of that slice bit for bit", () => {
+  it("each batch slice equals the 2D GEMM of that slice bit for bit", () => {
     const [bs, m, k, n] = [3, 37, 64, 45];
     const a = tf.tensor(randArray(bs * m * k, 70), [bs, m, k]);
     const b = tf.tensor(randArray(bs * k * n, 71), [bs, k, n]);
