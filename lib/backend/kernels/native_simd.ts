@@ -5,7 +5,12 @@
  */
 import * as v8 from "node:v8";
 import { BackendError } from "../../errors";
-import { SIMD_KERNELS_FMA_WASM_BASE64, SIMD_KERNELS_WASM_BASE64 } from "../native/simd_kernels_wasm";
+import {
+  SGEMM_SHARED_FMA_WASM_BASE64,
+  SGEMM_SHARED_WASM_BASE64,
+  SIMD_KERNELS_FMA_WASM_BASE64,
+  SIMD_KERNELS_WASM_BASE64,
+} from "../native/simd_kernels_wasm";
 import type { ConvGeom } from "./conv_util";
 import type { WasmBackend } from "./wasm_gemm";
 
@@ -70,6 +75,15 @@ export type SimdVariant = "fma" | "mul-add";
  */
 export function simdModule(): object {
   return compiledKernels().module;
+}
+
+let compiledShared: object | undefined;
+
+/** sgemm.c alone on a shared memory, in the same variant as simdModule(): what the GEMM worker runs. */
+export function sharedSgemmModule(): object {
+  const b64 = simdVariant() === "fma" ? SGEMM_SHARED_FMA_WASM_BASE64 : SGEMM_SHARED_WASM_BASE64;
+  compiledShared ??= new WA.Module(Buffer.from(b64, "base64"));
+  return compiledShared;
 }
 
 /** The build of the kernels in use (see simdModule). */

@@ -20,6 +20,7 @@ import {
   rowMajor,
   sgemm,
   sgemmActivation,
+  sgemmBatch,
   transposeInner,
   transposedOf,
   xnnGemm,
@@ -113,11 +114,26 @@ function viaSgemm(wb: WasmBackend, args: MatMulArgs, p: Plan, outAt: number, ep:
     sgemm(wb, operand(aAt, args.transposeA, nb * m, k), w, outAt, nb * m, k, n, ep);
     return;
   }
+  const aStep = sliceStep(p.batchA, p.outBatch, m * k);
+  const bStep = sliceStep(p.batchB, p.outBatch, k * n);
+  if (aStep !== undefined && bStep !== undefined) {
+    // Same batch shape or one operand repeated: a batch of GEMMs with constant steps, split across threads.
+    const sa = operand(aAt, args.transposeA, m, k);
+    sgemmBatch(wb, sa, aStep, w, bStep, outAt, m, k, n, nb, ep);
+    return;
+  }
   forEachSlice(p, (s, ia, ib) => {
     const sa = operand(aAt + ia * m * k * 4, args.transposeA, m, k);
     const sb = operand(bAt + ib * k * n * 4, args.transposeB, k, n);
     sgemm(wb, sa, sb, outAt + s * m * n * 4, m, k, n, ep);
   });
+}
+
+/** Floats between consecutive slices of an operand: its slice size when its batch is the output's, 0 when it has
+ * a single slice, undefined when it broadcasts only some dims. */
+function sliceStep(batch: number[], outBatch: number[], size: number): number | undefined {
+  if (sizeOf(batch) === 1) return 0;
+  return sizeOf(batch) === sizeOf(outBatch) ? size : undefined;
 }
 
 /** The activations sgemm lacks: XNNPACK on untransposed copies, one GEMM per slice. */

@@ -185,3 +185,14 @@ __attribute__((export_name("sgemm"))) void sgemm(const float *A, int ars, int ac
     }
   }
 }
+
+// `count` products: slice s reads A + s·astep and B + s·bstep (floats; 0 repeats one operand for every slice) and
+// writes C + s·M·N. The GEMM worker's entry point, for a batch of slices or (count 1) a block of rows.
+__attribute__((export_name("sgemm_batch"))) void sgemm_batch(const float *A, int ars, int acs, int astep,
+                                                             const float *B, int brs, int bcs, int bstep, float *C,
+                                                             int M, int K, int N, int count, const float *bias,
+                                                             int bstride, int act, float *work) {
+  for (int s = 0; s < count; s++) {
+    sgemm(A + s * astep, ars, acs, B + s * bstep, brs, bcs, C + s * M * N, M, K, N, bias, bstride, act, work);
+  }
+}

@@ -11,12 +11,18 @@ import { randArray, sizeOf } from "./reference";
 
 type Case = [name: string, a: number[], b: number[], ta: boolean, tb: boolean, epilogue?: "bias-relu" | "bias1-relu6"];
 
-// Every case is over SPLIT_MIN_MACS multiply-adds with at least 32 rows, so it is split across the two threads.
+// Every case is over SPLIT_MIN_MACS multiply-adds with at least 32 rows (or 2 slices), so it is split across the
+// two threads.
 const CASES: Case[] = [
   ["NN, odd rows", [333, 256], [256, 300], false, false],
   ["NT (dx = dy·Wᵀ)", [301, 300], [256, 300], false, true],
   ["TN (dW = xᵀ·dy)", [300, 257], [300, 320], true, false],
   ["B shared by a batch", [3, 111, 256], [256, 300], false, false],
+  // Batches of GEMMs are split by slices.
+  ["attention q·kᵀ batch (odd slice count)", [13, 197, 64], [13, 197, 64], false, true],
+  ["attention p·v batch", [12, 197, 197], [12, 197, 64], false, false],
+  ["B repeated over a transposed-A batch", [4, 256, 150], [256, 300], true, false],
+  ["A repeated over a batch of B", [150, 256], [4, 256, 300], false, false],
   ["fused bias + relu", [333, 256], [256, 300], false, false, "bias-relu"],
   ["fused one-value bias + relu6, transposed operands", [256, 333], [300, 256], true, true, "bias1-relu6"],
 ];
