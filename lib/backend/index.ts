@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../errors";
 import { applyKernelOverrides, configureGemmThreads, gemmThreads } from "./kernels";
+import { simdVariant } from "./kernels/native_simd";
 
 /** Backends peftlab knows how to select, in the order `auto` tries them. */
 export const BACKEND_NAMES = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -22,6 +23,8 @@ export interface BackendChoice {
   skipped: { name: BackendName; why: string }[];
   threads: number;
   simd: boolean;
+  /** Whether peftlab's wasm kernels run their relaxed-SIMD FMA build (lib/backend/kernels/native_simd.ts). */
+  fma: boolean;
   /** Names of kernels replaced by peftlab's fast paths on this backend. */
   overrides: string[];
 }
@@ -94,6 +97,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       skipped,
       threads: threadsOf(name),
       simd: name === "wasm" ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") : false,
+      fma: name === "wasm" && overrides.length > 0 && simdVariant() === "fma",
       overrides,
     };
     if (log) log(describeChoice(current, prefer, fromEnv !== undefined && fromEnv !== ""));
@@ -110,7 +114,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 /** One human line: what was chosen and why the others were skipped. */
 export function describeChoice(c: BackendChoice, prefer: BackendPreference, fromEnv: boolean): string {
   const src = fromEnv ? "PEFTLAB_BACKEND" : prefer === "auto" ? "auto" : "prefer";
-  const extra = c.name === "wasm" ? `, simd=${c.simd}, threads=${c.threads}` : "";
+  const extra = c.name === "wasm" ? `, simd=${c.simd}, fma=${c.fma}, threads=${c.threads}` : "";
   const skip = c.skipped.length ? `; skipped ${c.skipped.map((s) => `${s.name} (${s.why})`).join(", ")}` : "";
   const ov = c.overrides.length ? `; ${c.overrides.length} fast kernels` : "";
   return `[peftlab] backend ${c.name} (${src}${extra})${ov}${skip}`;

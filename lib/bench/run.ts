@@ -203,7 +203,15 @@ export function runWorkerProcess(req: WorkerRequest, log: (line: string) => void
 }
 
 function crashedResult(req: WorkerRequest, reason: string): WorkloadResult {
-  const opts = { status: "failed" as const, reason, backend: req.backend, threads: 0, simd: false, overrides: [] };
+  const opts = {
+    status: "failed" as const,
+    reason,
+    backend: req.backend,
+    threads: 0,
+    simd: false,
+    fma: false,
+    overrides: [],
+  };
   return emptyResult(req, getWorkload(req.workload), { ...opts, loadBefore: loadAverage() });
 }
 

@@ -39,6 +39,8 @@ export interface WorkloadResult {
   backend: string;
   threads: number;
   simd: boolean;
+  /** peftlab's wasm kernels ran their relaxed-SIMD FMA build. */
+  fma: boolean;
   /** Kernel names peftlab replaced on this backend for this run (empty for the baseline and on native backends). */
   overrides: string[];
   batchSize: number | null;

@@ -66,6 +66,7 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
     backend: choice.name,
     threads: choice.threads,
     simd: choice.simd,
+    fma: choice.fma,
     overrides: choice.overrides,
     loadBefore,
   });
@@ -139,7 +140,7 @@ if (require.main === module) {
 export function emptyResult(
   req: WorkerRequest,
   spec: WorkloadSpec,
-  o: Pick<WorkloadResult, "status" | "backend" | "threads" | "simd" | "overrides"> & {
+  o: Pick<WorkloadResult, "status" | "backend" | "threads" | "simd" | "fma" | "overrides"> & {
     loadBefore: WorkloadResult["loadBefore"];
     reason?: string;
   },
@@ -153,6 +154,7 @@ export function emptyResult(
     backend: o.backend,
     threads: o.threads,
     simd: o.simd,
+    fma: o.fma,
     overrides: o.overrides,
     batchSize: null,
     imageSize: null,

@@ -3,6 +3,7 @@
  * variant, the printed table and a well-formed JSON report with every field.
  */
 import { strict as assert } from "node:assert";
+import { simdVariant } from "../../lib/backend/kernels/native_simd";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -24,6 +25,7 @@ const RESULT_KEYS: (keyof WorkloadResult)[] = [
   "status",
   "backend",
   "threads",
+  "fma",
   "simd",
   "overrides",
   "batchSize",
@@ -102,6 +104,7 @@ describe("peftlab bench --quick", function () {
       assert.ok(r.memory!.wasmHeapMiB! > 0);
       if (r.variant === "peftlab") assert.ok(r.overrides.includes("_FusedMatMul"), "overrides listed");
       else assert.deepEqual(r.overrides, [], "the baseline runs without overrides");
+      assert.equal(r.fma, r.variant === "peftlab" && simdVariant() === "fma", "fma only with peftlab's kernels");
       if (r.workload === "data_loader") {
         assert.equal(r.gflops, null);
       } else {

@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
 import { simdVariant } from "../../../lib/backend/kernels/native_simd";
 import { SIMD_KERNELS_FMA_WASM_BASE64, SIMD_KERNELS_WASM_BASE64 } from "../../../lib/backend/native/simd_kernels_wasm";
 import { randArray } from "../kernels/reference";
@@ -86,6 +88,29 @@ describe("sgemm.c, the packed GEMM (both builds)", () => {
   it("the FMA build is the one in use where relaxed SIMD validates (Node 20 behind its flag)", () => {
     const fma = WebAssembly.validate(Buffer.from(SIMD_KERNELS_FMA_WASM_BASE64, "base64"));
     assert.equal(simdVariant(), fma && process.env.PEFTLAB_WASM_FMA !== "0" ? "fma" : "mul-add");
+  });
+
+  it("PEFTLAB_WASM_FMA=0 runs the mul-add build, and tf.matMul on wasm stays correct with it", () => {
+    const script = `
+      const tf = require("@tensorflow/tfjs");
+      const { initBackend } = require("./lib/backend");
+      initBackend({ prefer: "wasm", log: null }).then((c) => {
+        const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+        const y = tf.matMul(a, a, false, true).arraySync();
+        console.log(JSON.stringify({ fma: c.fma, y }));
+      });`;
+    const out = execFileSync(process.execPath, ["--require", "tsx/cjs", "-e", script], {
+      cwd: path.resolve(__dirname, "../../.."),
+      encoding: "utf8",
+      env: { ...process.env, PEFTLAB_WASM_FMA: "0", PEFTLAB_BACKEND: "" },
+      timeout: 60_000,
+    });
+    const r = JSON.parse(out.trim().split("\n").pop() as string) as { fma: boolean; y: number[][] };
+    assert.equal(r.fma, false);
+    assert.deepEqual(r.y, [
+      [14, 32],
+      [32, 77],
+    ]);
   });
 
   for (const [variant, base64] of builds) {
