@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";
-import { type SplitGemm, postWorker, splitRows, splitSlices } from "./gemm_threads";
+import { postWorker, splitRows, splitSlices } from "./gemm_threads";
 import { simdKernels } from "./native_simd";
 
 /** The parts of the Emscripten module of tfjs-backend-wasm that the fast kernels call. */
@@ -200,22 +200,13 @@ export function sgemm(
   n: number,
   ep: SgemmEpilogue = PLAIN,
 ): void {
-  if (m === 0 || n === 0) return;
-  if (k === 0) return epilogueOnly(b, outAt, m, n, ep);
-  const mainRows = splitRows(m, k, n);
-  if (mainRows !== undefined) {
-    const finish = postWorker(splitJob(b, a, 0, w, 0, outAt, m, k, n, 1, ep), "rows", mainRows);
-    sgemmHere(b, a, w, outAt, mainRows, k, n, ep);
-    finish();
-    return;
-  }
-  sgemmHere(b, a, w, outAt, m, k, n, ep);
+  sgemmBatch(b, a, 0, w, 0, outAt, m, k, n, 1, ep);
 }
 
 /**
  * `count` GEMMs of the same shape: slice s reads A at a.at + 4·s·aStep and B at w.at + 4·s·wStep (steps in
- * floats; 0 repeats an operand) and writes out[s] = [m, n] at outAt + 4·s·m·n. Large batches (attention's
- * per-head products) have their second half of slices computed by the GEMM worker.
+ * floats; 0 repeats an operand) and writes out[s] = [m, n] at outAt + 4·s·m·n. The GEMM worker takes the bottom
+ * rows of one large GEMM, or the second half of a large batch (attention's per-head products).
  */
 export function sgemmBatch(
   b: WasmBackend,
@@ -230,35 +221,37 @@ export function sgemmBatch(
   count: number,
   ep: SgemmEpilogue = PLAIN,
 ): void {
-  if (count === 1) return sgemm(b, a, w, outAt, m, k, n, ep);
   if (m === 0 || n === 0 || count === 0) return;
   if (k === 0) return epilogueOnly(b, outAt, m * count, n, ep);
+  const floats = (s: Strided): Strided => ({ at: s.at >>> 2, rs: s.rs, cs: s.cs });
+  const job = {
+    heap: () => heap(b),
+    a: floats(a),
+    aStep,
+    w: floats(w),
+    wStep,
+    out: outAt >>> 2,
+    m,
+    k,
+    n,
+    count,
+    ...ep,
+  };
+  if (count === 1) {
+    const mainRows = splitRows(m, k, n);
+    const finish = mainRows === undefined ? null : postWorker(job, "rows", mainRows);
+    sgemmHere(b, a, w, outAt, mainRows ?? m, k, n, ep);
+    finish?.();
+    return;
+  }
   const mine = splitSlices(count, m, k, n) ?? count;
-  const finish =
-    mine < count ? postWorker(splitJob(b, a, aStep, w, wStep, outAt, m, k, n, count, ep), "slices", mine) : null;
+  const finish = mine < count ? postWorker(job, "slices", mine) : null;
   for (let s = 0; s < mine; s++) {
     const sa = { ...a, at: a.at + s * aStep * 4 };
     const sw = { ...w, at: w.at + s * wStep * 4 };
     sgemmHere(b, sa, sw, outAt + s * m * n * 4, m, k, n, ep);
   }
   finish?.();
-}
-
-function splitJob(
-  b: WasmBackend,
-  a: Strided,
-  aStep: number,
-  w: Strided,
-  wStep: number,
-  outAt: number,
-  m: number,
-  k: number,
-  n: number,
-  count: number,
-  ep: SgemmEpilogue,
-): SplitGemm {
-  const f = (s: Strided) => ({ at: s.at >>> 2, rs: s.rs, cs: s.cs });
-  return { heap: () => heap(b), a: f(a), aStep, w: f(w), wStep, out: outAt >>> 2, m, k, n, count, ...ep };
 }
 
 function sgemmHere(
