@@ -1,6 +1,7 @@
 /**
  * Scaled dot-product attention built so every matmul lands on a fast kernel (peftlab's wasm BatchMatMul runs
- * each (batch, head) slice through XNNPACK), with as few layout copies as the maths allows.
+ * the (batch, head) slices through peftlab's packed GEMM, half of them on the GEMM worker), with as few layout
+ * copies as the maths allows.
  *
  * Gradients come from tfjs's autodiff: the backward of q·kᵀ and p·v are again BatchMatMuls (NN, NT, TN), all
  * of which the override handles, and softmax's backward is elementwise. A custom gradient would compute the

@@ -1,6 +1,6 @@
 /**
- * wasm `BatchMatMul` through XNNPACK for every layout (transposed, batched, broadcast), instead of tfjs's scalar
- * loop for all but the 2D untransposed case. Attention (q·kᵀ, p·v) and every matmul backward pass land here.
+ * wasm `BatchMatMul` on peftlab's packed SIMD GEMM for every layout (transposed, batched, broadcast), instead of
+ * tfjs's scalar loop for all but the 2D untransposed case. Attention (q·kᵀ, p·v) and every matmul backward pass land here.
  */
 import * as tf from "@tensorflow/tfjs";
 import { asWasm } from "./wasm_gemm";

@@ -1,7 +1,7 @@
 /**
  * peftlab's own WASM SIMD kernels (lib/backend/native/simd_kernels.c), instantiated on tfjs-backend-wasm's own
  * WebAssembly.Memory so they read and write tfjs tensors in place: no copies. Not a kernel itself: the depthwise
- * gradient kernels (channel multiplier 1), batched matmul slices (wasm_mat_mul.ts) and the GELU kernel call it.
+ * gradient kernels (channel multiplier 1), the packed GEMM (wasm_gemm.ts), the GELU and BatchNorm kernels call it.
  */
 import * as v8 from "node:v8";
 import { BackendError } from "../../errors";
