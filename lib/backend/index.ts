@@ -8,7 +8,13 @@ import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../errors";
 import { applyKernelOverrides, configureGemmThreads, gemmThreads } from "./kernels";
+import { gemmEngine } from "./kernels/native_addon";
 import { simdVariant } from "./kernels/native_simd";
+
+function gemmName(): string {
+  const g = gemmEngine();
+  return g.engine === "native" ? `native ${g.isa}` : `wasm ${simdVariant()}`;
+}
 
 /** Backends peftlab knows how to select, in the order `auto` tries them. */
 export const BACKEND_NAMES = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -25,6 +31,11 @@ export interface BackendChoice {
   simd: boolean;
   /** Whether peftlab's wasm kernels run their relaxed-SIMD FMA build (lib/backend/kernels/native_simd.ts). */
   fma: boolean;
+  /**
+   * What computes the wasm kernels' matrix products: "native avx2+fma" (peftlab's addon), "wasm fma" or "wasm
+   * mul-add" (peftlab's wasm GEMM), or "tfjs" (no overrides, or another backend).
+   */
+  gemm: string;
   /** Names of kernels replaced by peftlab's fast paths on this backend. */
   overrides: string[];
 }
@@ -98,6 +109,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       threads: threadsOf(name),
       simd: name === "wasm" ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") : false,
       fma: name === "wasm" && overrides.length > 0 && simdVariant() === "fma",
+      gemm: name === "wasm" && overrides.length > 0 ? gemmName() : "tfjs",
       overrides,
     };
     if (log) log(describeChoice(current, prefer, fromEnv !== undefined && fromEnv !== ""));
@@ -114,7 +126,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 /** One human line: what was chosen and why the others were skipped. */
 export function describeChoice(c: BackendChoice, prefer: BackendPreference, fromEnv: boolean): string {
   const src = fromEnv ? "PEFTLAB_BACKEND" : prefer === "auto" ? "auto" : "prefer";
-  const extra = c.name === "wasm" ? `, simd=${c.simd}, fma=${c.fma}, threads=${c.threads}` : "";
+  const extra = c.name === "wasm" ? `, simd=${c.simd}, fma=${c.fma}, gemm=${c.gemm}, threads=${c.threads}` : "";
   const skip = c.skipped.length ? `; skipped ${c.skipped.map((s) => `${s.name} (${s.why})`).join(", ")}` : "";
   const ov = c.overrides.length ? `; ${c.overrides.length} fast kernels` : "";
   return `[peftlab] backend ${c.name} (${src}${extra})${ov}${skip}`;

@@ -42,7 +42,7 @@ export function formatBenchReport(rep: BenchReport): string {
   const head = [
     `peftlab bench — ${rep.date} — ${rep.host.cpus} × ${rep.host.cpuModel}, node ${rep.host.node}, tfjs ${rep.host.tfjs}`,
     ok
-      ? `backend ${ok.backend} (threads ${ok.threads}, simd ${ok.simd}, fma ${ok.fma}); kernel overrides: ${ok.overrides.length ? ok.overrides.join(", ") : "none"}`
+      ? `backend ${ok.backend} (threads ${ok.threads}, simd ${ok.simd}, fma ${ok.fma}, gemm ${ok.gemm}); kernel overrides: ${ok.overrides.length ? ok.overrides.join(", ") : "none"}`
       : "no workload ran",
     `load average (1/5/15 min): start ${rep.host.loadStart.join(" ")}, end ${rep.host.loadEnd.join(" ")}` +
       `${rep.options.quick ? "; --quick (tiny shapes, not comparable)" : ""}`,

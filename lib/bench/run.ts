@@ -210,6 +210,7 @@ function crashedResult(req: WorkerRequest, reason: string): WorkloadResult {
     threads: 0,
     simd: false,
     fma: false,
+    gemm: "tfjs",
     overrides: [],
   };
   return emptyResult(req, getWorkload(req.workload), { ...opts, loadBefore: loadAverage() });

@@ -41,6 +41,8 @@ export interface WorkloadResult {
   simd: boolean;
   /** peftlab's wasm kernels ran their relaxed-SIMD FMA build. */
   fma: boolean;
+  /** What computed the matrix products (BackendChoice.gemm): "native avx2+fma", "wasm fma", "tfjs", … */
+  gemm: string;
   /** Kernel names peftlab replaced on this backend for this run (empty for the baseline and on native backends). */
   overrides: string[];
   batchSize: number | null;

@@ -67,6 +67,7 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
     threads: choice.threads,
     simd: choice.simd,
     fma: choice.fma,
+    gemm: choice.gemm,
     overrides: choice.overrides,
     loadBefore,
   });
@@ -140,7 +141,7 @@ if (require.main === module) {
 export function emptyResult(
   req: WorkerRequest,
   spec: WorkloadSpec,
-  o: Pick<WorkloadResult, "status" | "backend" | "threads" | "simd" | "fma" | "overrides"> & {
+  o: Pick<WorkloadResult, "status" | "backend" | "threads" | "simd" | "fma" | "gemm" | "overrides"> & {
     loadBefore: WorkloadResult["loadBefore"];
     reason?: string;
   },
@@ -155,6 +156,7 @@ export function emptyResult(
     threads: o.threads,
     simd: o.simd,
     fma: o.fma,
+    gemm: o.gemm,
     overrides: o.overrides,
     batchSize: null,
     imageSize: null,

@@ -3,6 +3,7 @@
  * variant, the printed table and a well-formed JSON report with every field.
  */
 import { strict as assert } from "node:assert";
+import { nativeStatus } from "../../lib/backend/kernels/native_addon";
 import { simdVariant } from "../../lib/backend/kernels/native_simd";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -26,6 +27,7 @@ const RESULT_KEYS: (keyof WorkloadResult)[] = [
   "backend",
   "threads",
   "fma",
+  "gemm",
   "simd",
   "overrides",
   "batchSize",
@@ -105,6 +107,8 @@ describe("peftlab bench --quick", function () {
       if (r.variant === "peftlab") assert.ok(r.overrides.includes("_FusedMatMul"), "overrides listed");
       else assert.deepEqual(r.overrides, [], "the baseline runs without overrides");
       assert.equal(r.fma, r.variant === "peftlab" && simdVariant() === "fma", "fma only with peftlab's kernels");
+      const peftlabGemm = nativeStatus().addon ? "native avx2+fma" : `wasm ${simdVariant()}`;
+      assert.equal(r.gemm, r.variant === "peftlab" ? peftlabGemm : "tfjs", "the GEMM that ran");
       if (r.workload === "data_loader") {
         assert.equal(r.gflops, null);
       } else {

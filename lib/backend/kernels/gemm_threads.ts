@@ -13,6 +13,7 @@ import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import { BackendError } from "../../errors";
 import { WORKER_SOURCE } from "./gemm_worker_source";
+import { useNativeGemm } from "./native_addon";
 import { sharedSgemmModule } from "./native_simd";
 
 /**
@@ -84,30 +85,40 @@ export function gemmThreads(): number {
 }
 
 /**
- * Default thread count when PEFTLAB_THREADS is unset: 2 where the machine has at least two cores. Measured on a
+ * Default thread count when PEFTLAB_THREADS is unset: every core for the native GEMM's pool; for the wasm GEMM, 2
+ * where the machine has at least two cores. Measured on a
  * quiet 2-core machine (2026-11-22, load < 1): ViT-S/16 LoRA step 1.18 → 1.58 img/s, inference 2.59 → 3.66 img/s.
  * On a machine whose second core is busy (load 7–11) it was 0.85–1.03× on single GEMMs: set PEFTLAB_THREADS=1 there.
  */
-export function defaultGemmThreads(): number {
-  return Math.min(2, os.availableParallelism());
+export function defaultGemmThreads(native = false): number {
+  return native ? os.availableParallelism() : Math.min(2, os.availableParallelism());
 }
 
-/** Sets the thread count from PEFTLAB_THREADS (1 disables; more than 2 is capped at 2) and starts the worker. */
+/**
+ * Chooses the GEMM engine and its threads: the native addon (native_addon.ts) where it loads and PEFTLAB_NATIVE
+ * is not 0, with PEFTLAB_THREADS threads (default: every core); else the wasm GEMM with at most 2 (1 disables the
+ * worker, which is started here).
+ */
 export function configureGemmThreads(env: NodeJS.ProcessEnv): number {
   const raw = env.PEFTLAB_THREADS;
-  let want = defaultGemmThreads();
+  let want: number | undefined;
   if (raw !== undefined && raw !== "") {
     want = Number(raw);
-    if (!Number.isInteger(want) || want < 1) {
-      throw new BackendError(`PEFTLAB_THREADS must be a whole number ≥ 1`, {
+    if (!Number.isInteger(want) || want < 1 || want > 64) {
+      throw new BackendError(`PEFTLAB_THREADS must be a whole number from 1 to 64`, {
         where: "PEFTLAB_THREADS",
-        expected: "1 (one thread) or 2 (main thread + one GEMM worker)",
+        expected: "1 (one thread), or more (the native GEMM's pool; the wasm GEMM uses at most 2)",
         got: JSON.stringify(raw),
-        fix: "set PEFTLAB_THREADS=1 or 2, or unset it",
+        fix: "set PEFTLAB_THREADS=1, 2, …, or unset it",
       });
     }
   }
-  threads = Math.min(want, 2);
+  const native = env.PEFTLAB_NATIVE !== "0";
+  if (useNativeGemm(native, want ?? defaultGemmThreads(true), "PEFTLAB_NATIVE=0")) {
+    threads = want ?? defaultGemmThreads(true);
+    return threads;
+  }
+  threads = Math.min(want ?? defaultGemmThreads(), 2);
   if (threads > 1) startHelper(); // an already-started worker just stays idle (blocked, unref'd) at 1 thread
   return threads;
 }

@@ -4,7 +4,8 @@
  *
  * `sgemm` is peftlab's packed SIMD GEMM (lib/backend/native/sgemm.c) on tfjs's own heap: any strides, so transposed
  * operands need no copy, a fused bias + ReLU/ReLU6 epilogue, and large products split by rows across two threads.
- * It replaced XNNPACK (45 vs 25 GFLOP/s per core with the FMA build; see native_simd.ts).
+ * It replaced XNNPACK (45 vs 25 GFLOP/s per core with the FMA build; see native_simd.ts). Where peftlab's native
+ * addon is active (native_addon.ts: AVX2 + FMA, its own thread pool), `sgemmBatch` hands it every GEMM instead.
  *
  * XNNPACK stays for the epilogues sgemm lacks (PReLU, leaky ReLU, sigmoid, ELU): `xnnGemm`. tfjs-backend-wasm
  * reaches it only for a 2D, untransposed, batch-1 matmul. Its C side knows tensors only by an integer id
@@ -15,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";
 import { postWorker, splitRows, splitSlices } from "./gemm_threads";
+import { activeNative } from "./native_addon";
 import { simdKernels } from "./native_simd";
 
 /** The parts of the Emscripten module of tfjs-backend-wasm that the fast kernels call. */
@@ -223,6 +225,30 @@ export function sgemmBatch(
 ): void {
   if (m === 0 || n === 0 || count === 0) return;
   if (k === 0) return epilogueOnly(b, outAt, m * count, n, ep);
+  const native = activeNative();
+  if (native) {
+    const [biasAt, biasLen] = ep.bias;
+    native.sgemmBatch(
+      heap(b),
+      a.at >>> 2,
+      a.rs,
+      a.cs,
+      aStep,
+      w.at >>> 2,
+      w.rs,
+      w.cs,
+      wStep,
+      outAt >>> 2,
+      m,
+      k,
+      n,
+      count,
+      biasAt,
+      biasLen,
+      ep.act,
+    );
+    return;
+  }
   const floats = (s: Strided): Strided => ({ at: s.at >>> 2, rs: s.rs, cs: s.cs });
   const job = {
     heap: () => heap(b),

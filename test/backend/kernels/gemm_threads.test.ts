@@ -59,8 +59,11 @@ function run(c: Case): Float32Array {
   return values;
 }
 
+// This suite is about the wasm GEMM's worker: the native addon (when built) is turned off throughout.
+const WASM = { PEFTLAB_NATIVE: "0" };
+
 function useThreads(n: number): void {
-  configureGemmThreads({ PEFTLAB_THREADS: String(n) });
+  configureGemmThreads({ ...WASM, PEFTLAB_THREADS: String(n) });
   if (n > 1) assert.ok(waitForGemmWorker(), "the GEMM worker did not start");
 }
 
@@ -68,7 +71,8 @@ describeBackends("two-core GEMM", (backend) => {
   if (backend !== "wasm") return;
   after(() => {
     hooks.setTimeoutMs(120_000);
-    configureGemmThreads({ PEFTLAB_THREADS: "1" });
+    configureGemmThreads({ ...WASM, PEFTLAB_THREADS: "1" });
+    configureGemmThreads({}); // back to initBackend's default (the native GEMM where it is built)
   });
 
   for (const c of CASES) {
@@ -104,9 +108,9 @@ describeBackends("two-core GEMM", (backend) => {
   });
 
   it("PEFTLAB_THREADS is reported by initBackend, and invalid values are a BackendError", async () => {
-    assert.equal((await initBackend({ prefer: "wasm", log: null, env: { PEFTLAB_THREADS: "2" } })).threads, 2);
-    assert.equal((await initBackend({ prefer: "wasm", log: null, env: { PEFTLAB_THREADS: "1" } })).threads, 1);
-    for (const bad of ["0", "two", "1.5"]) {
+    assert.equal((await initBackend({ prefer: "wasm", log: null, env: { ...WASM, PEFTLAB_THREADS: "2" } })).threads, 2);
+    assert.equal((await initBackend({ prefer: "wasm", log: null, env: { ...WASM, PEFTLAB_THREADS: "1" } })).threads, 1);
+    for (const bad of ["0", "two", "1.5", "65"]) {
       assert.throws(() => configureGemmThreads({ PEFTLAB_THREADS: bad }), BackendError, bad);
     }
     assert.equal(gemmThreads(), 1);
@@ -136,7 +140,7 @@ describeBackends("two-core GEMM", (backend) => {
       const tf = require("@tensorflow/tfjs");
       const { initBackend } = require("./lib/backend");
       const { waitForGemmWorker } = require("./lib/backend/kernels");
-      initBackend({ prefer: "wasm", log: null, env: { PEFTLAB_THREADS: "2" } }).then(() => {
+      initBackend({ prefer: "wasm", log: null, env: { PEFTLAB_NATIVE: "0", PEFTLAB_THREADS: "2" } }).then(() => {
         if (!waitForGemmWorker()) throw new Error("no worker");
         tf.matMul(tf.ones([256, 256]), tf.ones([256, 512])).dataSync();
         console.log("done");

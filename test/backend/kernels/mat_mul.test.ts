@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { describeBackends } from "../../helpers/backends";
 import { applyKernelOverrides, removeKernelOverrides } from "../../../lib/backend/kernels";
+import { gemmEngine, nativeStatus, useNativeGemm } from "../../../lib/backend/kernels/native_addon";
 import { assertClose, naiveMatMul, onCpu, randArray, sizeOf } from "./reference";
 
 type MMCase = [name: string, a: number[], b: number[], ta: boolean, tb: boolean];
@@ -37,9 +38,30 @@ const CASES: MMCase[] = [
   ["rows over one A block (64), N one panel", [131, 12], [12, 8], false, false],
   ["N < 8, transposed B", [9, 6], [3, 6], false, true],
   ["B broadcast over many rows", [3, 30, 7], [7, 5], false, false],
+  // The native addon's GEMM (sgemm_avx2.c): 6×16 tiles, K in blocks of 256, A in blocks of 96 rows, B in blocks
+  // of 2048 columns; with several threads split by rows, columns or slices.
+  ["native: N over one B block (2048), edge panel", [13, 37], [37, 2061], false, false],
+  ["native: rows over one A block (96), K over 256, transposed B", [197, 300], [35, 300], false, true],
+  ["native: few rows, wide N (split by columns)", [5, 64], [64, 700], false, false],
+  ["native: exact 6x16 tiles, transposed A", [40, 12], [40, 32], true, false],
 ];
 
 describeBackends("matMul kernels (BatchMatMul)", (backend) => {
+  it(`runs on ${backend === "wasm" ? "the GEMM initBackend chose" : "tfjs's cpu kernels"}`, () => {
+    if (backend === "wasm") assert.equal(gemmEngine().engine, nativeStatus().addon ? "native" : "wasm");
+  });
+  matMulCases(backend);
+  // Where the native addon is in use, the same cases again on peftlab's wasm GEMM (what PEFTLAB_NATIVE=0 runs).
+  if (backend === "wasm" && nativeStatus().addon) {
+    describe("on peftlab's wasm GEMM (PEFTLAB_NATIVE=0)", () => {
+      before(() => assert.equal(useNativeGemm(false), false));
+      after(() => assert.equal(useNativeGemm(true), true));
+      matMulCases(backend);
+    });
+  }
+});
+
+function matMulCases(backend: string): void {
   for (const [name, sa, sb, ta, tb] of CASES) {
     it(`${name}: [${sa}]${ta ? "ᵀ" : ""} x [${sb}]${tb ? "ᵀ" : ""} matches a float64 reference`, () => {
       const a = randArray(sizeOf(sa), 1);
@@ -180,4 +202,4 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
       tf.dispose([a, b]);
     });
   }
-});
+}

@@ -1,0 +1,98 @@
+/**
+ * peftlab's optional native addon (lib/backend/native/addon, built by scripts/build-native.mjs into
+ * dist/native/peftlab_native.node): an AVX2 + FMA GEMM with its own thread pool that reads and writes the wasm
+ * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active.
+ *
+ * Why: wasm SIMD is 4 lanes wide, so the wasm GEMM tops out near 45 GFLOP/s per core here; AVX2 + FMA doubles the
+ * width. Measured on this 2-core machine (2026-11-22, `node scratch/native_bench.mjs`): [3152,384]×[384,1536]
+ * 89 GFLOP/s on one thread, 165–176 on two; the wasm GEMM 44–47 and 86.
+ *
+ * It is used when the file exists, loads, and the CPU has AVX2 + FMA; PEFTLAB_NATIVE=0 turns it off. Anywhere
+ * else (no compiler or Node headers at build time, another CPU) the wasm GEMM runs, with the same results to
+ * float32 rounding.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** The addon's exports; offsets, strides and steps are in floats of `heap`. */
+export interface NativeAddon {
+  /**
+   * (heap, aAt, ars, acs, aStep, bAt, brs, bcs, bStep, outAt, m, k, n, count, biasAt, biasLen, act): slice s of
+   * out = [m, n] at outAt + s·m·n = op(A_s)·op(B_s) (+ bias) (act); see peftlab_native.c.
+   */
+  sgemmBatch(heap: Float32Array, ...args: number[]): void;
+  /** Threads the pool uses from now on; returns the value set. */
+  setThreads(n: number): number;
+  /** splits: calls so far that ran on more than one thread. */
+  info(): { isa: string | null; threads: number; cores: number; splits: number };
+}
+
+/** Whether the addon is usable, and why not when it is not. */
+export interface NativeStatus {
+  addon: NativeAddon | null;
+  /** "avx2+fma" when usable. */
+  isa: string | null;
+  why: string;
+  file: string;
+}
+
+let loaded: NativeStatus | undefined;
+
+/** The package root: the nearest folder above this file with peftlab's package.json (works from lib/ and dist/). */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pj = path.join(dir, "package.json");
+    if (fs.existsSync(pj)) {
+      try {
+        if ((JSON.parse(fs.readFileSync(pj, "utf8")) as { name?: string }).name === "peftlab") return dir;
+      } catch {
+        // not ours: keep climbing
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(__dirname, "../../..");
+    dir = up;
+  }
+}
+
+/** Loads the addon once per process. */
+export function nativeStatus(): NativeStatus {
+  if (loaded) return loaded;
+  const file = path.join(packageRoot(), "dist/native/peftlab_native.node");
+  const off = (why: string): NativeStatus => ({ addon: null, isa: null, why, file });
+  if (!fs.existsSync(file)) return (loaded = off(`not built (${path.relative(process.cwd(), file)} is missing)`));
+  try {
+    const addon = require(file) as NativeAddon;
+    const isa = addon.info().isa;
+    loaded = isa ? { addon, isa, why: "", file } : off("this CPU lacks AVX2 + FMA");
+  } catch (e) {
+    loaded = off(`failed to load: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return loaded;
+}
+
+let enabled = false;
+let offWhy = "not configured (initBackend has not run)";
+
+/** The addon when wasm GEMMs go to it (see useNativeGemm), else null. */
+export function activeNative(): NativeAddon | null {
+  return enabled ? (loaded?.addon ?? null) : null;
+}
+
+/**
+ * Sends the wasm backend's GEMMs to the addon (true, where it loads) or to peftlab's wasm GEMM (false); returns
+ * whether the addon is now in use. initBackend calls it from configureGemmThreads; tests use it to run both.
+ */
+export function useNativeGemm(on: boolean, threads?: number, why = "turned off"): boolean {
+  const s = nativeStatus();
+  enabled = on && s.addon !== null;
+  offWhy = on ? s.why : why;
+  if (enabled && threads !== undefined) s.addon?.setThreads(threads);
+  return enabled;
+}
+
+/** Which GEMM the wasm kernels use now: "native avx2+fma", or "wasm" with the reason the addon is not used. */
+export function gemmEngine(): { engine: "native" | "wasm"; isa: string | null; why: string } {
+  return enabled ? { engine: "native", isa: loaded?.isa ?? null, why: "" } : { engine: "wasm", isa: null, why: offWhy };
+}

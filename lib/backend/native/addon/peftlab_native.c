@@ -1,0 +1,288 @@
+// peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA GEMM and a small thread pool.
+//
+// It computes in place on memory JavaScript already owns: the wasm backend's heap (a Float32Array over its
+// WebAssembly.Memory), so a tfjs tensor is read and written with no copy. Every index a call would touch is
+// checked against that array first; a bad call throws a RangeError instead of reading out of bounds.
+//
+// Built by scripts/build-native.mjs where a C compiler and Node's headers exist (x86-64 only); lib/backend's
+// native_addon.ts loads it when present and the CPU has AVX2 + FMA, and falls back to the wasm GEMM otherwise.
+#include <node_api.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sgemm_native.h"
+
+#define MAX_THREADS 64
+#define MR_ALIGN 6
+#define NR_ALIGN 16
+#define PARALLEL_MIN_FLOPS (4.0 * 1024 * 1024)
+
+static int cpu_ok(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return 0;
+#endif
+}
+
+// ---- thread pool: threads-1 persistent workers; the calling thread takes part ----
+
+typedef void (*task_fn)(void *ctx, int tid, int nt);
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  atomic_int gen;
+  atomic_int pending;
+  task_fn fn;
+  void *ctx;
+  int nt;
+  int workers; // started so far
+  int threads; // wanted (workers + 1)
+  double splits; // calls that ran on more than one thread (reported by info(), for tests)
+  float *work[MAX_THREADS];
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, NULL, 1, 0, 1, 0, {0}};
+
+static float *thread_work(int tid) {
+  if (!pool.work[tid]) {
+    size_t bytes = (sgemm_native_work_floats() * sizeof(float) + 63) & ~(size_t)63;
+    pool.work[tid] = aligned_alloc(64, bytes);
+  }
+  return pool.work[tid];
+}
+
+static void *worker_main(void *p) {
+  const int tid = (int)(intptr_t)p;
+  int seen = 0;
+  for (;;) {
+    // Spin briefly (back-to-back GEMMs), then sleep on the condition variable.
+    for (int i = 0; i < 4000 && atomic_load(&pool.gen) == seen; i++) __builtin_ia32_pause();
+    pthread_mutex_lock(&pool.mu);
+    while (atomic_load(&pool.gen) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
+    seen = atomic_load(&pool.gen);
+    task_fn fn = pool.fn;
+    void *ctx = pool.ctx;
+    int nt = pool.nt;
+    pthread_mutex_unlock(&pool.mu);
+    if (tid < nt) fn(ctx, tid, nt);
+    atomic_fetch_sub(&pool.pending, 1);
+  }
+  return NULL;
+}
+
+// Runs fn(ctx, tid, nt) for tid in [0, nt) and returns when all are done; returns nt actually used.
+// Returns 0, running nothing, when not even the caller's scratch can be allocated.
+static int run_parallel(task_fn fn, void *ctx, int nt) {
+  if (nt > pool.threads) nt = pool.threads;
+  for (int i = 0; i < nt; i++) {
+    if (!thread_work(i)) {
+      nt = i;
+      break;
+    }
+  }
+  if (nt == 0) return 0;
+  while (pool.workers < nt - 1) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, worker_main, (void *)(intptr_t)(pool.workers + 1)) != 0) break;
+    pthread_detach(t);
+    pool.workers++;
+  }
+  if (nt > pool.workers + 1) nt = pool.workers + 1;
+  if (nt <= 1) {
+    fn(ctx, 0, 1);
+    return 1;
+  }
+  pool.splits++;
+  pthread_mutex_lock(&pool.mu);
+  pool.fn = fn;
+  pool.ctx = ctx;
+  pool.nt = nt;
+  atomic_store(&pool.pending, pool.workers);
+  atomic_fetch_add(&pool.gen, 1);
+  pthread_cond_broadcast(&pool.cv);
+  pthread_mutex_unlock(&pool.mu);
+  fn(ctx, 0, nt);
+  for (long i = 0; atomic_load(&pool.pending) > 0; i++) {
+    if (i < 100000) __builtin_ia32_pause();
+    else sched_yield();
+  }
+  return nt;
+}
+
+// ---- batched GEMM split across the pool ----
+
+static pthread_mutex_t call_mu = PTHREAD_MUTEX_INITIALIZER; // one JS thread at a time uses the pool
+
+typedef struct {
+  sgemm_args_t g;
+  long a_step, b_step, c_step;
+  int count;
+  float *own_work; // scratch of a call that could not take the pool (another thread holds it), else NULL
+} batch_t;
+
+static sgemm_args_t slice_of(const batch_t *j, int s) {
+  sgemm_args_t g = j->g;
+  g.a += s * j->a_step;
+  g.b += s * j->b_step;
+  g.c += s * j->c_step;
+  return g;
+}
+
+// Thread tid's share: whole slices when there are at least as many slices as threads, else a band of rows (or of
+// columns, for short wide products) of every slice.
+static void batch_task(void *ctx, int tid, int nt) {
+  const batch_t *j = ctx;
+  float *work = j->own_work ? j->own_work : pool.work[tid]; // allocated by run_parallel
+  if (j->count >= nt) {
+    for (int s = (int)((long)j->count * tid / nt); s < (int)((long)j->count * (tid + 1) / nt); s++) {
+      sgemm_args_t g = slice_of(j, s);
+      sgemm_native(&g, work);
+    }
+    return;
+  }
+  const int by_rows = j->g.m >= 4 * MR_ALIGN * nt || j->g.m >= j->g.n;
+  const int len = by_rows ? j->g.m : j->g.n, unit = by_rows ? MR_ALIGN : NR_ALIGN;
+  const int units = (len + unit - 1) / unit;
+  const int u0 = (int)((long)units * tid / nt), u1 = (int)((long)units * (tid + 1) / nt);
+  const int lo = u0 * unit, hi = u1 * unit < len ? u1 * unit : len;
+  if (lo >= hi) return;
+  for (int s = 0; s < j->count; s++) {
+    sgemm_args_t g = slice_of(j, s);
+    if (by_rows) {
+      g.a += lo * g.ars;
+      g.c += lo * g.ldc;
+      g.m = hi - lo;
+    } else {
+      g.b += lo * g.bcs;
+      g.c += lo;
+      if (g.bias && g.bstride) g.bias += lo;
+      g.n = hi - lo;
+    }
+    sgemm_native(&g, work);
+  }
+}
+
+// ---- Node-API glue ----
+
+#define CHECK(call)                                                                                                  \
+  do {                                                                                                               \
+    if ((call) != napi_ok) {                                                                                         \
+      napi_throw_error(env, "PEFTLAB_NATIVE", "peftlab_native: a Node-API call failed: " #call);                    \
+      return NULL;                                                                                                   \
+    }                                                                                                                \
+  } while (0)
+
+static napi_value throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
+  return NULL;
+}
+
+// Largest index a strided [rows, cols] operand repeated `count` times touches (all steps are ≥ 0).
+static long long last_index(long long at, long long step, int count, int rows, int cols, long long rs, long long cs) {
+  return at + step * (count - 1) + rs * (rows - 1) + cs * (cols - 1);
+}
+
+// sgemmBatch(heap: Float32Array, aAt, ars, acs, aStep, bAt, brs, bcs, bStep, outAt, m, k, n, count, biasAt,
+//            biasLen, act): every offset, stride and step in floats of `heap`. Slice s of the output is the
+//            row-major [m, n] at outAt + s·m·n. biasLen: 0 none, 1 one value, n one per column. act: 0, 1 ReLU,
+//            2 ReLU6.
+static napi_value sgemm_batch_js(napi_env env, napi_callback_info info) {
+  size_t argc = 17;
+  napi_value argv[17];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 17) return throw_range(env, "peftlab_native.sgemmBatch: expected 17 arguments");
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
+  if (type != napi_float32_array) return throw_range(env, "peftlab_native.sgemmBatch: heap must be a Float32Array");
+  int64_t v[16];
+  for (int i = 0; i < 16; i++) CHECK(napi_get_value_int64(env, argv[i + 1], &v[i]));
+  for (int i = 0; i < 16; i++) {
+    if (v[i] < 0 || v[i] > (1LL << 40)) return throw_range(env, "peftlab_native.sgemmBatch: negative or huge argument");
+  }
+  const long long a_at = v[0], ars = v[1], acs = v[2], a_step = v[3], b_at = v[4], brs = v[5], bcs = v[6],
+                  b_step = v[7], out_at = v[8], bias_at = v[13], bias_len = v[14];
+  const long long m = v[9], k = v[10], n = v[11], count = v[12], act = v[15];
+  if (m > INT32_MAX || k > INT32_MAX || n > INT32_MAX || count > INT32_MAX || act > 2) {
+    return throw_range(env, "peftlab_native.sgemmBatch: m, k, n or count too large, or act not 0/1/2");
+  }
+  if (m == 0 || n == 0 || count == 0) return NULL;
+  if (k == 0) return throw_range(env, "peftlab_native.sgemmBatch: k must be ≥ 1 (apply the epilogue in JS)");
+  const long long len = (long long)length;
+  if (last_index(a_at, a_step, (int)count, (int)m, (int)k, ars, acs) >= len ||
+      last_index(b_at, b_step, (int)count, (int)k, (int)n, brs, bcs) >= len || out_at + count * m * n > len ||
+      (bias_len && bias_at + bias_len > len)) {
+    return throw_range(env, "peftlab_native.sgemmBatch: an operand reaches past the end of the heap");
+  }
+  if (bias_len != 0 && bias_len != 1 && bias_len != n) {
+    return throw_range(env, "peftlab_native.sgemmBatch: biasLen must be 0, 1 or n");
+  }
+  if (!cpu_ok()) return throw_range(env, "peftlab_native.sgemmBatch: this CPU lacks AVX2 + FMA");
+  float *h = data;
+  batch_t j = {{h + a_at, ars, acs, h + b_at, brs, bcs, h + out_at, n, (int)m, (int)k, (int)n,
+                bias_len ? h + bias_at : NULL, bias_len == 1 ? 0 : 1, (int)act},
+               a_step,
+               b_step,
+               m * n,
+               (int)count,
+               NULL};
+  const double flops = 2.0 * (double)m * (double)n * (double)k * (double)count;
+  if (pthread_mutex_trylock(&call_mu) == 0) {
+    int ok = run_parallel(batch_task, &j, flops < PARALLEL_MIN_FLOPS ? 1 : pool.threads) > 0;
+    pthread_mutex_unlock(&call_mu);
+    if (!ok) return throw_range(env, "peftlab_native.sgemmBatch: out of memory for GEMM scratch");
+    return NULL;
+  }
+  // Another JS thread (a worker_thread) is inside the pool: compute on this thread with scratch of its own.
+  j.own_work = aligned_alloc(64, (sgemm_native_work_floats() * sizeof(float) + 63) & ~(size_t)63);
+  if (!j.own_work) return throw_range(env, "peftlab_native.sgemmBatch: out of memory for GEMM scratch");
+  batch_task(&j, 0, 1);
+  free(j.own_work);
+  return NULL;
+}
+
+// setThreads(n): threads used from now on (1 = the calling thread only); returns the value set.
+static napi_value set_threads_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  int32_t n;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &n));
+  if (n < 1 || n > MAX_THREADS) return throw_range(env, "peftlab_native.setThreads: n must be in [1, 64]");
+  pool.threads = n;
+  CHECK(napi_create_int32(env, n, &out));
+  return out;
+}
+
+// info(): { isa: "avx2+fma" | null, threads, cores, splits }.
+static napi_value info_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, isa, threads, cores, splits;
+  CHECK(napi_create_object(env, &obj));
+  if (cpu_ok()) CHECK(napi_create_string_utf8(env, "avx2+fma", NAPI_AUTO_LENGTH, &isa));
+  else CHECK(napi_get_null(env, &isa));
+  CHECK(napi_create_int32(env, pool.threads, &threads));
+  CHECK(napi_create_int32(env, (int32_t)sysconf(_SC_NPROCESSORS_ONLN), &cores));
+  CHECK(napi_set_named_property(env, obj, "isa", isa));
+  CHECK(napi_set_named_property(env, obj, "threads", threads));
+  CHECK(napi_set_named_property(env, obj, "cores", cores));
+  CHECK(napi_create_double(env, pool.splits, &splits));
+  CHECK(napi_set_named_property(env, obj, "splits", splits));
+  return obj;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"sgemmBatch", NULL, sgemm_batch_js, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads_js, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}
