@@ -49,7 +49,10 @@ const cc = [process.env.CC, "cc", "gcc", "clang"].filter(Boolean).find((c) => {
 if (!cc) skip("no C compiler (set CC, or install gcc or clang)");
 
 const sources = fs.readdirSync(src).map((f) => path.join(src, f));
-const newest = Math.max(...sources.map((f) => fs.statSync(f).mtimeMs), fs.statSync(fileURLToPath(import.meta.url)).mtimeMs);
+const newest = Math.max(
+  ...sources.map((f) => fs.statSync(f).mtimeMs),
+  fs.statSync(fileURLToPath(import.meta.url)).mtimeMs,
+);
 if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= newest) {
   say(`up to date: ${path.relative(root, out)}`);
   process.exit(0);
@@ -58,14 +61,18 @@ if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= newest) {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-native-"));
 const common = ["-std=gnu11", "-O3", "-fPIC", "-fvisibility=hidden", "-pthread", "-Wall", "-I", include];
 try {
-  const objs = [
-    ["peftlab_native.c", []],
-    ["sgemm_avx2.c", ["-mavx2", "-mfma"]],
-  ].map(([file, flags]) => {
-    const obj = path.join(tmp, file.replace(/\.c$/, ".o"));
-    execFileSync(cc, [...common, ...flags, "-c", path.join(src, file), "-o", obj], { stdio: "inherit" });
-    return obj;
-  });
+  // The *_avx2.c kernels alone get AVX2 + FMA code; the glue checks the CPU before calling them.
+  const units = fs
+    .readdirSync(src)
+    .filter((f) => f.endsWith(".c"))
+    .sort();
+  const objs = units
+    .map((file) => [file, file.endsWith("_avx2.c") ? ["-mavx2", "-mfma"] : []])
+    .map(([file, flags]) => {
+      const obj = path.join(tmp, file.replace(/\.c$/, ".o"));
+      execFileSync(cc, [...common, ...flags, "-c", path.join(src, file), "-o", obj], { stdio: "inherit" });
+      return obj;
+    });
   const linkFlags = process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : [];
   const built = path.join(tmp, "peftlab_native.node");
   execFileSync(cc, ["-shared", "-pthread", ...linkFlags, ...objs, "-o", built], { stdio: "inherit" });

@@ -12,7 +12,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { asCpu, valuesOf } from "./cpu_data";
 import { simdKernels } from "./native_simd";
-import { asWasm, offsetOf } from "./wasm_gemm";
+import { activeNative } from "./native_addon";
+import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 /** The kernel's name in tfjs's registry. */
 export const GELU_ERF_KERNEL = "PeftlabGeluErf";
@@ -35,7 +36,11 @@ function onWasm(args: Args): tf.TensorInfo[] {
   const y = wb.makeOutput([...x.shape], "float32");
   const g = args.attrs.withGrad ? wb.makeOutput([...x.shape], "float32") : undefined;
   const len = tf.util.sizeFromShape(x.shape);
-  if (len > 0) {
+  const native = activeNative();
+  if (len > 0 && native) {
+    const gAt = g ? offsetOf(wb, g) >>> 2 : -1;
+    native.geluErf(heap(wb), offsetOf(wb, x) >>> 2, offsetOf(wb, y) >>> 2, gAt, len);
+  } else if (len > 0) {
     simdKernels(wb, GELU_ERF_KERNEL).gelu_erf(offsetOf(wb, x), offsetOf(wb, y), g ? offsetOf(wb, g) : 0, len);
   }
   return g ? [y, g] : [y];

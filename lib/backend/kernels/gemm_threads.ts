@@ -13,7 +13,7 @@ import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import { BackendError } from "../../errors";
 import { WORKER_SOURCE } from "./gemm_worker_source";
-import { useNativeGemm } from "./native_addon";
+import { useNativeKernels } from "./native_addon";
 import { sharedSgemmModule } from "./native_simd";
 
 /**
@@ -114,7 +114,7 @@ export function configureGemmThreads(env: NodeJS.ProcessEnv): number {
     }
   }
   const native = env.PEFTLAB_NATIVE !== "0";
-  if (useNativeGemm(native, want ?? defaultGemmThreads(true), "PEFTLAB_NATIVE=0")) {
+  if (useNativeKernels(native, want ?? defaultGemmThreads(true), "PEFTLAB_NATIVE=0")) {
     threads = want ?? defaultGemmThreads(true);
     return threads;
   }

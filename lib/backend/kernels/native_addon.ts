@@ -1,7 +1,7 @@
 /**
  * peftlab's optional native addon (lib/backend/native/addon, built by scripts/build-native.mjs into
  * dist/native/peftlab_native.node): an AVX2 + FMA GEMM with its own thread pool that reads and writes the wasm
- * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active.
+ * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active, and gelu_erf.ts its GELU.
  *
  * Why: wasm SIMD is 4 lanes wide, so the wasm GEMM tops out near 45 GFLOP/s per core here; AVX2 + FMA doubles the
  * width. Measured on this 2-core machine (2026-11-22, `node scratch/native_bench.mjs`): [3152,384]×[384,1536]
@@ -21,6 +21,8 @@ export interface NativeAddon {
    * out = [m, n] at outAt + s·m·n = op(A_s)·op(B_s) (+ bias) (act); see peftlab_native.c.
    */
   sgemmBatch(heap: Float32Array, ...args: number[]): void;
+  /** (heap, xAt, yAt, gAt, len): y = GELU(x) (erf form) and, when gAt ≥ 0, g = GELU'(x); offsets in floats. */
+  geluErf(heap: Float32Array, xAt: number, yAt: number, gAt: number, len: number): void;
   /** Threads the pool uses from now on; returns the value set. */
   setThreads(n: number): number;
   /** splits: calls so far that ran on more than one thread. */
@@ -75,7 +77,7 @@ export function nativeStatus(): NativeStatus {
 let enabled = false;
 let offWhy = "not configured (initBackend has not run)";
 
-/** The addon when wasm GEMMs go to it (see useNativeGemm), else null. */
+/** The addon when wasm GEMMs go to it (see useNativeKernels), else null. */
 export function activeNative(): NativeAddon | null {
   return enabled ? (loaded?.addon ?? null) : null;
 }
@@ -84,7 +86,7 @@ export function activeNative(): NativeAddon | null {
  * Sends the wasm backend's GEMMs to the addon (true, where it loads) or to peftlab's wasm GEMM (false); returns
  * whether the addon is now in use. initBackend calls it from configureGemmThreads; tests use it to run both.
  */
-export function useNativeGemm(on: boolean, threads?: number, why = "turned off"): boolean {
+export function useNativeKernels(on: boolean, threads?: number, why = "turned off"): boolean {
   const s = nativeStatus();
   enabled = on && s.addon !== null;
   offWhy = on ? s.why : why;

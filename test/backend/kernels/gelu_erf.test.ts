@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { GELU_ERF_KERNEL } from "../../../lib/backend/kernels";
+import { nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
 import { geluErfComposed, geluErfForward } from "../../../lib/nn/gelu_op";
 import { describeBackends } from "../../helpers/backends";
 import { randArray } from "./reference";
@@ -35,13 +36,25 @@ const CASES = [
   { name: "around zero (1000)", n: 1000, scale: 0.01 },
   { name: "the MLP range (4099)", n: 4099, scale: 4 },
   { name: "far tails, exp clamped (513)", n: 513, scale: 40 },
+  { name: "large enough for the native addon to split across threads (70001)", n: 70001, scale: 3 },
 ];
 
-describeBackends("PeftlabGeluErf kernel", () => {
+describeBackends("PeftlabGeluErf kernel", (backend) => {
   it("is registered on this backend", () => {
     assert.ok(tf.getKernel(GELU_ERF_KERNEL, tf.getBackend()) !== undefined);
   });
+  geluCases();
+  // Where the native addon computes GELU (AVX2), the same cases again on the wasm SIMD kernel.
+  if (backend === "wasm" && nativeStatus().addon) {
+    describe("on peftlab's wasm SIMD kernel (PEFTLAB_NATIVE=0)", () => {
+      before(() => assert.equal(useNativeKernels(false), false));
+      after(() => assert.equal(useNativeKernels(true), true));
+      geluCases();
+    });
+  }
+});
 
+function geluCases(): void {
   for (const c of CASES) {
     it(`${c.name}: GELU and GELU' within 3e-7·max(1,|x|) of float64 exact, and near the composed ops`, () => {
       const xs = randArray(c.n, c.n + 11).map((v) => v * c.scale);
@@ -87,4 +100,4 @@ describeBackends("PeftlabGeluErf kernel", () => {
     assert.equal(v[3], 0);
     tf.dispose([x, y]);
   });
-});
+}

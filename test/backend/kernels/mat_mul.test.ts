@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { describeBackends } from "../../helpers/backends";
 import { applyKernelOverrides, removeKernelOverrides } from "../../../lib/backend/kernels";
-import { gemmEngine, nativeStatus, useNativeGemm } from "../../../lib/backend/kernels/native_addon";
+import { gemmEngine, nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
 import { assertClose, naiveMatMul, onCpu, randArray, sizeOf } from "./reference";
 
 type MMCase = [name: string, a: number[], b: number[], ta: boolean, tb: boolean];
@@ -54,8 +54,8 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
   // Where the native addon is in use, the same cases again on peftlab's wasm GEMM (what PEFTLAB_NATIVE=0 runs).
   if (backend === "wasm" && nativeStatus().addon) {
     describe("on peftlab's wasm GEMM (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeGemm(false), false));
-      after(() => assert.equal(useNativeGemm(true), true));
+      before(() => assert.equal(useNativeKernels(false), false));
+      after(() => assert.equal(useNativeKernels(true), true));
       matMulCases(backend);
     });
   }

@@ -206,6 +206,42 @@ describe("native GEMM addon (lib/backend/native/addon)", () => {
     }
   });
 
+  describe("geluErf", function () {
+    before(function () {
+      if (!status.addon) this.skip();
+    });
+    const bad: [string, [number, number, number, number], RegExp][] = [
+      ["y past the end", [0, 60, -1, 8], /past the end/],
+      ["g past the end", [0, 20, 60, 8], /past the end/],
+      ["y overlapping x", [0, 4, -1, 8], /overlaps/],
+      ["g overlapping x", [0, 20, 7, 8], /overlaps/],
+      ["a negative length", [0, 20, -1, -1], /negative/],
+    ];
+    for (const [name, args, msg] of bad) {
+      it(`throws a RangeError, touching nothing, for ${name}`, () => {
+        const h = new Float32Array(64).fill(1);
+        assert.throws(
+          () => (status.addon as NativeAddon).geluErf(h, ...args),
+          (e: unknown) => e instanceof RangeError && msg.test((e as Error).message),
+        );
+        assert.ok(h.every((v) => v === 1));
+      });
+    }
+    it("writes exactly [yAt, yAt + len) and [gAt, gAt + len) for every tail length", () => {
+      for (let len = 0; len <= 17; len++) {
+        const h = new Float32Array(80).fill(7);
+        h.fill(0.5, 0, len);
+        (status.addon as NativeAddon).geluErf(h, 0, 20, 50, len);
+        for (let i = 0; i < 80; i++) {
+          const inY = i >= 20 && i < 20 + len;
+          const inG = i >= 50 && i < 50 + len;
+          const want = inY ? 0.345731 : inG ? 0.867495 : i < len ? 0.5 : 7;
+          assert.ok(Math.abs(h[i] - want) < 1e-4, `len ${len}, index ${i}: ${h[i]} vs ${want}`);
+        }
+      }
+    });
+  });
+
   describe("selection", function () {
     before(function () {
       if (!status.addon) this.skip();

@@ -1,4 +1,4 @@
-// peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA GEMM and a small thread pool.
+// peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA GEMM and GELU, and a small thread pool.
 //
 // It computes in place on memory JavaScript already owns: the wasm backend's heap (a Float32Array over its
 // WebAssembly.Memory), so a tfjs tensor is read and written with no copy. Every index a call would touch is
@@ -20,6 +20,7 @@
 #define MR_ALIGN 6
 #define NR_ALIGN 16
 #define PARALLEL_MIN_FLOPS (4.0 * 1024 * 1024)
+#define PARALLEL_MIN_ELEMENTS (1 << 16)
 
 static int cpu_ok(void) {
 #if defined(__x86_64__)
@@ -247,6 +248,55 @@ static napi_value sgemm_batch_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- GELU split across the pool ----
+
+typedef struct {
+  const float *x;
+  float *y, *g;
+  long len;
+} gelu_t;
+
+static void gelu_task(void *ctx, int tid, int nt) {
+  const gelu_t *j = ctx;
+  const long units = (j->len + 7) / 8; // bands of whole 8-lane vectors
+  const long lo = units * tid / nt * 8, hi_u = units * (tid + 1) / nt * 8, hi = hi_u < j->len ? hi_u : j->len;
+  if (lo < hi) gelu_erf_native(j->x + lo, j->y + lo, j->g ? j->g + lo : NULL, hi - lo);
+}
+
+// geluErf(heap: Float32Array, xAt, yAt, gAt, len): y = GELU(x) and, when gAt ≥ 0, g = GELU'(x) (offsets in floats;
+// y and g must not overlap x).
+static napi_value gelu_erf_js(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) return throw_range(env, "peftlab_native.geluErf: expected 5 arguments");
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
+  if (type != napi_float32_array) return throw_range(env, "peftlab_native.geluErf: heap must be a Float32Array");
+  int64_t v[4];
+  for (int i = 0; i < 4; i++) CHECK(napi_get_value_int64(env, argv[i + 1], &v[i]));
+  const long long x_at = v[0], y_at = v[1], g_at = v[2], len = v[3], n = (long long)length;
+  if (x_at < 0 || y_at < 0 || g_at < -1 || len < 0 || x_at + len > n || y_at + len > n || g_at + len > n) {
+    return throw_range(env, "peftlab_native.geluErf: an offset is negative or reaches past the end of the heap");
+  }
+  const long long xe = x_at + len;
+  if ((y_at < xe && x_at < y_at + len) || (g_at >= 0 && g_at < xe && x_at < g_at + len)) {
+    return throw_range(env, "peftlab_native.geluErf: y or g overlaps x");
+  }
+  if (!cpu_ok()) return throw_range(env, "peftlab_native.geluErf: this CPU lacks AVX2 + FMA");
+  float *h = data;
+  gelu_t j = {h + x_at, h + y_at, g_at >= 0 ? h + g_at : NULL, (long)len};
+  if (len >= PARALLEL_MIN_ELEMENTS && pthread_mutex_trylock(&call_mu) == 0) {
+    run_parallel(gelu_task, &j, pool.threads);
+    pthread_mutex_unlock(&call_mu);
+  } else {
+    gelu_task(&j, 0, 1);
+  }
+  return NULL;
+}
+
 // setThreads(n): threads used from now on (1 = the calling thread only); returns the value set.
 static napi_value set_threads_js(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -280,6 +330,7 @@ static napi_value info_js(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemmBatch", NULL, sgemm_batch_js, NULL, NULL, NULL, napi_default, NULL},
+      {"geluErf", NULL, gelu_erf_js, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads_js, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -1,4 +1,5 @@
-// The native GEMM's contract, shared by the AVX2 kernel (sgemm_avx2.c) and the addon's glue (peftlab_native.c).
+// The native kernels' contracts, shared by the AVX2 files (sgemm_avx2.c, elementwise_avx2.c) and the addon's glue
+// (peftlab_native.c).
 #ifndef PEFTLAB_SGEMM_NATIVE_H
 #define PEFTLAB_SGEMM_NATIVE_H
 #include <stddef.h>
@@ -21,4 +22,7 @@ typedef struct {
 // Floats of scratch one call of sgemm_native needs (whatever the shape).
 size_t sgemm_native_work_floats(void);
 void sgemm_native(const sgemm_args_t *g, float *work);
+
+// y[i] = GELU(x[i]) (erf form) and, when g is not NULL, g[i] = GELU'(x[i]), for i < len (elementwise_avx2.c).
+void gelu_erf_native(const float *x, float *y, float *g, long len);
 #endif
