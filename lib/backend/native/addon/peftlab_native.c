@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -183,6 +184,43 @@ static napi_value throw_range(napi_env env, const char *msg) {
   return NULL;
 }
 
+// Reads a call (heap: Float32Array, ...nints integers) of export `name`: the heap and its length in floats, and
+// the integers. Returns 0, having thrown, when the call has another form.
+static int read_heap_call(napi_env env, napi_callback_info info, const char *name, size_t nints, float **heap,
+                          long long *length, int64_t *ints) {
+  char msg[160];
+  size_t argc = 24;
+  napi_value argv[24];
+  napi_typedarray_type type;
+  size_t len;
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "PEFTLAB_NATIVE", "peftlab_native: napi_get_cb_info failed");
+    return 0;
+  }
+  if (argc != nints + 1) {
+    snprintf(msg, sizeof msg, "peftlab_native.%s: expected %zu arguments, got %zu", name, nints + 1, argc);
+    napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
+    return 0;
+  }
+  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok ||
+      type != napi_float32_array) {
+    snprintf(msg, sizeof msg, "peftlab_native.%s: heap must be a Float32Array", name);
+    napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
+    return 0;
+  }
+  for (size_t i = 0; i < nints; i++) {
+    if (napi_get_value_int64(env, argv[i + 1], &ints[i]) != napi_ok) {
+      snprintf(msg, sizeof msg, "peftlab_native.%s: argument %zu must be a number", name, i + 1);
+      napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
+      return 0;
+    }
+  }
+  *heap = data;
+  *length = (long long)len;
+  return 1;
+}
+
 // Largest index a strided [rows, cols] operand repeated `count` times touches (all steps are ≥ 0).
 static long long last_index(long long at, long long step, int count, int rows, int cols, long long rs, long long cs) {
   return at + step * (count - 1) + rs * (rows - 1) + cs * (cols - 1);
@@ -193,17 +231,10 @@ static long long last_index(long long at, long long step, int count, int rows, i
 //            row-major [m, n] at outAt + s·m·n. biasLen: 0 none, 1 one value, n one per column. act: 0, 1 ReLU,
 //            2 ReLU6.
 static napi_value sgemm_batch_js(napi_env env, napi_callback_info info) {
-  size_t argc = 17;
-  napi_value argv[17];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 17) return throw_range(env, "peftlab_native.sgemmBatch: expected 17 arguments");
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
-  if (type != napi_float32_array) return throw_range(env, "peftlab_native.sgemmBatch: heap must be a Float32Array");
+  float *h;
+  long long len;
   int64_t v[16];
-  for (int i = 0; i < 16; i++) CHECK(napi_get_value_int64(env, argv[i + 1], &v[i]));
+  if (!read_heap_call(env, info, "sgemmBatch", 16, &h, &len, v)) return NULL;
   for (int i = 0; i < 16; i++) {
     if (v[i] < 0 || v[i] > (1LL << 40)) return throw_range(env, "peftlab_native.sgemmBatch: negative or huge argument");
   }
@@ -215,7 +246,6 @@ static napi_value sgemm_batch_js(napi_env env, napi_callback_info info) {
   }
   if (m == 0 || n == 0 || count == 0) return NULL;
   if (k == 0) return throw_range(env, "peftlab_native.sgemmBatch: k must be ≥ 1 (apply the epilogue in JS)");
-  const long long len = (long long)length;
   if (last_index(a_at, a_step, (int)count, (int)m, (int)k, ars, acs) >= len ||
       last_index(b_at, b_step, (int)count, (int)k, (int)n, brs, bcs) >= len || out_at + count * m * n > len ||
       (bias_len && bias_at + bias_len > len)) {
@@ -225,7 +255,6 @@ static napi_value sgemm_batch_js(napi_env env, napi_callback_info info) {
     return throw_range(env, "peftlab_native.sgemmBatch: biasLen must be 0, 1 or n");
   }
   if (!cpu_ok()) return throw_range(env, "peftlab_native.sgemmBatch: this CPU lacks AVX2 + FMA");
-  float *h = data;
   batch_t j = {{h + a_at, ars, acs, h + b_at, brs, bcs, h + out_at, n, (int)m, (int)k, (int)n,
                 bias_len ? h + bias_at : NULL, bias_len == 1 ? 0 : 1, (int)act},
                a_step,
@@ -266,18 +295,11 @@ static void gelu_task(void *ctx, int tid, int nt) {
 // geluErf(heap: Float32Array, xAt, yAt, gAt, len): y = GELU(x) and, when gAt ≥ 0, g = GELU'(x) (offsets in floats;
 // y and g must not overlap x).
 static napi_value gelu_erf_js(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) return throw_range(env, "peftlab_native.geluErf: expected 5 arguments");
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
-  if (type != napi_float32_array) return throw_range(env, "peftlab_native.geluErf: heap must be a Float32Array");
+  float *h;
+  long long n;
   int64_t v[4];
-  for (int i = 0; i < 4; i++) CHECK(napi_get_value_int64(env, argv[i + 1], &v[i]));
-  const long long x_at = v[0], y_at = v[1], g_at = v[2], len = v[3], n = (long long)length;
+  if (!read_heap_call(env, info, "geluErf", 4, &h, &n, v)) return NULL;
+  const long long x_at = v[0], y_at = v[1], g_at = v[2], len = v[3];
   if (x_at < 0 || y_at < 0 || g_at < -1 || len < 0 || x_at + len > n || y_at + len > n || g_at + len > n) {
     return throw_range(env, "peftlab_native.geluErf: an offset is negative or reaches past the end of the heap");
   }
@@ -286,7 +308,6 @@ static napi_value gelu_erf_js(napi_env env, napi_callback_info info) {
     return throw_range(env, "peftlab_native.geluErf: y or g overlaps x");
   }
   if (!cpu_ok()) return throw_range(env, "peftlab_native.geluErf: this CPU lacks AVX2 + FMA");
-  float *h = data;
   gelu_t j = {h + x_at, h + y_at, g_at >= 0 ? h + g_at : NULL, (long)len};
   if (len >= PARALLEL_MIN_ELEMENTS && pthread_mutex_trylock(&call_mu) == 0) {
     run_parallel(gelu_task, &j, pool.threads);
