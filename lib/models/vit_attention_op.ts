@@ -10,9 +10,15 @@
  * Layout: one rank-4 transpose in ([B, T, 3·H, Dh] → [B, 3·H, T, Dh]) and one out; every product is a BatchMatMul over
  * B·H contiguous [T, Dh] slices. With S = (q·scale)·kᵀ, P = softmax(S), O = P·v:
  * dv = Pᵀ·dO, dP = dO·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = dS·k·scale, dk = dSᵀ·(q·scale).
+ *
+ * Where peftlab's native addon is in use (wasm backend, lib/backend/kernels/fused_attention.ts) the same maths runs
+ * as one kernel each way on strided views of qkv, dy and dqkv, with no layout copies; the tape keeps qkv and P
+ * (only qkv with `recompute`), and P is not formed as a tensor at all when no gradient is being recorded.
  */
 import * as tf from "@tensorflow/tfjs";
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, nativeKernelReady } from "../backend/kernels";
 import { ShapeError } from "../errors";
+import { recordingGradients } from "../nn/gelu_op";
 
 /** Options of attentionQkvOp. */
 export interface AttentionOpOptions {
@@ -30,6 +36,9 @@ export function attentionQkvOp(qkv: tf.Tensor, heads: number, scale: number, o: 
       got: `[${qkv.shape}]`,
       fix: "pass the output of the fused qkv Linear, before any reshape",
     });
+  }
+  if (qkv.dtype === "float32" && scale > 0 && Number.isFinite(scale) && nativeKernelReady(ATTENTION_KERNEL)) {
+    return nativeAttention(qkv, heads, scale, o);
   }
   const d = d3 / 3;
   const dh = d / heads;
@@ -54,6 +63,34 @@ export function attentionQkvOp(qkv: tf.Tensor, heads: number, scale: number, o: 
           const dq = tf.mul(tf.matMul(ds, kS), scale); // [B·H, T, Dh]
           const dk = tf.matMul(ds, qsS, true, false); // [B·H, T, Dh]
           return [mergeHeads([dq, dk, dv], b, t, heads, dh)]; // [B, T, 3·D]
+        }),
+    };
+  });
+  return op(qkv);
+}
+
+/** attentionQkvOp on the native kernels: the forward keeps P only while gradients are being recorded. */
+function nativeAttention(qkv: tf.Tensor, heads: number, scale: number, o: AttentionOpOptions): tf.Tensor {
+  const run = (x: tf.Tensor, keepProbs: boolean) =>
+    tf.engine().runKernel(ATTENTION_KERNEL, { qkv: x }, {
+      heads,
+      scale,
+      keepProbs,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const recording = recordingGradients();
+    const [out, probs] = run(x, recording && !o.recompute); // [B, T, D], [B·H, T, T]
+    // Saving clones; with no tape there is no backward to save for.
+    if (recording) save(probs ? [x, probs] : [x]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const p = saved[1] ?? run(saved[0], true)[1]; // [B·H, T, T]
+          const inputs = { qkv: saved[0], probs: p, dy };
+          return [tf.engine().runKernel(ATTENTION_GRAD_KERNEL, inputs, { heads, scale }) as tf.Tensor]; // [B, T, 3·D]
         }),
     };
   });

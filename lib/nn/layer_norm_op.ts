@@ -8,8 +8,13 @@
  *
  * Gradients (PyTorch's layer_norm_backward): with g = dy·γ, dx = σ⁻¹·(g − mean(g) − x̂·mean(g·x̂)),
  * dγ = Σ dy·x̂, dβ = Σ dy (sums over every axis but the last).
+ *
+ * Where peftlab's native addon is in use (wasm backend, lib/backend/kernels/layer_norm.ts) the forward and dx are one
+ * native kernel each and the tape keeps x, μ and 1/σ instead of x̂; elsewhere the composed ops below run.
  */
 import * as tf from "@tensorflow/tfjs";
+import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, nativeKernelReady } from "../backend/kernels";
+import { recordingGradients } from "./gelu_op";
 
 /** Which of LayerNorm's parameters the caller needs gradients for. */
 export interface LayerNormGrads {
@@ -25,35 +30,81 @@ export function layerNormOp(
   eps: number,
   grads: LayerNormGrads = { gamma: true, beta: true },
 ): tf.Tensor {
+  const native = x.dtype === "float32" && gamma.rank === 1 && beta.rank === 1 && nativeKernelReady(LAYER_NORM_KERNEL);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor;
     const save = args[args.length - 1] as tf.GradSaveFunc;
-    // The same elementary ops as the plain version, so the forward is bit-identical to it.
-    const { mean, variance } = tf.moments(xi, -1, true); // [..., 1]
-    const rstd = tf.rsqrt(tf.add(variance, eps)); // [..., 1]
-    const xhat = tf.mul(tf.sub(xi, mean), rstd); // [..., D]
-    save([xhat, rstd]);
-    return {
-      value: tf.add(tf.mul(xhat, gamma), beta), // [..., D]
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [xh, rs] = saved;
-          const d = xh.shape[xh.rank - 1]!;
-          const lead = Array.from({ length: xh.rank - 1 }, (_, i) => i);
-          const g = tf.mul(dy, gamma); // [..., D]
-          const meanG = tf.div(tf.sum(g, -1, true), d); // [..., 1]
-          const meanGx = tf.div(tf.sum(tf.mul(g, xh), -1, true), d); // [..., 1]
-          // Full-size passes are what cost here; the [..., 1] statistics are free.
-          const inner = tf.sub(tf.sub(g, meanG), tf.mul(xh, meanGx)); // [..., D]
-          const out: tf.Tensor[] = [tf.mul(inner, rs)];
-          if (grads.gamma) out.push(tf.sum(tf.mul(dy, xh), lead));
-          if (grads.beta) out.push(tf.sum(dy, lead));
-          return out;
-        }),
-    };
+    return native
+      ? nativeForward(xi, gamma, beta, eps, grads, save)
+      : composedForward(xi, gamma, beta, eps, grads, save);
   });
   const inputs = [x];
   if (grads.gamma) inputs.push(gamma);
   if (grads.beta) inputs.push(beta);
   return op(...inputs);
+}
+
+type Forward = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
+
+/** dγ and dβ (sums over every axis but the last) when they are wanted. */
+function affineGrads(dy: tf.Tensor, xhat: tf.Tensor, grads: LayerNormGrads): tf.Tensor[] {
+  const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+  const out: tf.Tensor[] = [];
+  if (grads.gamma) out.push(tf.sum(tf.mul(dy, xhat), lead)); // [D]
+  if (grads.beta) out.push(tf.sum(dy, lead)); // [D]
+  return out;
+}
+
+function nativeForward(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  grads: LayerNormGrads,
+  save: tf.GradSaveFunc,
+): Forward {
+  const attrs = { eps } as unknown as tf.NamedAttrMap;
+  const [y, mean, rstd] = tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, attrs) as tf.Tensor[]; // [..., D], 2 × [..., 1]
+  if (recordingGradients()) save([x, mean, rstd]); // saving clones; with no tape there is no backward
+  return {
+    value: y,
+    gradFunc: (dy, saved) =>
+      tf.tidy(() => {
+        const [xs, mu, rs] = saved;
+        const inputs = { x: xs, mean: mu, rstd: rs, gamma, dy };
+        const dx = tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, inputs, {}) as tf.Tensor; // [..., D]
+        // dγ needs x̂; only full fine-tuning asks for it (LoRA closes over a frozen γ, β).
+        const xhat = grads.gamma ? tf.mul(tf.sub(xs, mu), rs) : xs; // [..., D]
+        return [dx, ...affineGrads(dy, xhat, grads)];
+      }),
+  };
+}
+
+function composedForward(
+  xi: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  grads: LayerNormGrads,
+  save: tf.GradSaveFunc,
+): Forward {
+  // The same elementary ops as the plain version, so the forward is bit-identical to it.
+  const { mean, variance } = tf.moments(xi, -1, true); // [..., 1]
+  const rstd = tf.rsqrt(tf.add(variance, eps)); // [..., 1]
+  const xhat = tf.mul(tf.sub(xi, mean), rstd); // [..., D]
+  save([xhat, rstd]);
+  return {
+    value: tf.add(tf.mul(xhat, gamma), beta), // [..., D]
+    gradFunc: (dy, saved) =>
+      tf.tidy(() => {
+        const [xh, rs] = saved;
+        const d = xh.shape[xh.rank - 1]!;
+        const g = tf.mul(dy, gamma); // [..., D]
+        const meanG = tf.div(tf.sum(g, -1, true), d); // [..., 1]
+        const meanGx = tf.div(tf.sum(tf.mul(g, xh), -1, true), d); // [..., 1]
+        // Full-size passes are what cost here; the [..., 1] statistics are free.
+        const inner = tf.sub(tf.sub(g, meanG), tf.mul(xh, meanGx)); // [..., D]
+        return [tf.mul(inner, rs), ...affineGrads(dy, xh, grads)];
+      }),
+  };
 }

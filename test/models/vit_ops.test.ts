@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { scaledDotProductAttention } from "../../lib/backend/attention";
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, nativeKernelReady } from "../../lib/backend/kernels";
+import { nativeStatus, useNativeKernels } from "../../lib/backend/kernels/native_addon";
 import { createVit } from "../../lib/models/vit";
 import type { Block } from "../../lib/models/vit_blocks";
 import { attentionQkvOp } from "../../lib/models/vit_attention_op";
@@ -9,7 +11,7 @@ import type { Module } from "../../lib/nn/module";
 import { getPeftModel } from "../../lib/peft/lora";
 import { LoraLayer } from "../../lib/peft/lora/layer";
 import { describeBackends } from "../helpers/backends";
-import { compareWithReference, randVar, tapeOf } from "../helpers/grad_check";
+import { compareWithReference, kernelCounts, randVar, tapeOf } from "../helpers/grad_check";
 
 /** timm's attention core with elementary ops: qkv [B, T, 3D] → split → heads → SDPA → merge, [B, T, D]. */
 function refAttention(qkv: tf.Tensor, heads: number, scale: number): tf.Tensor {
@@ -61,12 +63,17 @@ function tinyVit(lora: boolean) {
   return model;
 }
 
-describeBackends("ViT lean ops", () => {
-  const attnCases = [
-    { name: "3 heads, T 7", shape: [2, 7, 3 * 24], heads: 3, recompute: false },
-    { name: "2 heads, T 5, recomputed probabilities", shape: [1, 5, 3 * 16], heads: 2, recompute: true },
-  ];
-  for (const c of attnCases) {
+const ATTN_CASES = [
+  { name: "3 heads, T 7", shape: [2, 7, 3 * 24], heads: 3, recompute: false },
+  { name: "2 heads, T 5, recomputed probabilities", shape: [1, 5, 3 * 16], heads: 2, recompute: true },
+  { name: "Dh 5 and T 11 (no whole vectors)", shape: [3, 11, 3 * 10], heads: 2, recompute: false },
+  { name: "one token", shape: [2, 1, 3 * 8], heads: 1, recompute: false },
+  { name: "ViT-S heads, T 197 (split across threads)", shape: [2, 197, 3 * 384], heads: 6, recompute: false },
+];
+
+/** attentionQkvOp against the elementary ops on every case (on whichever engine is active). */
+function attentionCases(): void {
+  for (const c of ATTN_CASES) {
     it(`attentionQkvOp, ${c.name}: forward and gradient within 1e-5 (relative)`, () => {
       const qkv = randVar(c.shape, 5);
       const scale = (c.shape[2] / 3 / c.heads) ** -0.5;
@@ -79,6 +86,42 @@ describeBackends("ViT lean ops", () => {
       assert.ok(r.value < 1e-5, `forward rel diff ${r.value}`);
       assert.ok(r.grads[qkv.name] < 1e-5, `dqkv rel diff ${r.grads[qkv.name]}`);
       qkv.dispose();
+    });
+  }
+}
+
+describeBackends("ViT lean ops", (backend) => {
+  const native = backend === "wasm" && nativeStatus().addon !== null;
+  it("runs the native attention kernels exactly where the addon is in use", async () => {
+    assert.equal(nativeKernelReady(ATTENTION_KERNEL), native);
+    const qkv = randVar([2, 7, 3 * 24], 8);
+    const counts = await kernelCounts(() => {
+      tf.grad((x: tf.Tensor) => tf.sum(attentionQkvOp(x, 3, 0.3)))(qkv).dispose();
+    });
+    assert.equal(counts.get(ATTENTION_KERNEL) ?? 0, native ? 1 : 0);
+    assert.equal(counts.get(ATTENTION_GRAD_KERNEL) ?? 0, native ? 1 : 0);
+    qkv.dispose();
+  });
+  if (native) {
+    it("inference (no gradient recorded) never forms the [B·H, T, T] probabilities as a tensor", async () => {
+      // 12 heads of 32: P [B·12, T, T] is twice the size of qkv, so a peak below P's size cannot hold P.
+      const [b, t, heads] = [2, 197, 12];
+      const qkv = tf.randomNormal([b, t, 3 * 384]);
+      const start = tf.memory().numBytes; // tf.profile's peakBytes counts every live tensor
+      const info = await tf.profile(() => attentionQkvOp(qkv, heads, 0.125).dispose());
+      const probsBytes = b * heads * t * t * 4;
+      const peak = info.peakBytes - start;
+      assert.ok(peak < probsBytes, `peak ${peak} B vs P ${probsBytes} B`);
+      qkv.dispose();
+    });
+  }
+  attentionCases();
+  if (native) {
+    describe("on composed tfjs ops (PEFTLAB_NATIVE=0)", () => {
+      before(() => assert.equal(useNativeKernels(false), false));
+      after(() => assert.equal(useNativeKernels(true), true));
+      it("the native kernels are not used", () => assert.equal(nativeKernelReady(ATTENTION_KERNEL), false));
+      attentionCases();
     });
   }
 

@@ -20,6 +20,8 @@ import { channelSumsConfig } from "./channel_sums";
 import { fusedMatMulConfig } from "./fused_mat_mul";
 import { geluErfConfig, geluErfCpuConfig } from "./gelu_erf";
 import { identityConfig } from "./identity";
+import { attentionConfig, attentionGradConfig } from "./fused_attention";
+import { layerNormConfig, layerNormGradConfig } from "./layer_norm";
 import { reluGradConfig } from "./relu_grad";
 import { sliceConfig } from "./slice";
 import { splitVConfig } from "./split_v";
@@ -29,6 +31,9 @@ export { GELU_ERF_KERNEL } from "./gelu_erf";
 export { CHANNEL_AFFINE_KERNEL } from "./channel_affine";
 export { CHANNEL_SUMS_KERNEL } from "./channel_sums";
 export { RELU_GRAD_KERNEL } from "./relu_grad";
+export { ATTENTION_KERNEL, ATTENTION_GRAD_KERNEL } from "./fused_attention";
+export { LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL } from "./layer_norm";
+export { nativeKernelReady } from "./native_only";
 
 /** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
 export interface KernelOverride {
@@ -91,6 +96,13 @@ defineOverrides("wasm", [
   { config: sliceConfig, replaces: "tfjs-backend-wasm Slice: copies the whole input before slicing" },
   { config: splitVConfig, replaces: "tfjs-backend-wasm SplitV: one whole-input copy per output" },
   { config: geluErfConfig, replaces: "nothing: a new fused GELU kernel (SIMD); tfjs composes ~8 scalar passes" },
+  { config: layerNormConfig, replaces: "nothing: native LayerNorm (addon only); tfjs composes ~8 passes" },
+  { config: layerNormGradConfig, replaces: "nothing: native LayerNorm gradient (addon only)" },
+  {
+    config: attentionConfig,
+    replaces: "nothing: native attention on qkv in place (addon only); tfjs: Transpose, Split…",
+  },
+  { config: attentionGradConfig, replaces: "nothing: native attention backward into dqkv (addon only)" },
   {
     config: identityConfig,
     replaces: "tfjs-backend-wasm Identity: copies; the autodiff tape clones every saved tensor",

@@ -1,7 +1,8 @@
 /**
  * peftlab's optional native addon (lib/backend/native/addon, built by scripts/build-native.mjs into
  * dist/native/peftlab_native.node): an AVX2 + FMA GEMM with its own thread pool that reads and writes the wasm
- * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active, and gelu_erf.ts its GELU.
+ * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active,
+ * gelu_erf.ts its GELU, and layer_norm.ts and fused_attention.ts (native-only kernels) their LayerNorm and attention.
  *
  * Why: wasm SIMD is 4 lanes wide, so the wasm GEMM tops out near 45 GFLOP/s per core here; AVX2 + FMA doubles the
  * width. Measured on this 2-core machine (2026-11-22, `node scratch/native_bench.mjs`): [3152,384]×[384,1536]
@@ -23,6 +24,14 @@ export interface NativeAddon {
   sgemmBatch(heap: Float32Array, ...args: number[]): void;
   /** (heap, xAt, yAt, gAt, len): y = GELU(x) (erf form) and, when gAt ≥ 0, g = GELU'(x); offsets in floats. */
   geluErf(heap: Float32Array, xAt: number, yAt: number, gAt: number, len: number): void;
+  /** (heap, xAt, gammaAt, betaAt, yAt, meanAt, rstdAt, rows, d, eps): LayerNorm over rows of d (layer_norm.ts). */
+  layerNorm(heap: Float32Array, ...args: number[]): void;
+  /** (heap, xAt, meanAt, rstdAt, gammaAt, dyAt, dxAt, rows, d): LayerNorm's input gradient. */
+  layerNormGrad(heap: Float32Array, ...args: number[]): void;
+  /** (heap, qkvAt, outAt, probsAt (−1: not kept), b, t, heads, dh, scale): attention from qkv (fused_attention.ts). */
+  attention(heap: Float32Array, ...args: number[]): void;
+  /** (heap, qkvAt, probsAt, dyAt, dqkvAt, b, t, heads, dh, scale): dqkv of attention. */
+  attentionGrad(heap: Float32Array, ...args: number[]): void;
   /** Threads the pool uses from now on; returns the value set. */
   setThreads(n: number): number;
   /** splits: calls so far that ran on more than one thread. */

@@ -3,28 +3,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "avx2_math.h"
 #include "sgemm_native.h"
-
-#define SPL(v) _mm256_set1_ps(v)
-
-// e^v for v ≤ 0 (clamped at −87, below which e^v < 2e-38): Cody–Waite v = n·ln2 + r, a degree-7 Taylor
-// polynomial in r, and 2^n built in the exponent bits. NaN stays NaN (max returns its second operand on NaN).
-static inline __m256 exp_nonpos(__m256 v) {
-  v = _mm256_max_ps(SPL(-87.0f), v);
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(v, SPL(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, SPL(0.693145751953125f), v); // ln2, high bits
-  r = _mm256_fnmadd_ps(n, SPL(1.428606820309417e-06f), r);    // ln2, low bits
-  __m256 p = SPL(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, SPL(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, SPL(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, SPL(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, SPL(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, SPL(0.5f));
-  p = _mm256_fmadd_ps(p, r, SPL(1.0f));
-  p = _mm256_fmadd_ps(p, r, SPL(1.0f));
-  __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(two_n));
-}
 
 // GELU(x) = x·Φ(x) with Φ from erfc (Abramowitz–Stegun 7.1.26), and GELU'(x) = Φ(x) + x·φ(x).
 static inline void gelu8(__m256 x, __m256 *y, __m256 *g) {

@@ -7,124 +7,20 @@
 // Built by scripts/build-native.mjs where a C compiler and Node's headers exist (x86-64 only); lib/backend's
 // native_addon.ts loads it when present and the CPU has AVX2 + FMA, and falls back to the wasm GEMM otherwise.
 #include <node_api.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "native_common.h"
 #include "sgemm_native.h"
 
-#define MAX_THREADS 64
 #define MR_ALIGN 6
 #define NR_ALIGN 16
-#define PARALLEL_MIN_FLOPS (4.0 * 1024 * 1024)
-#define PARALLEL_MIN_ELEMENTS (1 << 16)
-
-static int cpu_ok(void) {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return 0;
-#endif
-}
-
-// ---- thread pool: threads-1 persistent workers; the calling thread takes part ----
-
-typedef void (*task_fn)(void *ctx, int tid, int nt);
-
-static struct {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  atomic_int gen;
-  atomic_int pending;
-  task_fn fn;
-  void *ctx;
-  int nt;
-  int workers; // started so far
-  int threads; // wanted (workers + 1)
-  double splits; // calls that ran on more than one thread (reported by info(), for tests)
-  float *work[MAX_THREADS];
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, NULL, 1, 0, 1, 0, {0}};
-
-static float *thread_work(int tid) {
-  if (!pool.work[tid]) {
-    size_t bytes = (sgemm_native_work_floats() * sizeof(float) + 63) & ~(size_t)63;
-    pool.work[tid] = aligned_alloc(64, bytes);
-  }
-  return pool.work[tid];
-}
-
-static void *worker_main(void *p) {
-  const int tid = (int)(intptr_t)p;
-  int seen = 0;
-  for (;;) {
-    // Spin briefly (back-to-back GEMMs), then sleep on the condition variable.
-    for (int i = 0; i < 4000 && atomic_load(&pool.gen) == seen; i++) __builtin_ia32_pause();
-    pthread_mutex_lock(&pool.mu);
-    while (atomic_load(&pool.gen) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
-    seen = atomic_load(&pool.gen);
-    task_fn fn = pool.fn;
-    void *ctx = pool.ctx;
-    int nt = pool.nt;
-    pthread_mutex_unlock(&pool.mu);
-    if (tid < nt) fn(ctx, tid, nt);
-    atomic_fetch_sub(&pool.pending, 1);
-  }
-  return NULL;
-}
-
-// Runs fn(ctx, tid, nt) for tid in [0, nt) and returns when all are done; returns nt actually used.
-// Returns 0, running nothing, when not even the caller's scratch can be allocated.
-static int run_parallel(task_fn fn, void *ctx, int nt) {
-  if (nt > pool.threads) nt = pool.threads;
-  for (int i = 0; i < nt; i++) {
-    if (!thread_work(i)) {
-      nt = i;
-      break;
-    }
-  }
-  if (nt == 0) return 0;
-  while (pool.workers < nt - 1) {
-    pthread_t t;
-    if (pthread_create(&t, NULL, worker_main, (void *)(intptr_t)(pool.workers + 1)) != 0) break;
-    pthread_detach(t);
-    pool.workers++;
-  }
-  if (nt > pool.workers + 1) nt = pool.workers + 1;
-  if (nt <= 1) {
-    fn(ctx, 0, 1);
-    return 1;
-  }
-  pool.splits++;
-  pthread_mutex_lock(&pool.mu);
-  pool.fn = fn;
-  pool.ctx = ctx;
-  pool.nt = nt;
-  atomic_store(&pool.pending, pool.workers);
-  atomic_fetch_add(&pool.gen, 1);
-  pthread_cond_broadcast(&pool.cv);
-  pthread_mutex_unlock(&pool.mu);
-  fn(ctx, 0, nt);
-  for (long i = 0; atomic_load(&pool.pending) > 0; i++) {
-    if (i < 100000) __builtin_ia32_pause();
-    else sched_yield();
-  }
-  return nt;
-}
 
 // ---- batched GEMM split across the pool ----
-
-static pthread_mutex_t call_mu = PTHREAD_MUTEX_INITIALIZER; // one JS thread at a time uses the pool
 
 typedef struct {
   sgemm_args_t g;
   long a_step, b_step, c_step;
   int count;
-  float *own_work; // scratch of a call that could not take the pool (another thread holds it), else NULL
 } batch_t;
 
 static sgemm_args_t slice_of(const batch_t *j, int s) {
@@ -137,9 +33,8 @@ static sgemm_args_t slice_of(const batch_t *j, int s) {
 
 // Thread tid's share: whole slices when there are at least as many slices as threads, else a band of rows (or of
 // columns, for short wide products) of every slice.
-static void batch_task(void *ctx, int tid, int nt) {
+static void batch_task(void *ctx, int tid, int nt, float *work) {
   const batch_t *j = ctx;
-  float *work = j->own_work ? j->own_work : pool.work[tid]; // allocated by run_parallel
   if (j->count >= nt) {
     for (int s = (int)((long)j->count * tid / nt); s < (int)((long)j->count * (tid + 1) / nt); s++) {
       sgemm_args_t g = slice_of(j, s);
@@ -179,48 +74,6 @@ static void batch_task(void *ctx, int tid, int nt) {
     }                                                                                                                \
   } while (0)
 
-static napi_value throw_range(napi_env env, const char *msg) {
-  napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
-  return NULL;
-}
-
-// Reads a call (heap: Float32Array, ...nints integers) of export `name`: the heap and its length in floats, and
-// the integers. Returns 0, having thrown, when the call has another form.
-static int read_heap_call(napi_env env, napi_callback_info info, const char *name, size_t nints, float **heap,
-                          long long *length, int64_t *ints) {
-  char msg[160];
-  size_t argc = 24;
-  napi_value argv[24];
-  napi_typedarray_type type;
-  size_t len;
-  void *data;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
-    napi_throw_error(env, "PEFTLAB_NATIVE", "peftlab_native: napi_get_cb_info failed");
-    return 0;
-  }
-  if (argc != nints + 1) {
-    snprintf(msg, sizeof msg, "peftlab_native.%s: expected %zu arguments, got %zu", name, nints + 1, argc);
-    napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
-    return 0;
-  }
-  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok ||
-      type != napi_float32_array) {
-    snprintf(msg, sizeof msg, "peftlab_native.%s: heap must be a Float32Array", name);
-    napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
-    return 0;
-  }
-  for (size_t i = 0; i < nints; i++) {
-    if (napi_get_value_int64(env, argv[i + 1], &ints[i]) != napi_ok) {
-      snprintf(msg, sizeof msg, "peftlab_native.%s: argument %zu must be a number", name, i + 1);
-      napi_throw_range_error(env, "PEFTLAB_NATIVE_BOUNDS", msg);
-      return 0;
-    }
-  }
-  *heap = data;
-  *length = (long long)len;
-  return 1;
-}
-
 // Largest index a strided [rows, cols] operand repeated `count` times touches (all steps are ≥ 0).
 static long long last_index(long long at, long long step, int count, int rows, int cols, long long rs, long long cs) {
   return at + step * (count - 1) + rs * (rows - 1) + cs * (cols - 1);
@@ -234,7 +87,7 @@ static napi_value sgemm_batch_js(napi_env env, napi_callback_info info) {
   float *h;
   long long len;
   int64_t v[16];
-  if (!read_heap_call(env, info, "sgemmBatch", 16, &h, &len, v)) return NULL;
+  if (!read_heap_call(env, info, "sgemmBatch", 16, 0, &h, &len, v, NULL)) return NULL;
   for (int i = 0; i < 16; i++) {
     if (v[i] < 0 || v[i] > (1LL << 40)) return throw_range(env, "peftlab_native.sgemmBatch: negative or huge argument");
   }
@@ -260,20 +113,11 @@ static napi_value sgemm_batch_js(napi_env env, napi_callback_info info) {
                a_step,
                b_step,
                m * n,
-               (int)count,
-               NULL};
+               (int)count};
   const double flops = 2.0 * (double)m * (double)n * (double)k * (double)count;
-  if (pthread_mutex_trylock(&call_mu) == 0) {
-    int ok = run_parallel(batch_task, &j, flops < PARALLEL_MIN_FLOPS ? 1 : pool.threads) > 0;
-    pthread_mutex_unlock(&call_mu);
-    if (!ok) return throw_range(env, "peftlab_native.sgemmBatch: out of memory for GEMM scratch");
-    return NULL;
+  if (!run_shared(batch_task, &j, flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads())) {
+    return throw_range(env, "peftlab_native.sgemmBatch: out of memory for GEMM scratch");
   }
-  // Another JS thread (a worker_thread) is inside the pool: compute on this thread with scratch of its own.
-  j.own_work = aligned_alloc(64, (sgemm_native_work_floats() * sizeof(float) + 63) & ~(size_t)63);
-  if (!j.own_work) return throw_range(env, "peftlab_native.sgemmBatch: out of memory for GEMM scratch");
-  batch_task(&j, 0, 1);
-  free(j.own_work);
   return NULL;
 }
 
@@ -285,7 +129,8 @@ typedef struct {
   long len;
 } gelu_t;
 
-static void gelu_task(void *ctx, int tid, int nt) {
+static void gelu_task(void *ctx, int tid, int nt, float *work) {
+  (void)work;
   const gelu_t *j = ctx;
   const long units = (j->len + 7) / 8; // bands of whole 8-lane vectors
   const long lo = units * tid / nt * 8, hi_u = units * (tid + 1) / nt * 8, hi = hi_u < j->len ? hi_u : j->len;
@@ -298,7 +143,7 @@ static napi_value gelu_erf_js(napi_env env, napi_callback_info info) {
   float *h;
   long long n;
   int64_t v[4];
-  if (!read_heap_call(env, info, "geluErf", 4, &h, &n, v)) return NULL;
+  if (!read_heap_call(env, info, "geluErf", 4, 0, &h, &n, v, NULL)) return NULL;
   const long long x_at = v[0], y_at = v[1], g_at = v[2], len = v[3];
   if (x_at < 0 || y_at < 0 || g_at < -1 || len < 0 || x_at + len > n || y_at + len > n || g_at + len > n) {
     return throw_range(env, "peftlab_native.geluErf: an offset is negative or reaches past the end of the heap");
@@ -309,11 +154,8 @@ static napi_value gelu_erf_js(napi_env env, napi_callback_info info) {
   }
   if (!cpu_ok()) return throw_range(env, "peftlab_native.geluErf: this CPU lacks AVX2 + FMA");
   gelu_t j = {h + x_at, h + y_at, g_at >= 0 ? h + g_at : NULL, (long)len};
-  if (len >= PARALLEL_MIN_ELEMENTS && pthread_mutex_trylock(&call_mu) == 0) {
-    run_parallel(gelu_task, &j, pool.threads);
-    pthread_mutex_unlock(&call_mu);
-  } else {
-    gelu_task(&j, 0, 1);
+  if (!run_shared(gelu_task, &j, len >= PARALLEL_MIN_ELEMENTS ? pool_threads() : 1)) {
+    return throw_range(env, "peftlab_native.geluErf: out of memory for scratch");
   }
   return NULL;
 }
@@ -326,7 +168,7 @@ static napi_value set_threads_js(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_int32(env, argv[0], &n));
   if (n < 1 || n > MAX_THREADS) return throw_range(env, "peftlab_native.setThreads: n must be in [1, 64]");
-  pool.threads = n;
+  pool_set_threads(n);
   CHECK(napi_create_int32(env, n, &out));
   return out;
 }
@@ -338,12 +180,12 @@ static napi_value info_js(napi_env env, napi_callback_info info) {
   CHECK(napi_create_object(env, &obj));
   if (cpu_ok()) CHECK(napi_create_string_utf8(env, "avx2+fma", NAPI_AUTO_LENGTH, &isa));
   else CHECK(napi_get_null(env, &isa));
-  CHECK(napi_create_int32(env, pool.threads, &threads));
+  CHECK(napi_create_int32(env, pool_threads(), &threads));
   CHECK(napi_create_int32(env, (int32_t)sysconf(_SC_NPROCESSORS_ONLN), &cores));
   CHECK(napi_set_named_property(env, obj, "isa", isa));
   CHECK(napi_set_named_property(env, obj, "threads", threads));
   CHECK(napi_set_named_property(env, obj, "cores", cores));
-  CHECK(napi_create_double(env, pool.splits, &splits));
+  CHECK(napi_create_double(env, pool_splits(), &splits));
   CHECK(napi_set_named_property(env, obj, "splits", splits));
   return obj;
 }
@@ -352,6 +194,10 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemmBatch", NULL, sgemm_batch_js, NULL, NULL, NULL, napi_default, NULL},
       {"geluErf", NULL, gelu_erf_js, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, layer_norm_js, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormGrad", NULL, layer_norm_grad_js, NULL, NULL, NULL, napi_default, NULL},
+      {"attention", NULL, attention_js, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionGrad", NULL, attention_grad_js, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads_js, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
   };

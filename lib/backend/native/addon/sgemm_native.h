@@ -1,5 +1,5 @@
-// The native kernels' contracts, shared by the AVX2 files (sgemm_avx2.c, elementwise_avx2.c) and the addon's glue
-// (peftlab_native.c).
+// The native kernels' contracts, shared by the AVX2 files (sgemm_avx2.c, elementwise_avx2.c, layer_norm_avx2.c,
+// attention_avx2.c) and the addon's glue (peftlab_native.c, transformer_glue.c).
 #ifndef PEFTLAB_SGEMM_NATIVE_H
 #define PEFTLAB_SGEMM_NATIVE_H
 #include <stddef.h>
@@ -25,4 +25,30 @@ void sgemm_native(const sgemm_args_t *g, float *work);
 
 // y[i] = GELU(x[i]) (erf form) and, when g is not NULL, g[i] = GELU'(x[i]), for i < len (elementwise_avx2.c).
 void gelu_erf_native(const float *x, float *y, float *g, long len);
+
+// LayerNorm over rows of d floats (layer_norm_avx2.c), for rows [r0, r1): y = (x − μ)·σ⁻¹·γ + β with
+// σ⁻¹ = 1/√(var + eps) (biased variance, as PyTorch); writes μ and σ⁻¹ per row.
+void layer_norm_rows(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                     long r0, long r1, int d, float eps);
+// Its input gradient for rows [r0, r1): with x̂ = (x − μ)·σ⁻¹ and g = dy·γ, dx = σ⁻¹·(g − mean(g) − x̂·mean(g·x̂)).
+void layer_norm_grad_rows(const float *x, const float *mean, const float *rstd, const float *gamma, const float *dy,
+                          float *dx, long r0, long r1, int d);
+
+// Multi-head self-attention on a fused qkv (attention_avx2.c). One slice s = b·heads + h is one (image, head):
+// q, k, v are [t, dh] views of qkv [b, t, 3·heads·dh] (timm's q | k | v blocks) and the output a view of
+// out [b, t, heads·dh]. P = softmax(scale·q·kᵀ) is [t, t].
+typedef struct {
+  const float *qkv; // [B, T, 3·D]
+  float *out;       // forward: [B, T, D]
+  float *probs;     // forward: [B·H, T, T] to keep P for the backward, or NULL; backward: P (read)
+  const float *dy;  // backward: [B, T, D]
+  float *dqkv;      // backward: [B, T, 3·D]
+  int t, heads, dh;
+  float scale;
+} attention_args_t;
+
+// Floats of scratch one slice needs besides sgemm_native's work ([t, t]: P when not kept, or dP).
+size_t attention_slice_floats(int t);
+void attention_forward_slice(const attention_args_t *a, int s, float *scratch, float *work);
+void attention_backward_slice(const attention_args_t *a, int s, float *scratch, float *work);
 #endif
