@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Activation, BatchNorm2d, Conv2d, type Conv2dOptions, Dropout, Sequential } from "../nn/layers";
+import type { FoldedActivation } from "../nn/conv_bn_fold";
 import { Module } from "../nn/module";
 import { SeedSequence } from "../nn/init";
 import { ConfigError } from "../errors";
@@ -107,6 +108,13 @@ export class SamePadConv2d extends Conv2d {
     const pw = samePads(w, this.kernelSize, this.stride, this.dilation);
     if (ph[0] + ph[1] + pw[0] + pw[1] === 0) return super.forward(x);
     return tf.tidy(() => super.forward(tf.pad(x, [[0, 0], ph, pw, [0, 0]]))); // [B, H', W', out]
+  }
+  override forwardWith(x: tf.Tensor, w: tf.Tensor4D, bias: tf.Tensor1D, activation: FoldedActivation): tf.Tensor {
+    const [, h, wd] = x.shape;
+    const ph = samePads(h, this.kernelSize, this.stride, this.dilation);
+    const pw = samePads(wd, this.kernelSize, this.stride, this.dilation);
+    if (ph[0] + ph[1] + pw[0] + pw[1] === 0) return super.forwardWith(x, w, bias, activation);
+    return tf.tidy(() => super.forwardWith(tf.pad(x, [[0, 0], ph, pw, [0, 0]]), w, bias, activation)); // [B, H', W', out]
   }
 }
 

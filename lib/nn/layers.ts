@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, ShapeError } from "../errors";
 import { batchNorm2d } from "./batch_norm";
+import { canFold, type FoldedActivation, foldedConvBn } from "./conv_bn_fold";
 import { geluErfOp } from "./gelu_op";
 import { layerNormOp } from "./layer_norm_op";
 import { Module } from "./module";
@@ -117,6 +118,20 @@ export class Conv2d extends Module {
       }
       return this.bias ? tf.add(y, this.bias.variable) : y; // [B, H', W', out]
     });
+  }
+  /** The conv (groups 1 or depthwise) with explicit weights, a bias and a fused activation (BN folding). */
+  forwardWith(x: tf.Tensor, w: tf.Tensor4D, bias: tf.Tensor1D, activation: FoldedActivation): tf.Tensor {
+    const pad: number | "valid" = this.padding === 0 ? "valid" : this.padding;
+    const args = {
+      x: x as tf.Tensor4D,
+      filter: w,
+      strides: this.stride,
+      pad,
+      dilations: this.dilation,
+      bias,
+      activation,
+    };
+    return this.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args); // [B, H', W', out]
   }
 }
 
@@ -363,11 +378,32 @@ export class Sequential extends Module {
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
+      const mods = [...this.children()].map(([, m]) => m);
       let y = x;
-      for (const [, m] of this.children()) y = m.apply(y);
+      for (let i = 0; i < mods.length; i++) {
+        // Inference: conv → BN (eval) [→ ReLU/ReLU6] runs as one fused conv (lib/nn/conv_bn_fold.ts).
+        const [conv, bn, act] = [mods[i], mods[i + 1], mods[i + 2]];
+        if (conv instanceof Conv2d && bn instanceof BatchNorm2d && plainApply(conv, bn) && canFold(conv, bn, y)) {
+          const fusedAct = act instanceof Activation && plainApply(act) ? foldable(act) : null;
+          y = foldedConvBn(conv, bn, fusedAct ?? "linear", y);
+          i += fusedAct ? 2 : 1;
+          continue;
+        }
+        y = mods[i].apply(y);
+      }
       return y;
     });
   }
+}
+
+/** Whether none of `mods` has its apply wrapped (a wrapper must see its module's own input and output). */
+function plainApply(...mods: Module[]): boolean {
+  return mods.every((m) => m.apply === Module.prototype.apply);
+}
+
+/** The fused-conv activation of an Activation module, or null when it cannot be fused. */
+function foldable(a: Activation): FoldedActivation | null {
+  return a.kind === "relu" || a.kind === "relu6" ? a.kind : null;
 }
 
 /** A list of modules named "0", "1", …; it has no forward of its own. */

@@ -20,6 +20,8 @@ import { channelSumsConfig } from "./channel_sums";
 import { fusedMatMulConfig } from "./fused_mat_mul";
 import { geluErfConfig, geluErfCpuConfig } from "./gelu_erf";
 import { identityConfig } from "./identity";
+import { conv2DPointwiseConfig, fusedConv2DPointwiseConfig } from "./conv2d_pointwise";
+import { forgetOriginal, recordedOriginals, rememberOriginal } from "./originals";
 import { attentionConfig, attentionGradConfig } from "./fused_attention";
 import { layerNormConfig, layerNormGradConfig } from "./layer_norm";
 import { reluGradConfig } from "./relu_grad";
@@ -48,15 +50,13 @@ export function defineOverrides(backendName: string, overrides: KernelOverride[]
   (REGISTRY[backendName] ??= []).push(...overrides);
 }
 
-const saved = new Map<string, tf.KernelConfig | undefined>();
-
 /** Installs the overrides for `backendName` and returns the kernel names replaced. Idempotent. */
 export function applyKernelOverrides(backendName: string): string[] {
   const list = REGISTRY[backendName] ?? [];
   const names: string[] = [];
   for (const o of list) {
     const key = `${o.config.backendName}/${o.config.kernelName}`;
-    if (!saved.has(key)) saved.set(key, tf.getKernel(o.config.kernelName, o.config.backendName));
+    rememberOriginal(key, tf.getKernel(o.config.kernelName, o.config.backendName));
     if (tf.getKernel(o.config.kernelName, o.config.backendName) !== undefined) {
       tf.unregisterKernel(o.config.kernelName, o.config.backendName);
     }
@@ -72,12 +72,12 @@ export function applyKernelOverrides(backendName: string): string[] {
  */
 export function removeKernelOverrides(backendName: string): boolean {
   let removed = false;
-  for (const [key, cfg] of saved) {
+  for (const [key, cfg] of recordedOriginals()) {
     const [b, k] = key.split("/");
     if (b !== backendName) continue;
     if (tf.getKernel(k, b) !== undefined) tf.unregisterKernel(k, b);
     if (cfg) tf.registerKernel(cfg);
-    saved.delete(key);
+    forgetOriginal(key);
     removed = true;
   }
   return removed;
@@ -86,6 +86,11 @@ export function removeKernelOverrides(backendName: string): boolean {
 defineOverrides("wasm", [
   { config: batchMatMulConfig, replaces: "tfjs-backend-wasm BatchMatMul: scalar loop unless 2D untransposed" },
   { config: fusedMatMulConfig, replaces: "tfjs-backend-wasm _FusedMatMul: scalar loop unless 2D untransposed" },
+  { config: conv2DPointwiseConfig, replaces: "tfjs-backend-wasm Conv2D (XNNPACK, one thread): 1×1 stride 1 as a GEMM" },
+  {
+    config: fusedConv2DPointwiseConfig,
+    replaces: "tfjs-backend-wasm FusedConv2D: 1×1 stride 1 as a GEMM with bias + ReLU/ReLU6 in its epilogue",
+  },
   { config: conv2DBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
   { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },
   { config: depthwiseConv2dNativeBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },

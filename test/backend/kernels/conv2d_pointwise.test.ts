@@ -1,0 +1,185 @@
+/**
+ * The wasm Conv2D / FusedConv2D override (lib/backend/kernels/conv2d_pointwise.ts): 1×1 stride-1 convs as a GEMM,
+ * everything else handed back to tfjs-backend-wasm's own kernel. Both are checked against tfjs's cpu kernels, on the
+ * native addon's GEMM and on the wasm GEMM.
+ */
+import { strict as assert } from "node:assert";
+import * as tf from "@tensorflow/tfjs";
+import { isPointwise } from "../../../lib/backend/kernels/conv2d_pointwise";
+import { nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
+import { describeBackends } from "../../helpers/backends";
+import { assertClose, onCpu, randArray, sizeOf } from "./reference";
+
+type Pad = "same" | "valid" | number[][];
+interface Case {
+  name: string;
+  x: number[];
+  f: number[];
+  s: number;
+  pad: Pad;
+  /** Bias length (0: none). */
+  bias: number;
+  act: string;
+  prelu?: number;
+  /** Whether the override computes it as a GEMM (else tfjs-wasm's own kernel runs). */
+  gemm: boolean;
+}
+
+const CASES: Case[] = [
+  { name: "1×1, no bias", x: [2, 5, 6, 7], f: [1, 1, 7, 9], s: 1, pad: "valid", bias: 0, act: "linear", gemm: true },
+  {
+    name: "1×1 'same', per-channel bias",
+    x: [1, 4, 4, 3],
+    f: [1, 1, 3, 5],
+    s: 1,
+    pad: "same",
+    bias: 5,
+    act: "linear",
+    gemm: true,
+  },
+  {
+    name: "1×1 + bias + ReLU6, K 8 (MobileNetV2's expand)",
+    x: [4, 28, 28, 8],
+    f: [1, 1, 8, 48],
+    s: 1,
+    pad: "valid",
+    bias: 48,
+    act: "relu6",
+    gemm: true,
+  },
+  {
+    name: "1×1 + bias + ReLU, wide (split across threads)",
+    x: [2, 14, 14, 112],
+    f: [1, 1, 112, 640],
+    s: 1,
+    pad: "valid",
+    bias: 640,
+    act: "relu",
+    gemm: true,
+  },
+  {
+    name: "1×1 + one-value bias",
+    x: [2, 3, 3, 6],
+    f: [1, 1, 6, 4],
+    s: 1,
+    pad: "valid",
+    bias: 1,
+    act: "linear",
+    gemm: true,
+  },
+  {
+    name: "1×1 + PReLU (XNNPACK epilogue)",
+    x: [2, 3, 5, 6],
+    f: [1, 1, 6, 10],
+    s: 1,
+    pad: "valid",
+    bias: 10,
+    act: "prelu",
+    prelu: 10,
+    gemm: true,
+  },
+  {
+    name: "1×1, explicit zero pad",
+    x: [1, 3, 3, 4],
+    f: [1, 1, 4, 4],
+    s: 1,
+    pad: [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ],
+    bias: 0,
+    act: "linear",
+    gemm: true,
+  },
+  {
+    name: "1×1 stride 2: tfjs's kernel",
+    x: [2, 7, 7, 4],
+    f: [1, 1, 4, 6],
+    s: 2,
+    pad: "same",
+    bias: 6,
+    act: "relu",
+    gemm: false,
+  },
+  {
+    name: "1×1, explicit pad 1: tfjs's kernel",
+    x: [1, 4, 4, 3],
+    f: [1, 1, 3, 2],
+    s: 1,
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+    bias: 0,
+    act: "linear",
+    gemm: false,
+  },
+  {
+    name: "3×3 stem, stride 2: tfjs's kernel",
+    x: [2, 16, 16, 3],
+    f: [3, 3, 3, 8],
+    s: 2,
+    pad: "same",
+    bias: 8,
+    act: "relu6",
+    gemm: false,
+  },
+];
+
+/** Runs Conv2D (no bias, linear) or FusedConv2D on seeded inputs; returns the values and the output shape. */
+function run(c: Case, fused: boolean): { values: Float32Array; shape: number[] } {
+  const y = tf.tidy(() => {
+    const x = tf.tensor(randArray(sizeOf(c.x), 1), c.x) as tf.Tensor4D;
+    const f = tf.tensor(randArray(sizeOf(c.f), 2), c.f) as tf.Tensor4D;
+    const pad = c.pad as "same";
+    if (!fused) return tf.conv2d(x, f, c.s, pad);
+    const bias = c.bias ? tf.tensor1d(randArray(c.bias, 3)) : undefined;
+    const preluActivationWeights = c.prelu ? tf.tensor1d(randArray(c.prelu, 4)) : undefined;
+    const activation = c.act as "relu";
+    return tf.fused.conv2d({ x, filter: f, strides: c.s, pad, bias, activation, preluActivationWeights });
+  });
+  const out = { values: y.dataSync() as Float32Array, shape: y.shape };
+  y.dispose();
+  return out;
+}
+
+function cases(): void {
+  for (const c of CASES) {
+    for (const fused of [false, true]) {
+      if (!fused && (c.bias || c.act !== "linear")) continue;
+      it(`${fused ? "FusedConv2D" : "Conv2D"} ${c.name} matches the cpu kernel`, async () => {
+        const got = run(c, fused);
+        const want = await onCpu(() => run(c, fused));
+        assert.deepEqual(got.shape, want.shape);
+        assertClose(got.values, want.values, c.name, 1e-5);
+      });
+    }
+  }
+}
+
+describeBackends("1×1 Conv2D / FusedConv2D override", (backend) => {
+  it("takes exactly the 1×1, stride-1, unpadded cases", () => {
+    for (const c of CASES) {
+      const inputs = {
+        x: { dataId: {}, shape: c.x, dtype: "float32" as const },
+        filter: { dataId: {}, shape: c.f, dtype: "float32" as const },
+      };
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dilations: 1, activation: c.act };
+      assert.equal(isPointwise({ inputs, backend: null, attrs }), c.gemm, c.name);
+    }
+  });
+  // The override exists on wasm only; on cpu these would compare tfjs's cpu kernel with itself.
+  if (backend !== "wasm") return;
+  cases();
+  if (nativeStatus().addon) {
+    describe("on the wasm GEMM (PEFTLAB_NATIVE=0)", () => {
+      before(() => assert.equal(useNativeKernels(false), false));
+      after(() => assert.equal(useNativeKernels(true), true));
+      cases();
+    });
+  }
+});
