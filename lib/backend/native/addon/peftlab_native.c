@@ -1,11 +1,12 @@
-// peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA GEMM and GELU, and a small thread pool.
+// peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA kernels: GEMM and GELU (exported here),
+// LayerNorm and multi-head attention (transformer_glue.c), on a small thread pool (native_pool.c).
 //
 // It computes in place on memory JavaScript already owns: the wasm backend's heap (a Float32Array over its
 // WebAssembly.Memory), so a tfjs tensor is read and written with no copy. Every index a call would touch is
 // checked against that array first; a bad call throws a RangeError instead of reading out of bounds.
 //
 // Built by scripts/build-native.mjs where a C compiler and Node's headers exist (x86-64 only); lib/backend's
-// native_addon.ts loads it when present and the CPU has AVX2 + FMA, and falls back to the wasm GEMM otherwise.
+// native_addon.ts loads it when present and the CPU has AVX2 + FMA, and falls back to the wasm kernels otherwise.
 #include <node_api.h>
 #include <unistd.h>
 

@@ -135,8 +135,9 @@ static int attn_shape(const int64_t *v, double scale, long long *qkv, long long 
   return 1;
 }
 
-static napi_value run_attention(napi_env env, attn_t *j, const char *name, double flops) {
-  if (!cpu_ok()) return throw_range(env, name);
+// Runs the slices of a checked call over the pool; cpu_msg is the error when the CPU lacks AVX2 + FMA.
+static napi_value run_attention(napi_env env, attn_t *j, const char *cpu_msg, double flops) {
+  if (!cpu_ok()) return throw_range(env, cpu_msg);
   const int want = flops >= PARALLEL_MIN_FLOPS ? pool_threads() : 1;
   if (!run_shared(attn_task, j, want) || atomic_load(&j->failed)) {
     return throw_range(env, "peftlab_native.attention: out of memory for scratch");
