@@ -31,12 +31,11 @@ export function layerNormOp(
   grads: LayerNormGrads = { gamma: true, beta: true },
 ): tf.Tensor {
   const native = x.dtype === "float32" && gamma.rank === 1 && beta.rank === 1 && nativeKernelReady(LAYER_NORM_KERNEL);
+  const ln: Ln = { gamma, beta, eps, grads };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor;
     const save = args[args.length - 1] as tf.GradSaveFunc;
-    return native
-      ? nativeForward(xi, gamma, beta, eps, grads, save)
-      : composedForward(xi, gamma, beta, eps, grads, save);
+    return native ? nativeForward(xi, ln, save) : composedForward(xi, ln, save);
   });
   const inputs = [x];
   if (grads.gamma) inputs.push(gamma);
@@ -45,6 +44,14 @@ export function layerNormOp(
 }
 
 type Forward = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
+
+/** The layer's parameters and which gradients are wanted. */
+interface Ln {
+  gamma: tf.Tensor;
+  beta: tf.Tensor;
+  eps: number;
+  grads: LayerNormGrads;
+}
 
 /** dγ and dβ (sums over every axis but the last) when they are wanted. */
 function affineGrads(dy: tf.Tensor, xhat: tf.Tensor, grads: LayerNormGrads): tf.Tensor[] {
@@ -55,14 +62,7 @@ function affineGrads(dy: tf.Tensor, xhat: tf.Tensor, grads: LayerNormGrads): tf.
   return out;
 }
 
-function nativeForward(
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  eps: number,
-  grads: LayerNormGrads,
-  save: tf.GradSaveFunc,
-): Forward {
+function nativeForward(x: tf.Tensor, { gamma, beta, eps, grads }: Ln, save: tf.GradSaveFunc): Forward {
   const attrs = { eps } as unknown as tf.NamedAttrMap;
   const [y, mean, rstd] = tf.engine().runKernel(LAYER_NORM_KERNEL, { x, gamma, beta }, attrs) as tf.Tensor[]; // [..., D], 2 × [..., 1]
   if (recordingGradients()) save([x, mean, rstd]); // saving clones; with no tape there is no backward
@@ -80,14 +80,7 @@ function nativeForward(
   };
 }
 
-function composedForward(
-  xi: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  eps: number,
-  grads: LayerNormGrads,
-  save: tf.GradSaveFunc,
-): Forward {
+function composedForward(xi: tf.Tensor, { gamma, beta, eps, grads }: Ln, save: tf.GradSaveFunc): Forward {
   // The same elementary ops as the plain version, so the forward is bit-identical to it.
   const { mean, variance } = tf.moments(xi, -1, true); // [..., 1]
   const rstd = tf.rsqrt(tf.add(variance, eps)); // [..., 1]
