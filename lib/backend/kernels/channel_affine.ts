@@ -6,8 +6,9 @@
  * intermediates (lib/nn/batch_norm.ts uses this kernel when the backend has it).
  */
 import * as tf from "@tensorflow/tfjs";
+import { activeNative } from "./native_addon";
 import { simdKernels } from "./native_simd";
-import { asWasm, offsetOf } from "./wasm_gemm";
+import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 export const CHANNEL_AFFINE_KERNEL = "PeftlabChannelAffine";
 
@@ -30,6 +31,12 @@ function channelAffine(args: Args): tf.TensorInfo {
   const out = wb.makeOutput([...a.shape], "float32");
   const rows = tf.util.sizeFromShape(a.shape) / Math.max(c, 1);
   if (rows * c === 0) return out;
+  const native = activeNative();
+  if (native) {
+    const at = (t?: tf.TensorInfo) => (t ? offsetOf(wb, t) >>> 2 : -1);
+    native.channelAffine(heap(wb), at(out), at(a), at(p), at(b), at(m), at(q), at(r), rows, c);
+    return out;
+  }
   const ptr = (t?: tf.TensorInfo) => (t ? offsetOf(wb, t) : 0);
   simdKernels(wb, CHANNEL_AFFINE_KERNEL).channel_affine(
     offsetOf(wb, out),

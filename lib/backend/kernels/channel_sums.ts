@@ -6,8 +6,9 @@
  * wrote a full-size tensor (lib/nn/batch_norm.ts uses this kernel when the backend has it).
  */
 import * as tf from "@tensorflow/tfjs";
+import { activeNative } from "./native_addon";
 import { simdKernels } from "./native_simd";
-import { asWasm, offsetOf } from "./wasm_gemm";
+import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 export const CHANNEL_SUMS_KERNEL = "PeftlabChannelSums";
 
@@ -23,6 +24,12 @@ function channelSums(args: Args): tf.TensorInfo {
   const c = x.shape[x.shape.length - 1];
   const rows = tf.util.sizeFromShape(x.shape) / Math.max(c, 1);
   const out = wb.makeOutput([c], "float32");
+  const native = activeNative();
+  if (native) {
+    const at = (t?: tf.TensorInfo) => (t ? offsetOf(wb, t) >>> 2 : -1);
+    native.channelSums(heap(wb), at(x), at(y), at(m), args.attrs.mode, rows, c, at(out));
+    return out;
+  }
   const scratch = wb.wasm._malloc(Math.max(8, c * 12 + 8)) >>> 0; // C floats, then C doubles (8-aligned)
   try {
     const acc = (scratch + c * 4 + 7) & ~7;

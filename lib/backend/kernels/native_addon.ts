@@ -2,7 +2,8 @@
  * peftlab's optional native addon (lib/backend/native/addon, built by scripts/build-native.mjs into
  * dist/native/peftlab_native.node): an AVX2 + FMA GEMM with its own thread pool that reads and writes the wasm
  * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active,
- * gelu_erf.ts its GELU, and layer_norm.ts and fused_attention.ts (native-only kernels) their LayerNorm and attention.
+ * gelu_erf.ts its GELU, channel_sums.ts / channel_affine.ts / relu_grad.ts their per-channel passes, and
+ * layer_norm.ts and fused_attention.ts (native-only kernels) their LayerNorm and attention.
  *
  * Why: wasm SIMD is 4 lanes wide, so the wasm GEMM tops out near 45 GFLOP/s per core here; AVX2 + FMA doubles the
  * width. Measured on this 2-core machine (2026-11-22, `node scratch/native_bench.mjs`): [3152,384]×[384,1536]
@@ -32,6 +33,12 @@ export interface NativeAddon {
   attention(heap: Float32Array, ...args: number[]): void;
   /** (heap, qkvAt, probsAt, dyAt, dqkvAt, b, t, heads, dh, scale): dqkv of attention. */
   attentionGrad(heap: Float32Array, ...args: number[]): void;
+  /** (heap, xAt, yAt, mAt, mode, rows, C, outAt): BatchNorm's per-channel sums (channel_sums.ts); −1: absent. */
+  channelSums(heap: Float32Array, ...args: number[]): void;
+  /** (heap, outAt, aAt, pAt, bAt, mAt, qAt, rAt, rows, C): out = p·a (+ q·(b − m)) + r per channel. */
+  channelAffine(heap: Float32Array, ...args: number[]): void;
+  /** (heap, dxAt, dyAt, yAt, len, cap6): the ReLU / ReLU6 gradient from the output (relu_grad.ts). */
+  reluGrad(heap: Float32Array, ...args: number[]): void;
   /** Threads the pool uses from now on; returns the value set. */
   setThreads(n: number): number;
   /** splits: calls so far that ran on more than one thread. */

@@ -5,8 +5,9 @@
  * Why: composed from Greater, Less, LogicalAnd, Cast and Mul, it was ~1.4 s of a MobileNetV2-0.35 batch-32 step.
  */
 import * as tf from "@tensorflow/tfjs";
+import { activeNative } from "./native_addon";
 import { simdKernels } from "./native_simd";
-import { asWasm, offsetOf } from "./wasm_gemm";
+import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 export const RELU_GRAD_KERNEL = "PeftlabReluGrad";
 
@@ -21,7 +22,11 @@ function reluGrad(args: Args): tf.TensorInfo {
   const { dy, y } = args.inputs;
   const out = wb.makeOutput([...dy.shape], "float32");
   const len = tf.util.sizeFromShape(dy.shape);
-  if (len > 0) {
+  const native = activeNative();
+  if (len > 0 && native) {
+    const [dxAt, dyAt, yAt] = [out, dy, y].map((t) => offsetOf(wb, t) >>> 2);
+    native.reluGrad(heap(wb), dxAt, dyAt, yAt, len, args.attrs.cap6 ? 1 : 0);
+  } else if (len > 0) {
     simdKernels(wb, RELU_GRAD_KERNEL).relu_grad(
       offsetOf(wb, out),
       offsetOf(wb, dy),

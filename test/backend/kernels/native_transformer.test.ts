@@ -7,39 +7,8 @@
 import { strict as assert } from "node:assert";
 import { configureGemmThreads } from "../../../lib/backend/kernels";
 import { nativeStatus, type NativeAddon } from "../../../lib/backend/kernels/native_addon";
+import { GUARD, heapOf, threadsAgree } from "./native_helpers";
 import { randArray } from "./reference";
-
-const GUARD = 7; // every float no call may write
-
-/** A heap of `parts` (name → length) laid out with one guard float before, between and after them. */
-function heapOf(parts: Record<string, number>): { h: Float32Array; at: Record<string, number> } {
-  const at: Record<string, number> = {};
-  let n = 1;
-  for (const [k, len] of Object.entries(parts)) {
-    at[k] = n;
-    n += len + 1;
-  }
-  return { h: new Float32Array(n).fill(GUARD), at };
-}
-
-/**
- * Runs `call` at 1, 2 and 3 threads on fresh copies of `h`; asserts that `splits` of its native calls were split
- * across threads (none at 1 thread) and that the outputs agree bit for bit; returns one.
- */
-function threadsAgree(addon: NativeAddon, h: Float32Array, call: (h: Float32Array) => void, splits: number) {
-  const outs: Float32Array[] = [];
-  for (const t of [1, 2, 3]) {
-    addon.setThreads(t);
-    const copy = h.slice();
-    const before = addon.info().splits;
-    call(copy);
-    assert.equal(addon.info().splits - before, t > 1 ? splits : 0, `calls split at ${t} threads`);
-    outs.push(copy);
-  }
-  assert.deepEqual(outs[1], outs[0]);
-  assert.deepEqual(outs[2], outs[0]);
-  return outs[0];
-}
 
 function lnReference(x: Float32Array, gm: Float32Array, bt: Float32Array, dy: Float32Array, d: number, eps: number) {
   const y = new Float64Array(x.length);

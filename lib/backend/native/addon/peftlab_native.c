@@ -1,5 +1,6 @@
 // peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA kernels: GEMM and GELU (exported here),
-// LayerNorm and multi-head attention (transformer_glue.c), on a small thread pool (native_pool.c).
+// LayerNorm and multi-head attention (transformer_glue.c), BatchNorm's per-channel maps and the ReLU gradient
+// (channel_glue.c), on a small thread pool (native_pool.c).
 //
 // It computes in place on memory JavaScript already owns: the wasm backend's heap (a Float32Array over its
 // WebAssembly.Memory), so a tfjs tensor is read and written with no copy. Every index a call would touch is
@@ -199,6 +200,9 @@ NAPI_MODULE_INIT() {
       {"layerNormGrad", NULL, layer_norm_grad_js, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, attention_js, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, attention_grad_js, NULL, NULL, NULL, napi_default, NULL},
+      {"channelSums", NULL, channel_sums_js, NULL, NULL, NULL, napi_default, NULL},
+      {"channelAffine", NULL, channel_affine_js, NULL, NULL, NULL, napi_default, NULL},
+      {"reluGrad", NULL, relu_grad_js, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads_js, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -34,6 +34,17 @@ void layer_norm_rows(const float *x, const float *gamma, const float *beta, floa
 void layer_norm_grad_rows(const float *x, const float *mean, const float *rstd, const float *gamma, const float *dy,
                           float *dx, long r0, long r1, int d);
 
+// Per-channel kernels over [rows, C] (channel_avx2.c). channel_block_sums: for blocks [b0, b1) of 64 rows,
+// blocks[b·C + c] = Σ over the block's rows of x (mode 0), (x − m)² (1) or y·(x − m) (2), each summed in row order;
+// channel_sum_blocks(rows) is the number of blocks. channel_affine_rows: out = p·a + r, or with b:
+// out = p·a + q·(b − m) + r, for rows [r0, r1). relu_grad_native: dx = dy where y > 0 (and y < 6 with cap6), else 0.
+void channel_block_sums(const float *x, const float *y, const float *m, int mode, long rows, int C, long b0, long b1,
+                        float *blocks);
+long channel_sum_blocks(long rows);
+void channel_affine_rows(float *out, const float *a, const float *p, const float *b, const float *m, const float *q,
+                         const float *r, long r0, long r1, int C);
+void relu_grad_native(float *dx, const float *dy, const float *y, long len, int cap6);
+
 // Multi-head self-attention on a fused qkv (attention_avx2.c). One slice s = b·heads + h is one (image, head):
 // q, k, v are [t, dh] views of qkv [b, t, 3·heads·dh] (timm's q | k | v blocks) and the output a view of
 // out [b, t, heads·dh]. P = softmax(scale·q·kᵀ) is [t, t].
