@@ -8,8 +8,7 @@
  * ~20 GFLOP/s there (`npx tsx scratch/prof_mnv2.ts`), half of its inference time.
  */
 import * as tf from "@tensorflow/tfjs";
-import { BackendError } from "../../errors";
-import { originalKernel } from "./originals";
+import { originalSetup, runOriginal } from "./originals";
 import { ACTIVATION_CODE, asWasm, type WasmBackend } from "./wasm_gemm";
 import { wasmMatMul } from "./wasm_mat_mul";
 
@@ -69,27 +68,15 @@ function pointwise(wb: WasmBackend, args: Args, kernel: string): tf.TensorInfo {
   return { dataId: out.dataId, shape: [b, h, w, cout], dtype: "float32" }; // [B, H, W, Cout]
 }
 
-/** The call handed back to tfjs-backend-wasm's own kernel. */
-function original(args: Args, kernel: string): tf.TensorInfo {
-  const f = originalKernel(kernel, "wasm");
-  if (!f) {
-    throw new BackendError(`${kernel}: tfjs-backend-wasm's own kernel is not recorded`, {
-      where: `${kernel} (peftlab's 1×1 override)`,
-      expected: "applyKernelOverrides('wasm') to have saved the kernel it replaced",
-      got: "no original",
-      fix: "install overrides through initBackend, not by registering the KernelConfig by hand",
-    });
-  }
-  return f(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
-}
-
 function conv2D(args: Args): tf.TensorInfo {
-  return isPointwise(args) ? pointwise(asWasm(args.backend, tf.Conv2D), args, tf.Conv2D) : original(args, tf.Conv2D);
+  return isPointwise(args)
+    ? pointwise(asWasm(args.backend, tf.Conv2D), args, tf.Conv2D)
+    : runOriginal(tf.Conv2D, "wasm", args);
 }
 
 function fusedConv2D(args: Args): tf.TensorInfo {
   const name = tf.FusedConv2D;
-  return isPointwise(args) ? pointwise(asWasm(args.backend, name), args, name) : original(args, name);
+  return isPointwise(args) ? pointwise(asWasm(args.backend, name), args, name) : runOriginal(name, "wasm", args);
 }
 
 /** KernelConfig replacing tfjs-backend-wasm's Conv2D (1×1 stride 1 only; the rest is passed through). */
@@ -97,6 +84,7 @@ export const conv2DPointwiseConfig: tf.KernelConfig = {
   kernelName: tf.Conv2D,
   backendName: "wasm",
   kernelFunc: conv2D as unknown as tf.KernelFunc,
+  setupFunc: originalSetup(tf.Conv2D, "wasm"),
 };
 
 /** KernelConfig replacing tfjs-backend-wasm's FusedConv2D (1×1 stride 1 only; the rest is passed through). */
@@ -104,4 +92,5 @@ export const fusedConv2DPointwiseConfig: tf.KernelConfig = {
   kernelName: tf.FusedConv2D,
   backendName: "wasm",
   kernelFunc: fusedConv2D as unknown as tf.KernelFunc,
+  setupFunc: originalSetup(tf.FusedConv2D, "wasm"),
 };

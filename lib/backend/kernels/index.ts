@@ -21,6 +21,7 @@ import { fusedMatMulConfig } from "./fused_mat_mul";
 import { geluErfConfig, geluErfCpuConfig } from "./gelu_erf";
 import { identityConfig } from "./identity";
 import { conv2DPointwiseConfig, fusedConv2DPointwiseConfig } from "./conv2d_pointwise";
+import { multiplyConfig } from "./multiply";
 import { forgetOriginal, recordedOriginals, rememberOriginal } from "./originals";
 import { attentionConfig, attentionGradConfig } from "./fused_attention";
 import { layerNormConfig, layerNormGradConfig } from "./layer_norm";
@@ -100,6 +101,10 @@ defineOverrides("wasm", [
   { config: reluGradConfig, replaces: "nothing: ReLU/ReLU6 gradient in one pass (tfjs: Greater/Less/And/Cast/Mul)" },
   { config: sliceConfig, replaces: "tfjs-backend-wasm Slice: copies the whole input before slicing" },
   { config: splitVConfig, replaces: "tfjs-backend-wasm SplitV: one whole-input copy per output" },
+  {
+    config: multiplyConfig,
+    replaces: "tfjs-backend-wasm Multiply (one thread): large same-shape products on the addon",
+  },
   { config: geluErfConfig, replaces: "nothing: a new fused GELU kernel (SIMD); tfjs composes ~8 scalar passes" },
   { config: layerNormConfig, replaces: "nothing: native LayerNorm (addon only); tfjs composes ~8 passes" },
   { config: layerNormGradConfig, replaces: "nothing: native LayerNorm gradient (addon only)" },

@@ -25,6 +25,8 @@ export interface NativeAddon {
   sgemmBatch(heap: Float32Array, ...args: number[]): void;
   /** (heap, xAt, yAt, gAt, len): y = GELU(x) (erf form) and, when gAt ≥ 0, g = GELU'(x); offsets in floats. */
   geluErf(heap: Float32Array, xAt: number, yAt: number, gAt: number, len: number): void;
+  /** (heap, aAt, bAt, outAt, len): out = a·b elementwise (multiply.ts). */
+  mul(heap: Float32Array, aAt: number, bAt: number, outAt: number, len: number): void;
   /** (heap, xAt, gammaAt, betaAt, yAt, meanAt, rstdAt, rows, d, eps): LayerNorm over rows of d (layer_norm.ts). */
   layerNorm(heap: Float32Array, ...args: number[]): void;
   /** (heap, xAt, meanAt, rstdAt, gammaAt, dyAt, dxAt, rows, d): LayerNorm's input gradient. */

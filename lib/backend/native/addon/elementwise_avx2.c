@@ -44,3 +44,9 @@ void gelu_erf_native(const float *x, float *y, float *g, long len) {
     }
   }
 }
+
+void mul_native(const float *a, const float *b, float *out, long len) {
+  long i = 0;
+  for (; i + 8 <= len; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  for (; i < len; i++) out[i] = a[i] * b[i];
+}

@@ -1,6 +1,6 @@
-// peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA kernels: GEMM and GELU (exported here),
-// LayerNorm and multi-head attention (transformer_glue.c), BatchNorm's per-channel maps and the ReLU gradient
-// (channel_glue.c), on a small thread pool (native_pool.c).
+// peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA kernels: GEMM, GELU and the elementwise
+// product (exported here), LayerNorm and multi-head attention (transformer_glue.c), BatchNorm's per-channel maps and
+// the ReLU gradient (channel_glue.c), on a small thread pool (native_pool.c).
 //
 // It computes in place on memory JavaScript already owns: the wasm backend's heap (a Float32Array over its
 // WebAssembly.Memory), so a tfjs tensor is read and written with no copy. Every index a call would touch is
@@ -162,6 +162,43 @@ static napi_value gelu_erf_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- elementwise product split across the pool ----
+
+typedef struct {
+  const float *a, *b;
+  float *out;
+  long len;
+} mul_t;
+
+static void mul_task(void *ctx, int tid, int nt, float *work) {
+  (void)work;
+  const mul_t *j = ctx;
+  const long units = (j->len + 7) / 8;
+  const long lo = units * tid / nt * 8, hi_u = units * (tid + 1) / nt * 8, hi = hi_u < j->len ? hi_u : j->len;
+  if (lo < hi) mul_native(j->a + lo, j->b + lo, j->out + lo, hi - lo);
+}
+
+// mul(heap, aAt, bAt, outAt, len): out = a·b elementwise (out must not overlap a or b).
+static napi_value mul_js(napi_env env, napi_callback_info info) {
+  float *h;
+  long long n;
+  int64_t v[4];
+  if (!read_heap_call(env, info, "mul", 4, 0, &h, &n, v, NULL)) return NULL;
+  const long long a_at = v[0], b_at = v[1], o_at = v[2], len = v[3];
+  if (a_at < 0 || b_at < 0 || o_at < 0 || len < 0 || a_at + len > n || b_at + len > n || o_at + len > n) {
+    return throw_range(env, "peftlab_native.mul: an offset is negative or reaches past the end of the heap");
+  }
+  if ((o_at < a_at + len && a_at < o_at + len) || (o_at < b_at + len && b_at < o_at + len)) {
+    return throw_range(env, "peftlab_native.mul: out overlaps a or b");
+  }
+  if (!cpu_ok()) return throw_range(env, "peftlab_native.mul: this CPU lacks AVX2 + FMA");
+  mul_t j = {h + a_at, h + b_at, h + o_at, (long)len};
+  if (len > 0 && !run_shared(mul_task, &j, len >= PARALLEL_MIN_ELEMENTS ? pool_threads() : 1)) {
+    return throw_range(env, "peftlab_native.mul: out of memory for scratch");
+  }
+  return NULL;
+}
+
 // setThreads(n): threads used from now on (1 = the calling thread only); returns the value set.
 static napi_value set_threads_js(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -196,6 +233,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemmBatch", NULL, sgemm_batch_js, NULL, NULL, NULL, napi_default, NULL},
       {"geluErf", NULL, gelu_erf_js, NULL, NULL, NULL, napi_default, NULL},
+      {"mul", NULL, mul_js, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, layer_norm_js, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, layer_norm_grad_js, NULL, NULL, NULL, napi_default, NULL},
       {"attention", NULL, attention_js, NULL, NULL, NULL, napi_default, NULL},

@@ -25,6 +25,8 @@ void sgemm_native(const sgemm_args_t *g, float *work);
 
 // y[i] = GELU(x[i]) (erf form) and, when g is not NULL, g[i] = GELU'(x[i]), for i < len (elementwise_avx2.c).
 void gelu_erf_native(const float *x, float *y, float *g, long len);
+// out[i] = a[i]·b[i] for i < len (elementwise_avx2.c).
+void mul_native(const float *a, const float *b, float *out, long len);
 
 // LayerNorm over rows of d floats (layer_norm_avx2.c), for rows [r0, r1): y = (x − μ)·σ⁻¹·γ + β with
 // σ⁻¹ = 1/√(var + eps) (biased variance, as PyTorch); writes μ and σ⁻¹ per row.
