@@ -9,6 +9,7 @@ import { nativeMultiplies } from "../../../lib/backend/kernels/multiply";
 import { nativeStatus, type NativeAddon } from "../../../lib/backend/kernels/native_addon";
 import { describeBackends } from "../../helpers/backends";
 import { kernelCounts } from "../../helpers/grad_check";
+import { badCallTests } from "./native_helpers";
 import { onCpu, randArray, sizeOf } from "./reference";
 
 const CASES: { name: string; a: number[]; b: number[]; dtype: "float32" | "int32"; native: boolean }[] = [
@@ -78,19 +79,12 @@ describe("native addon: mul", () => {
       }
     }
   });
-  const bad: [string, number[], RegExp][] = [
-    ["out past the end", [0, 10, 60, 8], /past the end/],
-    ["out overlapping a", [0, 20, 4, 8], /overlaps/],
-    ["a negative length", [0, 10, 20, -1], /negative/],
-  ];
-  for (const [name, args, msg] of bad) {
-    it(`throws a RangeError, touching nothing, for ${name}`, () => {
-      const h = new Float32Array(64).fill(1);
-      assert.throws(
-        () => addon.mul(h, ...(args as [number, number, number, number])),
-        (e: unknown) => e instanceof RangeError && msg.test((e as Error).message),
-      );
-      assert.ok(h.every((v) => v === 1));
-    });
-  }
+  badCallTests(
+    () => addon,
+    [
+      ["out past the end", "mul", [0, 10, 60, 8], /past the end/],
+      ["out overlapping a", "mul", [0, 20, 4, 8], /overlaps/],
+      ["a negative length", "mul", [0, 10, 20, -1], /negative/],
+    ],
+  );
 });

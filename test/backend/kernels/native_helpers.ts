@@ -33,3 +33,21 @@ export function threadsAgree(addon: NativeAddon, h: Float32Array, call: (h: Floa
   assert.deepEqual(outs[2], outs[0]);
   return outs[0];
 }
+
+/** One refused call: a title, the export, its arguments after the heap, and the message expected. */
+export type BadCall = [name: string, fn: keyof NativeAddon, args: number[], msg: RegExp];
+
+/** One test per bad call: it throws a RangeError naming the problem and leaves a 64-float heap untouched. */
+export function badCallTests(addon: () => NativeAddon, calls: BadCall[]): void {
+  for (const [name, fn, args, msg] of calls) {
+    it(`throws a RangeError, touching nothing, for ${name}`, () => {
+      const h = new Float32Array(64).fill(1);
+      const f = addon()[fn] as (h: Float32Array, ...a: number[]) => void;
+      assert.throws(
+        () => f(h, ...args),
+        (e: unknown) => e instanceof RangeError && msg.test((e as Error).message),
+      );
+      assert.ok(h.every((x) => x === 1));
+    });
+  }
+}

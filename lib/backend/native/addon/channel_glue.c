@@ -125,8 +125,8 @@ typedef struct {
 static void relu_task(void *ctx, int tid, int nt, float *work) {
   (void)work;
   const relu_t *j = ctx;
-  const long units = (j->len + 7) / 8; // bands of whole 8-lane vectors
-  const long lo = units * tid / nt * 8, hi_u = units * (tid + 1) / nt * 8, hi = hi_u < j->len ? hi_u : j->len;
+  long lo, hi;
+  band8(j->len, tid, nt, &lo, &hi);
   if (lo < hi) relu_grad_native(j->dx + lo, j->dy + lo, j->y + lo, hi - lo, j->cap6);
 }
 

@@ -21,6 +21,14 @@ typedef void (*task_fn)(void *ctx, int tid, int nt, float *work);
 // Returns 0, running nothing, when no scratch could be allocated.
 int run_shared(task_fn fn, void *ctx, int want);
 
+// Thread tid's band [*lo, *hi) of len elements split over nt threads in whole 8-lane vectors (empty when lo ≥ hi).
+static inline void band8(long len, int tid, int nt, long *lo, long *hi) {
+  const long units = (len + 7) / 8;
+  const long end = units * (tid + 1) / nt * 8;
+  *lo = units * tid / nt * 8;
+  *hi = end < len ? end : len;
+}
+
 // Threads the pool uses (setThreads), and the calls so far that ran on more than one thread (for tests).
 int pool_threads(void);
 void pool_set_threads(int n);

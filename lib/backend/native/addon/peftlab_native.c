@@ -134,8 +134,8 @@ typedef struct {
 static void gelu_task(void *ctx, int tid, int nt, float *work) {
   (void)work;
   const gelu_t *j = ctx;
-  const long units = (j->len + 7) / 8; // bands of whole 8-lane vectors
-  const long lo = units * tid / nt * 8, hi_u = units * (tid + 1) / nt * 8, hi = hi_u < j->len ? hi_u : j->len;
+  long lo, hi;
+  band8(j->len, tid, nt, &lo, &hi);
   if (lo < hi) gelu_erf_native(j->x + lo, j->y + lo, j->g ? j->g + lo : NULL, hi - lo);
 }
 
@@ -173,8 +173,8 @@ typedef struct {
 static void mul_task(void *ctx, int tid, int nt, float *work) {
   (void)work;
   const mul_t *j = ctx;
-  const long units = (j->len + 7) / 8;
-  const long lo = units * tid / nt * 8, hi_u = units * (tid + 1) / nt * 8, hi = hi_u < j->len ? hi_u : j->len;
+  long lo, hi;
+  band8(j->len, tid, nt, &lo, &hi);
   if (lo < hi) mul_native(j->a + lo, j->b + lo, j->out + lo, hi - lo);
 }
 
