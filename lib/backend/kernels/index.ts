@@ -22,6 +22,7 @@ import { geluErfConfig, geluErfCpuConfig } from "./gelu_erf";
 import { identityConfig } from "./identity";
 import { conv2DPointwiseConfig, fusedConv2DPointwiseConfig } from "./conv2d_pointwise";
 import { multiplyConfig } from "./multiply";
+import { depthwiseConv2dNativeConfig, fusedDepthwiseConv2DConfig } from "./depthwise_conv2d";
 import { forgetOriginal, recordedOriginals, rememberOriginal } from "./originals";
 import { attentionConfig, attentionGradConfig } from "./fused_attention";
 import { layerNormConfig, layerNormGradConfig } from "./layer_norm";
@@ -91,6 +92,14 @@ defineOverrides("wasm", [
   {
     config: fusedConv2DPointwiseConfig,
     replaces: "tfjs-backend-wasm FusedConv2D: 1×1 stride 1 as a GEMM with bias + ReLU/ReLU6 in its epilogue",
+  },
+  {
+    config: depthwiseConv2dNativeConfig,
+    replaces: "tfjs-backend-wasm DepthwiseConv2dNative (XNNPACK, one thread): multiplier 1 on the addon",
+  },
+  {
+    config: fusedDepthwiseConv2DConfig,
+    replaces: "tfjs-backend-wasm FusedDepthwiseConv2D: multiplier 1 with bias + ReLU/ReLU6 on the addon",
   },
   { config: conv2DBackpropFilterConfig, replaces: "nothing: missing on tfjs-backend-wasm" },
   { config: conv2DBackpropInputConfig, replaces: "tfjs-backend-wasm Conv2DBackpropInput: direct scalar loop" },

@@ -41,6 +41,11 @@ export interface NativeAddon {
   channelAffine(heap: Float32Array, ...args: number[]): void;
   /** (heap, dxAt, dyAt, yAt, len, cap6): the ReLU / ReLU6 gradient from the output (relu_grad.ts). */
   reluGrad(heap: Float32Array, ...args: number[]): void;
+  /**
+   * (heap, xAt, wAt, biasAt, outAt, n, inH, inW, C, kh, kw, strideH, strideW, padTop, padLeft, outH, outW, act):
+   * depthwise conv forward, NHWC, multiplier 1 (depthwise_conv2d.ts).
+   */
+  depthwiseConv(heap: Float32Array, ...args: number[]): void;
   /** Threads the pool uses from now on; returns the value set. */
   setThreads(n: number): number;
   /** splits: calls so far that ran on more than one thread. */

@@ -1,5 +1,6 @@
-// Node-API exports of the per-channel kernels (channel_avx2.c): BatchNorm's statistics and affine maps and the
-// ReLU/ReLU6 gradient, argument checks against the heap, then rows split over the pool. Offsets are in floats of
+// Node-API exports of the per-channel kernels (channel_avx2.c, depthwise_avx2.c): BatchNorm's statistics and affine
+// maps, the ReLU/ReLU6 gradient and the depthwise conv forward; argument checks against the heap, then rows split
+// over the pool. Offsets are in floats of
 // `heap`; −1 marks an absent optional operand; outputs must not overlap inputs.
 #include <stdlib.h>
 
@@ -149,6 +150,47 @@ napi_value relu_grad_js(napi_env env, napi_callback_info info) {
   relu_t j = {h + v[0], h + v[1], h + v[2], (long)len, (int)v[4]};
   if (!run_shared(relu_task, &j, len >= PARALLEL_MIN_ELEMENTS ? pool_threads() : 1)) {
     return throw_range(env, "peftlab_native.reluGrad: out of memory");
+  }
+  return NULL;
+}
+
+// ---- depthwiseConv ----
+
+static void depthwise_task(void *ctx, int tid, int nt, float *work) {
+  (void)work;
+  const depthwise_args_t *j = ctx;
+  const long rows = (long)j->n * j->out_h;
+  depthwise_rows(j, rows * tid / nt, rows * (tid + 1) / nt);
+}
+
+// depthwiseConv(heap, xAt, wAt, biasAt, outAt, n, inH, inW, C, kh, kw, strideH, strideW, padTop, padLeft, outH,
+// outW, act): depthwise conv forward, NHWC, multiplier 1, no dilation; biasAt −1: none; act 0, 1 ReLU, 2 ReLU6.
+napi_value depthwise_conv_js(napi_env env, napi_callback_info info) {
+  float *h;
+  long long n;
+  int64_t v[17];
+  if (!read_heap_call(env, info, "depthwiseConv", 17, 0, &h, &n, v, NULL)) return NULL;
+  for (int i = 4; i < 17; i++) {
+    if (v[i] < 0 || v[i] > 65536 * 16) return throw_range(env, "peftlab_native.depthwiseConv: a negative or huge size");
+  }
+  const long long b = v[4], ih = v[5], iw = v[6], c = v[7], kh = v[8], kw = v[9], oh = v[14], ow = v[15];
+  if (kh * kw > 25 || v[10] < 1 || v[11] < 1 || v[16] > 2 || v[12] >= kh || v[13] >= kw) {
+    return throw_range(env, "peftlab_native.depthwiseConv: filter over 5×5, stride < 1, padding ≥ the filter, or act not 0/1/2");
+  }
+  const long long xs = b * ih * iw * c, os = b * oh * ow * c;
+  if (!fits(v[0], xs, n, 0) || !fits(v[1], kh * kw * c, n, 0) || !fits(v[2], c, n, 1) || !fits(v[3], os, n, 0)) {
+    return throw_range(env, "peftlab_native.depthwiseConv: an operand reaches past the end of the heap");
+  }
+  if (clash(v[3], os, v[0], xs) || clash(v[3], os, v[1], kh * kw * c) || clash(v[3], os, v[2], c)) {
+    return throw_range(env, "peftlab_native.depthwiseConv: out overlaps an input");
+  }
+  if (os == 0) return NULL;
+  if (!cpu_ok()) return throw_range(env, "peftlab_native.depthwiseConv: this CPU lacks AVX2 + FMA");
+  depthwise_args_t j = {h + v[0], h + v[1], v[2] >= 0 ? h + v[2] : NULL, h + v[3], (int)b, (int)ih, (int)iw, (int)c,
+                        (int)kh, (int)kw, (int)v[10], (int)v[11], (int)v[12], (int)v[13], (int)oh, (int)ow, (int)v[16]};
+  const double flops = 2.0 * (double)os * (double)(kh * kw);
+  if (!run_shared(depthwise_task, &j, flops >= PARALLEL_MIN_FLOPS / 4 ? pool_threads() : 1)) {
+    return throw_range(env, "peftlab_native.depthwiseConv: out of memory");
   }
   return NULL;
 }

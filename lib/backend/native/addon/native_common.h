@@ -47,8 +47,9 @@ napi_value layer_norm_js(napi_env env, napi_callback_info info);
 napi_value layer_norm_grad_js(napi_env env, napi_callback_info info);
 napi_value attention_js(napi_env env, napi_callback_info info);
 napi_value attention_grad_js(napi_env env, napi_callback_info info);
-// Exports defined in channel_glue.c (BatchNorm statistics and affine maps, ReLU/ReLU6 gradient).
+// Exports defined in channel_glue.c (BatchNorm statistics and affine maps, ReLU/ReLU6 gradient, depthwise conv).
 napi_value channel_sums_js(napi_env env, napi_callback_info info);
 napi_value channel_affine_js(napi_env env, napi_callback_info info);
 napi_value relu_grad_js(napi_env env, napi_callback_info info);
+napi_value depthwise_conv_js(napi_env env, napi_callback_info info);
 #endif

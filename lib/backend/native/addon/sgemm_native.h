@@ -47,6 +47,16 @@ void channel_affine_rows(float *out, const float *a, const float *p, const float
                          const float *r, long r0, long r1, int C);
 void relu_grad_native(float *dx, const float *dy, const float *y, long len, int cap6);
 
+// Depthwise conv forward, NHWC, channel multiplier 1, no dilation (depthwise_avx2.c): for output rows
+// [r0, r1) of the n·out_h rows, out[n, oh, ow, c] = act(bias[c] + Σ x[n, oh·sh − pt + i, ow·sw − pl + j, c]·w[i, j, c])
+// over the taps inside the input. kh·kw ≤ 25.
+typedef struct {
+  const float *x, *w, *bias; // x [n, in_h, in_w, c], w [kh, kw, c], bias [c] or NULL
+  float *out;                // [n, out_h, out_w, c]
+  int n, in_h, in_w, c, kh, kw, stride_h, stride_w, pad_top, pad_left, out_h, out_w, act;
+} depthwise_args_t;
+void depthwise_rows(const depthwise_args_t *a, long r0, long r1);
+
 // Multi-head self-attention on a fused qkv (attention_avx2.c). One slice s = b·heads + h is one (image, head):
 // q, k, v are [t, dh] views of qkv [b, t, 3·heads·dh] (timm's q | k | v blocks) and the output a view of
 // out [b, t, heads·dh]. P = softmax(scale·q·kᵀ) is [t, t].

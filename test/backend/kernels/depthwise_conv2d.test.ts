@@ -1,0 +1,180 @@
+/**
+ * The wasm DepthwiseConv2dNative / FusedDepthwiseConv2D override (lib/backend/kernels/depthwise_conv2d.ts): the
+ * native kernel for multiplier 1, no dilation; everything else on tfjs-backend-wasm's own kernel. Both against tfjs's
+ * cpu kernels, with the addon in use and with it off.
+ */
+import { strict as assert } from "node:assert";
+import * as tf from "@tensorflow/tfjs";
+import { nativeDepthwise } from "../../../lib/backend/kernels/depthwise_conv2d";
+import { nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
+import { describeBackends } from "../../helpers/backends";
+import { assertClose, onCpu, randArray, sizeOf } from "./reference";
+
+type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
+interface Case {
+  name: string;
+  x: number[];
+  f: number[];
+  s: number;
+  pad: Pad;
+  dil?: number;
+  bias: boolean;
+  act: "linear" | "relu" | "relu6";
+  native: boolean;
+}
+
+const CASES: Case[] = [
+  {
+    name: "3×3 s1 same, 48 ch (MobileNetV2)",
+    x: [2, 14, 14, 48],
+    f: [3, 3, 48, 1],
+    s: 1,
+    pad: "same",
+    bias: true,
+    act: "relu6",
+    native: true,
+  },
+  {
+    name: "3×3 s2 same, odd sizes, 21 ch (tail lanes)",
+    x: [2, 11, 8, 21],
+    f: [3, 3, 21, 1],
+    s: 2,
+    pad: "same",
+    bias: true,
+    act: "relu",
+    native: true,
+  },
+  {
+    name: "3×3 s1 valid, 3 ch, no bias",
+    x: [1, 9, 10, 3],
+    f: [3, 3, 3, 1],
+    s: 1,
+    pad: "valid",
+    bias: false,
+    act: "linear",
+    native: true,
+  },
+  {
+    name: "5×5 s2 same, 16 ch",
+    x: [2, 12, 13, 16],
+    f: [5, 5, 16, 1],
+    s: 2,
+    pad: "same",
+    bias: true,
+    act: "linear",
+    native: true,
+  },
+  {
+    name: "explicit asymmetric pad",
+    x: [1, 7, 9, 8],
+    f: [3, 3, 8, 1],
+    s: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 2],
+      [0, 0],
+    ],
+    bias: false,
+    act: "relu6",
+    native: true,
+  },
+  {
+    name: "input narrower than the filter (no interior)",
+    x: [2, 2, 2, 8],
+    f: [3, 3, 8, 1],
+    s: 1,
+    pad: "same",
+    bias: true,
+    act: "relu",
+    native: true,
+  },
+  {
+    name: "1×7 filter, wide rows",
+    x: [1, 4, 40, 9],
+    f: [1, 7, 9, 1],
+    s: 1,
+    pad: "same",
+    bias: false,
+    act: "linear",
+    native: true,
+  },
+  {
+    name: "multiplier 2: tfjs's kernel",
+    x: [1, 7, 7, 4],
+    f: [3, 3, 4, 2],
+    s: 1,
+    pad: "same",
+    bias: false,
+    act: "linear",
+    native: false,
+  },
+  {
+    name: "dilation 2: tfjs's kernel",
+    x: [1, 9, 9, 8],
+    f: [3, 3, 8, 1],
+    s: 1,
+    pad: "same",
+    dil: 2,
+    bias: false,
+    act: "linear",
+    native: false,
+  },
+];
+
+function run(c: Case, fused: boolean): { values: Float32Array; shape: number[] } {
+  const y = tf.tidy(() => {
+    const x = tf.tensor(randArray(sizeOf(c.x), 1), c.x) as tf.Tensor4D;
+    const f = tf.tensor(randArray(sizeOf(c.f), 2), c.f) as tf.Tensor4D;
+    const pad = c.pad as "same";
+    if (!fused) return tf.depthwiseConv2d(x, f, c.s, pad, "NHWC", c.dil ?? 1);
+    const bias = c.bias ? tf.tensor1d(randArray(c.f[2] * c.f[3], 3)) : undefined;
+    const dilations = c.dil ?? 1;
+    return tf.fused.depthwiseConv2d({ x, filter: f, strides: c.s, pad, dilations, bias, activation: c.act });
+  });
+  const out = { values: y.dataSync() as Float32Array, shape: y.shape };
+  y.dispose();
+  return out;
+}
+
+function cases(): void {
+  for (const c of CASES) {
+    for (const fused of [false, true]) {
+      if (!fused && (c.bias || c.act !== "linear")) continue;
+      it(`${fused ? "FusedDepthwiseConv2D" : "DepthwiseConv2dNative"} ${c.name} matches the cpu kernel`, async () => {
+        const got = run(c, fused);
+        const want = await onCpu(() => run(c, fused));
+        assert.deepEqual(got.shape, want.shape);
+        assertClose(got.values, want.values, c.name, 1e-5);
+      });
+    }
+  }
+}
+
+describeBackends("depthwise conv override", (backend) => {
+  it("takes exactly the multiplier-1, undilated NHWC cases", () => {
+    for (const c of CASES) {
+      const t = (shape: number[]) => ({ dataId: {}, shape, dtype: "float32" as const });
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dilations: c.dil ?? 1, activation: c.act };
+      assert.equal(nativeDepthwise({ inputs: { x: t(c.x), filter: t(c.f) }, backend: null, attrs }), c.native, c.name);
+    }
+  });
+  if (backend !== "wasm") return; // the override exists on wasm only
+  cases();
+  it("ReLU keeps NaN, as torch does", () => {
+    const x = tf.tensor4d([NaN, 1, 2, 3, 4, 5, 6, 7, 8], [1, 3, 3, 1]);
+    const f = tf.ones([3, 3, 1, 1]) as tf.Tensor4D;
+    const y = tf.fused.depthwiseConv2d({ x, filter: f, strides: 1, pad: "same", activation: "relu" });
+    const v = y.dataSync();
+    assert.ok(Number.isNaN(v[0]) && Number.isNaN(v[4]), `[${Array.from(v)}]`);
+    assert.equal(v[8], 4 + 5 + 7 + 8);
+    tf.dispose([x, f, y]);
+  });
+  if (nativeStatus().addon) {
+    describe("on tfjs-wasm's own kernel (PEFTLAB_NATIVE=0)", () => {
+      before(() => assert.equal(useNativeKernels(false), false));
+      after(() => assert.equal(useNativeKernels(true), true));
+      cases();
+    });
+  }
+});
