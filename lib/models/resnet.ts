@@ -4,7 +4,7 @@
  * (torchvision's "v1.5"). Any number of stages, widths and depths, so resnet18/34/50 and small test models alike.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Activation, BatchNorm2d, Conv2d, MaxPool2d, Sequential } from "../nn/layers";
+import { Activation, BatchNorm2d, Conv2d, MaxPool2d, runChain, Sequential } from "../nn/layers";
 import { Module } from "../nn/module";
 import { SeedSequence } from "../nn/init";
 import { checkIntList, checkPositiveInt, CnnClassifier, initTorchvision, makeHead } from "./cnn_common";
@@ -91,8 +91,9 @@ export class BasicBlock extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const c = (n: string) => this.getSubmodule(n);
-      let y = c("relu").apply(c("bn1").apply(c("conv1").apply(x))); // [B, H/s, W/s, planes]
-      y = c("bn2").apply(c("conv2").apply(y));
+      // runChain folds conv → BN → ReLU into one fused conv at inference.
+      let y = runChain([c("conv1"), c("bn1"), c("relu")], x); // [B, H/s, W/s, planes]
+      y = runChain([c("conv2"), c("bn2")], y); // [B, H/s, W/s, planes]
       const identity = this.downsample ? c("downsample").apply(x) : x;
       return tf.relu(tf.add(y, identity));
     });
@@ -126,9 +127,10 @@ export class Bottleneck extends Module {
     return tf.tidy(() => {
       const c = (n: string) => this.getSubmodule(n);
       const relu = c("relu");
-      let y = relu.apply(c("bn1").apply(c("conv1").apply(x))); // [B, H, W, width]
-      y = relu.apply(c("bn2").apply(c("conv2").apply(y))); // [B, H/s, W/s, width]
-      y = c("bn3").apply(c("conv3").apply(y)); // [B, H/s, W/s, 4·planes]
+      // runChain folds conv → BN [→ ReLU] into one fused conv at inference.
+      let y = runChain([c("conv1"), c("bn1"), relu], x); // [B, H, W, width]
+      y = runChain([c("conv2"), c("bn2"), relu], y); // [B, H/s, W/s, width]
+      y = runChain([c("conv3"), c("bn3")], y); // [B, H/s, W/s, 4·planes]
       const identity = this.downsample ? c("downsample").apply(x) : x;
       return tf.relu(tf.add(y, identity));
     });
@@ -176,7 +178,7 @@ export class ResNet extends CnnClassifier {
     this.checkInput(x, this.inChans);
     return tf.tidy(() => {
       const c = (n: string) => this.getSubmodule(n);
-      let y = c("maxpool").apply(c("relu").apply(c("bn1").apply(c("conv1").apply(x)))); // [B, H/4, W/4, widths[0]]
+      let y = c("maxpool").apply(runChain([c("conv1"), c("bn1"), c("relu")], x)); // [B, H/4, W/4, widths[0]]
       for (let i = 1; i <= this.numStages; i++) y = c(`layer${i}`).apply(y);
       return tf.mean(y, [1, 2]); // [B, numFeatures]
     });

@@ -377,23 +377,32 @@ export class Sequential extends Module {
     return this;
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const mods = [...this.children()].map(([, m]) => m);
-      let y = x;
-      for (let i = 0; i < mods.length; i++) {
-        // Inference: conv → BN (eval) [→ ReLU/ReLU6] runs as one fused conv (lib/nn/conv_bn_fold.ts).
-        const [conv, bn, act] = [mods[i], mods[i + 1], mods[i + 2]];
-        if (conv instanceof Conv2d && bn instanceof BatchNorm2d && plainApply(conv, bn) && canFold(conv, bn, y)) {
-          const fusedAct = act instanceof Activation && plainApply(act) ? foldable(act) : null;
-          y = foldedConvBn(conv, bn, fusedAct ?? "linear", y);
-          i += fusedAct ? 2 : 1;
-          continue;
-        }
-        y = mods[i].apply(y);
-      }
-      return y;
-    });
+    return runChain(
+      [...this.children()].map(([, m]) => m),
+      x,
+    );
   }
+}
+
+/**
+ * Applies `mods` in order. At inference, conv → BN (eval) [→ ReLU/ReLU6] runs as one fused conv
+ * (lib/nn/conv_bn_fold.ts); models that call their layers by hand (ResNet's blocks) use it for the same folding.
+ */
+export function runChain(mods: Module[], x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    let y = x;
+    for (let i = 0; i < mods.length; i++) {
+      const [conv, bn, act] = [mods[i], mods[i + 1], mods[i + 2]];
+      if (conv instanceof Conv2d && bn instanceof BatchNorm2d && plainApply(conv, bn) && canFold(conv, bn, y)) {
+        const fusedAct = act instanceof Activation && plainApply(act) ? foldable(act) : null;
+        y = foldedConvBn(conv, bn, fusedAct ?? "linear", y);
+        i += fusedAct ? 2 : 1;
+        continue;
+      }
+      y = mods[i].apply(y);
+    }
+    return y;
+  });
 }
 
 /** Whether none of `mods` has its apply wrapped (a wrapper must see its module's own input and output). */

@@ -5,6 +5,7 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { SamePadConv2d } from "../../lib/models/mobilenetv2";
+import { ResNet } from "../../lib/models/resnet";
 import { Activation, BatchNorm2d, Conv2d, Sequential } from "../../lib/nn/layers";
 import type { Module } from "../../lib/nn/module";
 import { describeBackends } from "../helpers/backends";
@@ -142,6 +143,39 @@ describeBackends("conv → BatchNorm folding at inference", () => {
       assert.ok(counts.has("Conv2D") || counts.has("Conv2DBackpropInput"), `kernels: ${[...counts.keys()]}`);
       tf.dispose([x, y as tf.Tensor]);
       seq.dispose();
+    });
+  }
+
+  for (const block of ["basic", "bottleneck"] as const) {
+    it(`a small ResNet (${block} blocks) in eval folds its conv → BN → ReLU chains and keeps its logits`, async () => {
+      const model = new ResNet({ block, layers: [1, 1], widths: [8, 16], numClasses: 5, seed: 3 });
+      const bns = model
+        .namedModules()
+        .map(([, m]) => m)
+        .filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+      bns.forEach((bn, i) => {
+        const n = bn.numFeatures;
+        bn.runningMean.assign(tf.randomNormal([n], 0, 0.5, "float32", 20 + i));
+        bn.runningVar.assign(tf.randomUniform([n], 0.5, 2, "float32", 40 + i));
+      });
+      model.eval();
+      const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 9);
+      let folded: tf.Tensor | undefined;
+      const counts = await kernelCounts(() => {
+        folded = model.forward(x);
+      });
+      // Every conv is folded: no separate BatchNorm affine, and as many fused convs as BNs.
+      assert.equal(counts.get("FusedConv2D"), bns.length, `kernels: ${[...counts.entries()]}`);
+      assert.ok(!counts.has("PeftlabChannelAffine") && !counts.has("Conv2D"), `kernels: ${[...counts.keys()]}`);
+      // Reference: the same model with folding off (a wrapped apply on every BN keeps the layers apart).
+      bns.forEach((bn) => (bn.apply = (t: tf.Tensor) => bn.forward(t)));
+      const plain = model.forward(x);
+      const f = folded as tf.Tensor;
+      const diff = tf.max(tf.abs(tf.sub(f, plain))).dataSync()[0];
+      const scale = Math.max(1, tf.max(tf.abs(plain)).dataSync()[0]);
+      assert.ok(diff <= 2e-5 * scale, `max |Δ| ${diff} (scale ${scale})`);
+      tf.dispose([x, f, plain]);
+      model.dispose();
     });
   }
 });
