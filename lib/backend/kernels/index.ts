@@ -20,7 +20,7 @@ import { channelSumsConfig } from "./channel_sums";
 import { fusedMatMulConfig } from "./fused_mat_mul";
 import { geluErfConfig, geluErfCpuConfig } from "./gelu_erf";
 import { identityConfig } from "./identity";
-import { conv2DPointwiseConfig, fusedConv2DPointwiseConfig } from "./conv2d_pointwise";
+import { conv2DForwardConfig, fusedConv2DForwardConfig } from "./conv2d_forward";
 import { multiplyConfig } from "./multiply";
 import { depthwiseConv2dNativeConfig, fusedDepthwiseConv2DConfig } from "./depthwise_conv2d";
 import { forgetOriginal, recordedOriginals, rememberOriginal } from "./originals";
@@ -88,10 +88,11 @@ export function removeKernelOverrides(backendName: string): boolean {
 defineOverrides("wasm", [
   { config: batchMatMulConfig, replaces: "tfjs-backend-wasm BatchMatMul: scalar loop unless 2D untransposed" },
   { config: fusedMatMulConfig, replaces: "tfjs-backend-wasm _FusedMatMul: scalar loop unless 2D untransposed" },
-  { config: conv2DPointwiseConfig, replaces: "tfjs-backend-wasm Conv2D (XNNPACK, one thread): 1×1 stride 1 as a GEMM" },
+  { config: conv2DForwardConfig, replaces: "tfjs-backend-wasm Conv2D (XNNPACK, one thread): 1×1 or im2col GEMM" },
   {
-    config: fusedConv2DPointwiseConfig,
-    replaces: "tfjs-backend-wasm FusedConv2D: 1×1 stride 1 as a GEMM with bias + ReLU/ReLU6 in its epilogue",
+    config: fusedConv2DForwardConfig,
+    replaces:
+      "tfjs-backend-wasm FusedConv2D: GEMM with bias + ReLU/ReLU6 in its epilogue (1×1, or im2col on the addon)",
   },
   {
     config: depthwiseConv2dNativeConfig,

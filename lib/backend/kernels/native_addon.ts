@@ -46,6 +46,11 @@ export interface NativeAddon {
    * depthwise conv forward, NHWC, multiplier 1 (depthwise_conv2d.ts).
    */
   depthwiseConv(heap: Float32Array, ...args: number[]): void;
+  /**
+   * (heap, xAt, wAt, biasAt, outAt, n, inH, inW, C, kh, kw, strideH, strideW, dilH, dilW, padTop, padLeft, outH, outW,
+   * CO, act): NHWC conv forward, groups 1, as im2col + GEMM (conv2d_forward.ts).
+   */
+  conv2d(heap: Float32Array, ...args: number[]): void;
   /** Threads the pool uses from now on; returns the value set. */
   setThreads(n: number): number;
   /** splits: calls so far that ran on more than one thread. */

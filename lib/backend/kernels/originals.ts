@@ -1,6 +1,6 @@
 /**
  * tfjs's own kernels that peftlab's overrides replaced, kept so an override can hand the cases it does not speed
- * up back to the kernel it replaced (conv2d_pointwise.ts). index.ts's applyKernelOverrides records them.
+ * up back to the kernel it replaced (conv2d_forward.ts, depthwise_conv2d.ts, multiply.ts). index.ts's applyKernelOverrides records them.
  */
 import type * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";

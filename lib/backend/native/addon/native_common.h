@@ -52,4 +52,6 @@ napi_value channel_sums_js(napi_env env, napi_callback_info info);
 napi_value channel_affine_js(napi_env env, napi_callback_info info);
 napi_value relu_grad_js(napi_env env, napi_callback_info info);
 napi_value depthwise_conv_js(napi_env env, napi_callback_info info);
+// Defined in conv_glue.c (general conv forward as im2col + GEMM).
+napi_value conv2d_js(napi_env env, napi_callback_info info);
 #endif

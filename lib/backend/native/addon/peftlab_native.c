@@ -1,6 +1,7 @@
 // peftlab_native: an optional Node-API addon with peftlab's AVX2 + FMA kernels: GEMM, GELU and the elementwise
 // product (exported here), LayerNorm and multi-head attention (transformer_glue.c), BatchNorm's per-channel maps,
-// the ReLU gradient and the depthwise conv (channel_glue.c), on a small thread pool (native_pool.c).
+// the ReLU gradient and the depthwise conv (channel_glue.c), the general conv (conv_glue.c), on a small thread pool
+// (native_pool.c).
 //
 // It computes in place on memory JavaScript already owns: the wasm backend's heap (a Float32Array over its
 // WebAssembly.Memory), so a tfjs tensor is read and written with no copy. Every index a call would touch is
@@ -242,6 +243,7 @@ NAPI_MODULE_INIT() {
       {"channelAffine", NULL, channel_affine_js, NULL, NULL, NULL, napi_default, NULL},
       {"reluGrad", NULL, relu_grad_js, NULL, NULL, NULL, napi_default, NULL},
       {"depthwiseConv", NULL, depthwise_conv_js, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2d", NULL, conv2d_js, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads_js, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
   };

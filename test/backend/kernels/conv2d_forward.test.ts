@@ -1,11 +1,11 @@
 /**
- * The wasm Conv2D / FusedConv2D override (lib/backend/kernels/conv2d_pointwise.ts): 1×1 stride-1 convs as a GEMM,
- * everything else handed back to tfjs-backend-wasm's own kernel. Both are checked against tfjs's cpu kernels, on the
- * native addon's GEMM and on the wasm GEMM.
+ * The wasm Conv2D / FusedConv2D override (lib/backend/kernels/conv2d_forward.ts): 1×1 stride-1 convs as one GEMM,
+ * other convs as im2col + GEMM on the native addon, the rest on tfjs-backend-wasm's own kernel. All against tfjs's
+ * cpu kernels, with the addon in use and with it off (the 1×1 GEMM then runs on the wasm GEMM, the rest on XNNPACK).
  */
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
-import { isPointwise } from "../../../lib/backend/kernels/conv2d_pointwise";
+import { isPointwise, nativeConv } from "../../../lib/backend/kernels/conv2d_forward";
 import { nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
 import { describeBackends } from "../../helpers/backends";
 import { assertClose, onCpu, randArray, sizeOf } from "./reference";
@@ -21,8 +21,11 @@ interface Case {
   bias: number;
   act: string;
   prelu?: number;
-  /** Whether the override computes it as a GEMM (else tfjs-wasm's own kernel runs). */
+  /** Whether the override computes it as one plain GEMM (1×1, stride 1, unpadded). */
   gemm: boolean;
+  /** Whether tfjs-wasm's own kernel runs even while the native addon is in use. */
+  tfjs?: boolean;
+  dil?: number;
 }
 
 const CASES: Case[] = [
@@ -94,7 +97,7 @@ const CASES: Case[] = [
     gemm: true,
   },
   {
-    name: "1×1 stride 2: tfjs's kernel",
+    name: "1×1 stride 2: im2col on the addon",
     x: [2, 7, 7, 4],
     f: [1, 1, 4, 6],
     s: 2,
@@ -104,7 +107,7 @@ const CASES: Case[] = [
     gemm: false,
   },
   {
-    name: "1×1, explicit pad 1: tfjs's kernel",
+    name: "1×1, explicit pad 1: im2col on the addon",
     x: [1, 4, 4, 3],
     f: [1, 1, 3, 2],
     s: 1,
@@ -119,7 +122,7 @@ const CASES: Case[] = [
     gemm: false,
   },
   {
-    name: "3×3 stem, stride 2: tfjs's kernel",
+    name: "3×3 stem, stride 2: im2col on the addon",
     x: [2, 16, 16, 3],
     f: [3, 3, 3, 8],
     s: 2,
@@ -127,6 +130,59 @@ const CASES: Case[] = [
     bias: 8,
     act: "relu6",
     gemm: false,
+  },
+  {
+    name: "3×3 s1 same, 64 → 64 ch, 1568 rows (im2col chunks split across threads)",
+    x: [2, 28, 28, 64],
+    f: [3, 3, 64, 64],
+    s: 1,
+    pad: "same",
+    bias: 64,
+    act: "relu",
+    gemm: false,
+  },
+  {
+    name: "7×7 s2 same, ResNet stem",
+    x: [1, 30, 30, 3],
+    f: [7, 7, 3, 16],
+    s: 2,
+    pad: "same",
+    bias: 0,
+    act: "linear",
+    gemm: false,
+  },
+  {
+    name: "3×3 dilation 2",
+    x: [2, 11, 11, 5],
+    f: [3, 3, 5, 7],
+    s: 1,
+    pad: "same",
+    dil: 2,
+    bias: 7,
+    act: "relu6",
+    gemm: false,
+  },
+  {
+    name: "5×3 valid, odd sizes",
+    x: [3, 9, 8, 6],
+    f: [5, 3, 6, 10],
+    s: 1,
+    pad: "valid",
+    bias: 10,
+    act: "linear",
+    gemm: false,
+  },
+  {
+    name: "3×3 + PReLU: tfjs's kernel",
+    x: [1, 6, 6, 4],
+    f: [3, 3, 4, 5],
+    s: 1,
+    pad: "same",
+    bias: 5,
+    act: "prelu",
+    prelu: 5,
+    gemm: false,
+    tfjs: true,
   },
 ];
 
@@ -136,11 +192,12 @@ function run(c: Case, fused: boolean): { values: Float32Array; shape: number[] }
     const x = tf.tensor(randArray(sizeOf(c.x), 1), c.x) as tf.Tensor4D;
     const f = tf.tensor(randArray(sizeOf(c.f), 2), c.f) as tf.Tensor4D;
     const pad = c.pad as "same";
-    if (!fused) return tf.conv2d(x, f, c.s, pad);
+    if (!fused) return tf.conv2d(x, f, c.s, pad, "NHWC", c.dil ?? 1);
     const bias = c.bias ? tf.tensor1d(randArray(c.bias, 3)) : undefined;
     const preluActivationWeights = c.prelu ? tf.tensor1d(randArray(c.prelu, 4)) : undefined;
     const activation = c.act as "relu";
-    return tf.fused.conv2d({ x, filter: f, strides: c.s, pad, bias, activation, preluActivationWeights });
+    const dilations = c.dil ?? 1;
+    return tf.fused.conv2d({ x, filter: f, strides: c.s, pad, dilations, bias, activation, preluActivationWeights });
   });
   const out = { values: y.dataSync() as Float32Array, shape: y.shape };
   y.dispose();
@@ -161,15 +218,16 @@ function cases(): void {
   }
 }
 
-describeBackends("1×1 Conv2D / FusedConv2D override", (backend) => {
-  it("takes exactly the 1×1, stride-1, unpadded cases", () => {
+describeBackends("Conv2D / FusedConv2D override", (backend) => {
+  it("takes the 1×1, stride-1, unpadded cases as one GEMM and the rest with ReLU/ReLU6 as im2col + GEMM", () => {
     for (const c of CASES) {
       const inputs = {
         x: { dataId: {}, shape: c.x, dtype: "float32" as const },
         filter: { dataId: {}, shape: c.f, dtype: "float32" as const },
       };
-      const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dilations: 1, activation: c.act };
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: "NHWC", dilations: c.dil ?? 1, activation: c.act };
       assert.equal(isPointwise({ inputs, backend: null, attrs }), c.gemm, c.name);
+      if (!c.gemm) assert.equal(nativeConv({ inputs, backend: null, attrs }), !c.tfjs, c.name);
     }
   });
   // The override exists on wasm only; on cpu these would compare tfjs's cpu kernel with itself.
