@@ -3,7 +3,9 @@
  * Kernel overrides are installed as initBackend would.
  */
 import * as tf from "@tensorflow/tfjs";
+import { strict as assert } from "node:assert";
 import { initBackend, type BackendName } from "../../lib/backend";
+import { nativeStatus, useNativeKernels } from "../../lib/backend/kernels/native_addon";
 
 export const TEST_BACKENDS: BackendName[] = (process.env.PEFTLAB_TEST_BACKENDS ?? "cpu,wasm")
   .split(",")
@@ -30,4 +32,17 @@ export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | Arra
   let m = 0;
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
   return m;
+}
+
+/**
+ * Where the native addon is built and `backend` is wasm: a describe block `title` that runs `cases` again with the
+ * addon turned off (what PEFTLAB_NATIVE=0 runs), so both engines are tested. Elsewhere it adds nothing.
+ */
+export function alsoWithoutNative(backend: BackendName, title: string, cases: () => void): void {
+  if (backend !== "wasm" || !nativeStatus().addon) return;
+  describe(`${title} (PEFTLAB_NATIVE=0)`, () => {
+    before(() => assert.equal(useNativeKernels(false), false));
+    after(() => assert.equal(useNativeKernels(true), true));
+    cases();
+  });
 }

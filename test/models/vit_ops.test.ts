@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { scaledDotProductAttention } from "../../lib/backend/attention";
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, nativeKernelReady } from "../../lib/backend/kernels";
-import { nativeStatus, useNativeKernels } from "../../lib/backend/kernels/native_addon";
+import { nativeStatus } from "../../lib/backend/kernels/native_addon";
 import { createVit } from "../../lib/models/vit";
 import type { Block } from "../../lib/models/vit_blocks";
 import { attentionQkvOp } from "../../lib/models/vit_attention_op";
@@ -10,7 +10,7 @@ import { LayerNorm, Linear } from "../../lib/nn/layers";
 import type { Module } from "../../lib/nn/module";
 import { getPeftModel } from "../../lib/peft/lora";
 import { LoraLayer } from "../../lib/peft/lora/layer";
-import { describeBackends } from "../helpers/backends";
+import { alsoWithoutNative, describeBackends } from "../helpers/backends";
 import { compareWithReference, kernelCounts, randVar, tapeOf } from "../helpers/grad_check";
 
 /** timm's attention core with elementary ops: qkv [B, T, 3D] → split → heads → SDPA → merge, [B, T, D]. */
@@ -116,14 +116,10 @@ describeBackends("ViT lean ops", (backend) => {
     });
   }
   attentionCases();
-  if (native) {
-    describe("on composed tfjs ops (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeKernels(false), false));
-      after(() => assert.equal(useNativeKernels(true), true));
-      it("the native kernels are not used", () => assert.equal(nativeKernelReady(ATTENTION_KERNEL), false));
-      attentionCases();
-    });
-  }
+  alsoWithoutNative(backend, "on composed tfjs ops", () => {
+    it("the native kernels are not used", () => assert.equal(nativeKernelReady(ATTENTION_KERNEL), false));
+    attentionCases();
+  });
 
   const blockCases = [
     { name: "LoRA(qkv), frozen base", lora: true },

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, nativeKernelReady } from "../../lib/backend/kernels";
-import { nativeStatus, useNativeKernels } from "../../lib/backend/kernels/native_addon";
+import { nativeStatus } from "../../lib/backend/kernels/native_addon";
 import { LayerNorm } from "../../lib/nn/layers";
 import { layerNormOp } from "../../lib/nn/layer_norm_op";
-import { describeBackends } from "../helpers/backends";
+import { alsoWithoutNative, describeBackends } from "../helpers/backends";
 import { compareWithReference, kernelCounts, randVar, tapeOf } from "../helpers/grad_check";
 
 /** LayerNorm written with elementary ops (autodiff gradients): the reference for the one-op version. */
@@ -41,14 +41,10 @@ describeBackends("layerNormOp", (backend) => {
   });
   lnCases();
   // Where the native addon computes LayerNorm, the same cases again on the composed ops.
-  if (backend === "wasm" && nativeStatus().addon) {
-    describe("on composed tfjs ops (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeKernels(false), false));
-      after(() => assert.equal(useNativeKernels(true), true));
-      it("the native kernel is not used", () => assert.equal(nativeKernelReady(LAYER_NORM_KERNEL), false));
-      lnCases();
-    });
-  }
+  alsoWithoutNative(backend, "on composed tfjs ops", () => {
+    it("the native kernel is not used", () => assert.equal(nativeKernelReady(LAYER_NORM_KERNEL), false));
+    lnCases();
+  });
 });
 
 function lnCases(): void {

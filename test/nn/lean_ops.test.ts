@@ -1,9 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { CHANNEL_AFFINE_KERNEL, CHANNEL_SUMS_KERNEL, RELU_GRAD_KERNEL } from "../../lib/backend/kernels";
-import { nativeStatus, useNativeKernels } from "../../lib/backend/kernels/native_addon";
 import { Activation, BatchNorm2d } from "../../lib/nn/layers";
-import { describeBackends, maxAbsDiff } from "../helpers/backends";
+import { alsoWithoutNative, describeBackends, maxAbsDiff } from "../helpers/backends";
 
 /** BatchNorm written with elementary ops (autodiff gradients): the reference for the one-op version. */
 function referenceBn(bn: BatchNorm2d, x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
@@ -101,13 +100,9 @@ describeBackends("BatchNorm2d and ReLU6 as single recorded ops", (backend) => {
 
   bnCases();
   // Where the native addon runs these kernels (AVX2, all cores), the same cases again on the wasm SIMD build.
-  if (backend === "wasm" && nativeStatus().addon) {
-    describe("on the wasm SIMD kernels (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeKernels(false), false));
-      after(() => assert.equal(useNativeKernels(true), true));
-      bnCases();
-    });
-  }
+  alsoWithoutNative(backend, "on the wasm SIMD kernels", () => {
+    bnCases();
+  });
 
   it("a training BatchNorm → ReLU6 keeps one full-size tensor on the tape (the elementary ops kept five)", () => {
     const bn = new BatchNorm2d(6);

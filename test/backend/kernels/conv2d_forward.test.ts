@@ -6,8 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { isPointwise, nativeConv } from "../../../lib/backend/kernels/conv2d_forward";
-import { nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
-import { describeBackends } from "../../helpers/backends";
+import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
 import { assertClose, onCpu, randArray, sizeOf } from "./reference";
 
 type Pad = "same" | "valid" | number[][];
@@ -233,11 +232,7 @@ describeBackends("Conv2D / FusedConv2D override", (backend) => {
   // The override exists on wasm only; on cpu these would compare tfjs's cpu kernel with itself.
   if (backend !== "wasm") return;
   cases();
-  if (nativeStatus().addon) {
-    describe("on the wasm GEMM (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeKernels(false), false));
-      after(() => assert.equal(useNativeKernels(true), true));
-      cases();
-    });
-  }
+  alsoWithoutNative(backend, "on the wasm GEMM", () => {
+    cases();
+  });
 });

@@ -6,8 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { nativeDepthwise } from "../../../lib/backend/kernels/depthwise_conv2d";
-import { nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
-import { describeBackends } from "../../helpers/backends";
+import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
 import { assertClose, onCpu, randArray, sizeOf } from "./reference";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -170,11 +169,7 @@ describeBackends("depthwise conv override", (backend) => {
     assert.equal(v[8], 4 + 5 + 7 + 8);
     tf.dispose([x, f, y]);
   });
-  if (nativeStatus().addon) {
-    describe("on tfjs-wasm's own kernel (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeKernels(false), false));
-      after(() => assert.equal(useNativeKernels(true), true));
-      cases();
-    });
-  }
+  alsoWithoutNative(backend, "on tfjs-wasm's own kernel", () => {
+    cases();
+  });
 });

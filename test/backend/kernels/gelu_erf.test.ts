@@ -1,9 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { GELU_ERF_KERNEL } from "../../../lib/backend/kernels";
-import { nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
 import { geluErfComposed, geluErfForward } from "../../../lib/nn/gelu_op";
-import { describeBackends } from "../../helpers/backends";
+import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
 import { randArray } from "./reference";
 
 /** erf in float64: Maclaurin series for |z| < 3, the asymptotic erfc series beyond (abs error < 1e-8 on both). */
@@ -45,13 +44,9 @@ describeBackends("PeftlabGeluErf kernel", (backend) => {
   });
   geluCases();
   // Where the native addon computes GELU (AVX2), the same cases again on the wasm SIMD kernel.
-  if (backend === "wasm" && nativeStatus().addon) {
-    describe("on peftlab's wasm SIMD kernel (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeKernels(false), false));
-      after(() => assert.equal(useNativeKernels(true), true));
-      geluCases();
-    });
-  }
+  alsoWithoutNative(backend, "on peftlab's wasm SIMD kernel", () => {
+    geluCases();
+  });
 });
 
 function geluCases(): void {

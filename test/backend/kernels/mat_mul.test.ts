@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
-import { describeBackends } from "../../helpers/backends";
+import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
 import { applyKernelOverrides, removeKernelOverrides } from "../../../lib/backend/kernels";
-import { gemmEngine, nativeStatus, useNativeKernels } from "../../../lib/backend/kernels/native_addon";
+import { gemmEngine, nativeStatus } from "../../../lib/backend/kernels/native_addon";
 import { assertClose, naiveMatMul, onCpu, randArray, sizeOf } from "./reference";
 
 type MMCase = [name: string, a: number[], b: number[], ta: boolean, tb: boolean];
@@ -52,13 +52,9 @@ describeBackends("matMul kernels (BatchMatMul)", (backend) => {
   });
   matMulCases(backend);
   // Where the native addon is in use, the same cases again on peftlab's wasm GEMM (what PEFTLAB_NATIVE=0 runs).
-  if (backend === "wasm" && nativeStatus().addon) {
-    describe("on peftlab's wasm GEMM (PEFTLAB_NATIVE=0)", () => {
-      before(() => assert.equal(useNativeKernels(false), false));
-      after(() => assert.equal(useNativeKernels(true), true));
-      matMulCases(backend);
-    });
-  }
+  alsoWithoutNative(backend, "on peftlab's wasm GEMM", () => {
+    matMulCases(backend);
+  });
 });
 
 function matMulCases(backend: string): void {
