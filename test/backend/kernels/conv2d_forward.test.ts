@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { isPointwise, nativeConv } from "../../../lib/backend/kernels/conv2d_forward";
 import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
-import { assertClose, onCpu, randArray, sizeOf } from "./reference";
+import { itMatchesCpu, randArray, sizeOf } from "./reference";
 
 type Pad = "same" | "valid" | number[][];
 interface Case {
@@ -207,12 +207,7 @@ function cases(): void {
   for (const c of CASES) {
     for (const fused of [false, true]) {
       if (!fused && (c.bias || c.act !== "linear")) continue;
-      it(`${fused ? "FusedConv2D" : "Conv2D"} ${c.name} matches the cpu kernel`, async () => {
-        const got = run(c, fused);
-        const want = await onCpu(() => run(c, fused));
-        assert.deepEqual(got.shape, want.shape);
-        assertClose(got.values, want.values, c.name, 1e-5);
-      });
+      itMatchesCpu(`${fused ? "FusedConv2D" : "Conv2D"} ${c.name}`, () => run(c, fused));
     }
   }
 }

@@ -100,3 +100,13 @@ export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, wha
   }
   assert.ok(worst <= rtol * scale, `${what}: max abs diff ${worst} at ${at} (scale ${scale}, rtol ${rtol})`);
 }
+
+/** One test: `run` on the active backend gives tfjs's cpu kernels' shape and, within rtol, their values. */
+export function itMatchesCpu(title: string, run: () => { values: Float32Array; shape: number[] }, rtol = 1e-5): void {
+  it(`${title} matches the cpu kernel`, async () => {
+    const got = run();
+    const want = await onCpu(run);
+    assert.deepEqual(got.shape, want.shape);
+    assertClose(got.values, want.values, title, rtol);
+  });
+}

@@ -170,9 +170,7 @@ napi_value depthwise_conv_js(napi_env env, napi_callback_info info) {
   long long n;
   int64_t v[17];
   if (!read_heap_call(env, info, "depthwiseConv", 17, 0, &h, &n, v, NULL)) return NULL;
-  for (int i = 4; i < 17; i++) {
-    if (v[i] < 0 || v[i] > 65536 * 16) return throw_range(env, "peftlab_native.depthwiseConv: a negative or huge size");
-  }
+  if (!sizes_ok(v + 4, 13, 65536 * 16)) return throw_range(env, "peftlab_native.depthwiseConv: a negative or huge size");
   const long long b = v[4], ih = v[5], iw = v[6], c = v[7], kh = v[8], kw = v[9], oh = v[14], ow = v[15];
   if (kh * kw > 25 || v[10] < 1 || v[11] < 1 || v[16] > 2 || v[12] >= kh || v[13] >= kw) {
     return throw_range(env, "peftlab_native.depthwiseConv: filter over 5×5, stride < 1, padding ≥ the filter, or act not 0/1/2");

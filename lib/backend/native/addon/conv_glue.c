@@ -68,9 +68,7 @@ napi_value conv2d_js(napi_env env, napi_callback_info info) {
   long long n;
   int64_t v[20];
   if (!read_heap_call(env, info, "conv2d", 20, 0, &h, &n, v, NULL)) return NULL;
-  for (int i = 4; i < 20; i++) {
-    if (v[i] < 0 || v[i] > (1 << 20)) return throw_range(env, "peftlab_native.conv2d: a negative or huge size");
-  }
+  if (!sizes_ok(v + 4, 16, 1 << 20)) return throw_range(env, "peftlab_native.conv2d: a negative or huge size");
   const long long b = v[4], ih = v[5], iw = v[6], c = v[7], kh = v[8], kw = v[9], oh = v[16], ow = v[17], co = v[18];
   if (v[10] < 1 || v[11] < 1 || v[12] < 1 || v[13] < 1 || v[19] > 2 || kh * kw * c > (1 << 20)) {
     return throw_range(env, "peftlab_native.conv2d: stride or dilation < 1, act not 0/1/2, or kh·kw·C over 2^20");

@@ -29,6 +29,14 @@ static inline void band8(long len, int tid, int nt, long *lo, long *hi) {
   *hi = end < len ? end : len;
 }
 
+// 1 when every one of v[0..n) is in [0, max] (the sizes and offsets of a call).
+static inline int sizes_ok(const int64_t *v, int n, int64_t max) {
+  for (int i = 0; i < n; i++) {
+    if (v[i] < 0 || v[i] > max) return 0;
+  }
+  return 1;
+}
+
 // Threads the pool uses (setThreads), and the calls so far that ran on more than one thread (for tests).
 int pool_threads(void);
 void pool_set_threads(int n);

@@ -15,12 +15,7 @@ static int inside(long long at, long long len, long long n) { return at >= 0 && 
 static int overlap(long long a, long long alen, long long b, long long blen) { return a < b + blen && b < a + alen; }
 
 // 1 when every value is in [0, 2^40] (offsets and sizes).
-static int all_sane(const int64_t *v, int n) {
-  for (int i = 0; i < n; i++) {
-    if (v[i] < 0 || v[i] > HUGE_ARG) return 0;
-  }
-  return 1;
-}
+static int all_sane(const int64_t *v, int n) { return sizes_ok(v, n, HUGE_ARG); }
 
 // ---- LayerNorm ----
 
