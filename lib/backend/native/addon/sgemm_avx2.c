@@ -3,9 +3,11 @@
 //
 // Same contract and blocking as the wasm build (sgemm.c), with the register tile sized for 16 ymm registers:
 // 6 rows × 16 columns = 12 accumulators + 2 B vectors + 1 A broadcast. GotoBLAS order: K in blocks of KC; B packed
-// per K block into NR-column panels [kc][16] (a panel is 16 KiB: it stays in L1); A in blocks of MC rows packed
-// into MR-row panels [kc][6] (≤ 96 KiB: L2). Each output element is the same sum in the same order wherever its
-// row or column block starts, so splitting rows, columns or batch slices across threads is bit-identical.
+// per K block into NR-column panels [kc][16] (a panel is 16 KiB: it stays in L1; transposed B goes through 8×8
+// register transposes); A in blocks of MC rows packed into MR-row panels [kc][6] (≤ 96 KiB: L2), or, for narrow
+// products (N ≤ DIRECT_MAX_N) with unit row or column stride, broadcast straight from where it lies. Each output
+// element is the same sum in the same order wherever its row or column block starts and whichever way A is read,
+// so splitting rows, columns or batch slices across threads is bit-identical.
 //
 // Compiled alone with -mavx2 -mfma; the addon calls it only after checking the CPU (peftlab_native.c).
 #include <immintrin.h>
@@ -19,6 +21,10 @@
 #define KC 256
 #define MC 96
 #define NC 2048
+// Up to this many columns, A is read where it lies (row-major or transposed) instead of packed: packing A costs
+// about 16/N of the products that use it, which is a quarter of the work at N = 64 (attention's P·v, LoRA's rank-8
+// products, MobileNet's narrow 1×1 convs). Wider products keep the packed panels (a few % faster there).
+#define DIRECT_MAX_N 256
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
@@ -42,6 +48,28 @@ static void pack_a(const float *A, long ars, long acs, int mr, int kc, float *Q)
   }
 }
 
+// P[i·NR + c] = B[c·bcs + i] for an 8×8 block (i, c < 8): eight column loads transposed in registers.
+static inline void transpose8_store(const float *B, long bcs, float *P) {
+  __m256 r0 = _mm256_loadu_ps(B), r1 = _mm256_loadu_ps(B + bcs), r2 = _mm256_loadu_ps(B + 2 * bcs);
+  __m256 r3 = _mm256_loadu_ps(B + 3 * bcs), r4 = _mm256_loadu_ps(B + 4 * bcs), r5 = _mm256_loadu_ps(B + 5 * bcs);
+  __m256 r6 = _mm256_loadu_ps(B + 6 * bcs), r7 = _mm256_loadu_ps(B + 7 * bcs);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
+  __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_store_ps(P + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_store_ps(P + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_store_ps(P + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_store_ps(P + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_store_ps(P + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_store_ps(P + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_store_ps(P + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_store_ps(P + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
 // P[k][c] = B(k, c) for c < nr (zero past the last column), k < kc.
 static void pack_b(const float *B, long brs, long bcs, int nr, int kc, float *P) {
   if (nr == NR && bcs == 1) { // row-major B
@@ -52,10 +80,14 @@ static void pack_b(const float *B, long brs, long bcs, int nr, int kc, float *P)
     }
     return;
   }
-  if (nr == NR && brs == 1) { // transposed B: each column is contiguous in k
-    for (int c = 0; c < NR; c++) {
-      const float *b = B + c * bcs;
-      for (int k = 0; k < kc; k++) P[k * NR + c] = b[k];
+  if (nr == NR && brs == 1) { // transposed B: each column is contiguous in k; 8×8 blocks go through registers
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+      transpose8_store(B + k, bcs, P + k * NR);
+      transpose8_store(B + 8 * bcs + k, bcs, P + k * NR + 8);
+    }
+    for (; k < kc; k++) {
+      for (int c = 0; c < NR; c++) P[k * NR + c] = B[c * bcs + k];
     }
     return;
   }
@@ -84,19 +116,25 @@ typedef struct {
   int act;
 } epilogue_t;
 
-// C tile [mr, nr] (row stride ldc) (+)= Ap[kc][6] · Bp[kc][16], then the epilogue on the last K block.
-static void kernel_6x16(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr,
-                        const epilogue_t *ep) {
+// C tile [mr, nr] (row stride ldc) (+)= A·Bp[kc][16], then the epilogue on the last K block. Row r of A, k-th
+// value: A[min(r, mr − 1)·rs + k·ks] — a packed panel (rs 1, ks MR) or A where it lies (row-major or transposed).
+// Rows past mr re-read row mr − 1 (never past A's end) and are not stored. Inlined with constant strides so each
+// caller gets its own loop.
+static inline __attribute__((always_inline)) void tile_6x16(int kc, const float *A, long rs, long ks,
+                                                            const float *Bp, float *C, long ldc, int mr, int nr,
+                                                            const epilogue_t *ep) {
+  const long o1 = imin(1, mr - 1) * rs, o2 = imin(2, mr - 1) * rs, o3 = imin(3, mr - 1) * rs;
+  const long o4 = imin(4, mr - 1) * rs, o5 = imin(5, mr - 1) * rs;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int k = 0; k < kc; k++, Ap += MR, Bp += NR) {
+  for (int k = 0; k < kc; k++, A += ks, Bp += NR) {
     __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8), a;
-    a = _mm256_broadcast_ss(Ap + 0), c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(Ap + 1), c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(Ap + 2), c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(Ap + 3), c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(Ap + 4), c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(Ap + 5), c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
+    a = _mm256_broadcast_ss(A), c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(A + o1), c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(A + o2), c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(A + o3), c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(A + o4), c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(A + o5), c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
   }
   __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   if (mr == MR && nr == NR) {
@@ -134,10 +172,26 @@ static void kernel_6x16(int kc, const float *Ap, const float *Bp, float *C, long
   }
 }
 
+static void tile_packed(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr,
+                        const epilogue_t *ep) {
+  tile_6x16(kc, Ap, 1, MR, Bp, C, ldc, mr, nr, ep);
+}
+
+static void tile_rows(int kc, const float *A, long ars, const float *Bp, float *C, long ldc, int mr, int nr,
+                      const epilogue_t *ep) {
+  tile_6x16(kc, A, ars, 1, Bp, C, ldc, mr, nr, ep);
+}
+
+static void tile_cols(int kc, const float *A, long acs, const float *Bp, float *C, long ldc, int mr, int nr,
+                      const epilogue_t *ep) {
+  tile_6x16(kc, A, 1, acs, Bp, C, ldc, mr, nr, ep);
+}
+
 void sgemm_native(const sgemm_args_t *g, float *work) {
   const int M = g->m, N = g->n, K = g->k;
   float *Bp = (float *)(((uintptr_t)work + 31) & ~(uintptr_t)31);
   float *Ap = Bp + (size_t)KC * NC;
+  const int direct = (g->acs == 1 || g->ars == 1) && N <= DIRECT_MAX_N;
   for (int pc = 0; pc < K; pc += KC) {
     const int kc = imin(KC, K - pc);
     for (int jc = 0; jc < N; jc += NC) {
@@ -147,16 +201,23 @@ void sgemm_native(const sgemm_args_t *g, float *work) {
       }
       for (int ic = 0; ic < M; ic += MC) {
         const int mc = imin(MC, M - ic);
-        for (int ir = 0; ir < mc; ir += MR) {
-          pack_a(g->a + (ic + ir) * g->ars + pc * g->acs, g->ars, g->acs, imin(MR, mc - ir), kc, Ap + ir * kc);
+        if (!direct) {
+          for (int ir = 0; ir < mc; ir += MR) {
+            pack_a(g->a + (ic + ir) * g->ars + pc * g->acs, g->ars, g->acs, imin(MR, mc - ir), kc, Ap + ir * kc);
+          }
         }
         for (int jr = 0; jr < nc; jr += NR) {
           const int j = jc + jr;
           epilogue_t ep = {pc == 0, pc + kc >= K, g->bias ? g->bias + (g->bstride ? j : 0) : NULL, g->bstride,
                            g->act};
+          const float *bp = Bp + (size_t)jr * kc;
           for (int ir = 0; ir < mc; ir += MR) {
-            kernel_6x16(kc, Ap + ir * kc, Bp + (size_t)jr * kc, g->c + (long)(ic + ir) * g->ldc + j, g->ldc,
-                        imin(MR, mc - ir), imin(NR, nc - jr), &ep);
+            float *c = g->c + (long)(ic + ir) * g->ldc + j;
+            const int mr = imin(MR, mc - ir), nr = imin(NR, nc - jr);
+            const float *a = g->a + (ic + ir) * g->ars + pc * g->acs;
+            if (!direct) tile_packed(kc, Ap + ir * kc, bp, c, g->ldc, mr, nr, &ep);
+            else if (g->acs == 1) tile_rows(kc, a, g->ars, bp, c, g->ldc, mr, nr, &ep);
+            else tile_cols(kc, a, g->acs, bp, c, g->ldc, mr, nr, &ep);
           }
         }
       }
