@@ -56,6 +56,10 @@ const CASES: Case[] = [
   ["few rows, split by columns", 4, 600, 1000, true, false, 1, 1000, 1],
   ["attention-like batch, split by slices", 70, 64, 70, false, true, 9, 0, 0],
   ["fewer slices than threads: each slice split by rows", 300, 50, 90, true, true, 2, 1, 2],
+  // Panels of at most 8 columns run the half-width tile (vector stores at exactly 8, scalar below).
+  ["rank-8 product: the 8-column tile with per-column bias", 24, 100, 8, false, false, 1, 8, 2],
+  ["16 + 8 columns, one-value bias", 13, 40, 24, true, false, 1, 1, 1],
+  ["8 columns over two K blocks", 12, 300, 8, false, true, 1, 8, 1],
   // N ≤ 256 reads A in place, wider N packs it: split by columns, one thread packs and two or three read in place.
   ["columns split across the in-place/packed boundary", 5, 1200, 400, false, false, 1, 400, 1],
   ["transposed A split across the in-place/packed boundary", 4, 1100, 500, true, true, 1, 0, 2],

@@ -118,41 +118,46 @@ typedef struct {
 
 // C tile [mr, nr] (row stride ldc) (+)= A·Bp[kc][16], then the epilogue on the last K block. Row r of A, k-th
 // value: A[min(r, mr − 1)·rs + k·ks] — a packed panel (rs 1, ks MR) or A where it lies (row-major or transposed).
-// Rows past mr re-read row mr − 1 (never past A's end) and are not stored. Inlined with constant strides so each
-// caller gets its own loop.
+// Rows past mr re-read row mr − 1 (never past A's end) and are not stored. `wide` 0 computes only the first 8
+// columns (nr ≤ 8: rank-8 LoRA products, a panel's last few columns) with half the FMAs. Inlined with constant
+// strides and width so each caller gets its own loop.
+#define ROW(i, off)                                                                                                  \
+  a = _mm256_broadcast_ss(A + (off));                                                                                \
+  c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0);                                                                         \
+  if (wide) c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1);
 static inline __attribute__((always_inline)) void tile_6x16(int kc, const float *A, long rs, long ks,
                                                             const float *Bp, float *C, long ldc, int mr, int nr,
-                                                            const epilogue_t *ep) {
+                                                            const epilogue_t *ep, const int wide) {
   const long o1 = imin(1, mr - 1) * rs, o2 = imin(2, mr - 1) * rs, o3 = imin(3, mr - 1) * rs;
   const long o4 = imin(4, mr - 1) * rs, o5 = imin(5, mr - 1) * rs;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  // The tile's rows of C, fetched while the K loop runs (they are read or written only after it).
+  for (int r = 0; r < MR; r++) _mm_prefetch((const char *)(C + imin(r, mr - 1) * ldc), _MM_HINT_T0);
   for (int k = 0; k < kc; k++, A += ks, Bp += NR) {
-    __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8), a;
-    a = _mm256_broadcast_ss(A), c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(A + o1), c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(A + o2), c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(A + o3), c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(A + o4), c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(A + o5), c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
+    __m256 b0 = _mm256_load_ps(Bp), b1 = wide ? _mm256_load_ps(Bp + 8) : b0, a;
+    ROW(0, 0) ROW(1, o1) ROW(2, o2) ROW(3, o3) ROW(4, o4) ROW(5, o5)
   }
   __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  if (mr == MR && nr == NR) {
+  if (mr == MR && nr == (wide ? NR : 8)) {
     __m256 bias0 = _mm256_setzero_ps(), bias1 = bias0;
     if (ep->last && ep->bias) {
       bias0 = ep->bstride ? _mm256_loadu_ps(ep->bias) : _mm256_broadcast_ss(ep->bias);
-      bias1 = ep->bstride ? _mm256_loadu_ps(ep->bias + 8) : bias0;
+      bias1 = ep->bstride && wide ? _mm256_loadu_ps(ep->bias + 8) : bias0;
     }
     for (int r = 0; r < MR; r++) {
       float *c = C + r * ldc;
       __m256 v0 = acc[r][0], v1 = acc[r][1];
-      if (!ep->first) v0 = _mm256_add_ps(_mm256_loadu_ps(c), v0), v1 = _mm256_add_ps(_mm256_loadu_ps(c + 8), v1);
+      if (!ep->first) {
+        v0 = _mm256_add_ps(_mm256_loadu_ps(c), v0);
+        if (wide) v1 = _mm256_add_ps(_mm256_loadu_ps(c + 8), v1);
+      }
       if (ep->last) {
         if (ep->bias) v0 = _mm256_add_ps(v0, bias0), v1 = _mm256_add_ps(v1, bias1);
         v0 = activate(v0, ep->act), v1 = activate(v1, ep->act);
       }
       _mm256_storeu_ps(c, v0);
-      _mm256_storeu_ps(c + 8, v1);
+      if (wide) _mm256_storeu_ps(c + 8, v1);
     }
     return;
   }
@@ -172,19 +177,24 @@ static inline __attribute__((always_inline)) void tile_6x16(int kc, const float 
   }
 }
 
+#undef ROW
+
 static void tile_packed(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr,
                         const epilogue_t *ep) {
-  tile_6x16(kc, Ap, 1, MR, Bp, C, ldc, mr, nr, ep);
+  if (nr > 8) tile_6x16(kc, Ap, 1, MR, Bp, C, ldc, mr, nr, ep, 1);
+  else tile_6x16(kc, Ap, 1, MR, Bp, C, ldc, mr, nr, ep, 0);
 }
 
 static void tile_rows(int kc, const float *A, long ars, const float *Bp, float *C, long ldc, int mr, int nr,
                       const epilogue_t *ep) {
-  tile_6x16(kc, A, ars, 1, Bp, C, ldc, mr, nr, ep);
+  if (nr > 8) tile_6x16(kc, A, ars, 1, Bp, C, ldc, mr, nr, ep, 1);
+  else tile_6x16(kc, A, ars, 1, Bp, C, ldc, mr, nr, ep, 0);
 }
 
 static void tile_cols(int kc, const float *A, long acs, const float *Bp, float *C, long ldc, int mr, int nr,
                       const epilogue_t *ep) {
-  tile_6x16(kc, A, 1, acs, Bp, C, ldc, mr, nr, ep);
+  if (nr > 8) tile_6x16(kc, A, 1, acs, Bp, C, ldc, mr, nr, ep, 1);
+  else tile_6x16(kc, A, 1, acs, Bp, C, ldc, mr, nr, ep, 0);
 }
 
 void sgemm_native(const sgemm_args_t *g, float *work) {
