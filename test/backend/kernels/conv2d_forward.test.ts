@@ -7,24 +7,13 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { isPointwise, nativeConv } from "../../../lib/backend/kernels/conv2d_forward";
 import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
-import { itMatchesCpu, randArray, sizeOf } from "./reference";
+import { type ConvCase, convCasesMatchCpu } from "./reference";
 
-type Pad = "same" | "valid" | number[][];
-interface Case {
-  name: string;
-  x: number[];
-  f: number[];
-  s: number;
-  pad: Pad;
-  /** Bias length (0: none). */
-  bias: number;
-  act: string;
-  prelu?: number;
+interface Case extends ConvCase {
   /** Whether the override computes it as one plain GEMM (1×1, stride 1, unpadded). */
   gemm: boolean;
   /** Whether tfjs-wasm's own kernel runs even while the native addon is in use. */
   tfjs?: boolean;
-  dil?: number;
 }
 
 const CASES: Case[] = [
@@ -185,31 +174,24 @@ const CASES: Case[] = [
   },
 ];
 
-/** Runs Conv2D (no bias, linear) or FusedConv2D on seeded inputs; returns the values and the output shape. */
-function run(c: Case, fused: boolean): { values: Float32Array; shape: number[] } {
-  const y = tf.tidy(() => {
-    const x = tf.tensor(randArray(sizeOf(c.x), 1), c.x) as tf.Tensor4D;
-    const f = tf.tensor(randArray(sizeOf(c.f), 2), c.f) as tf.Tensor4D;
-    const pad = c.pad as "same";
-    if (!fused) return tf.conv2d(x, f, c.s, pad, "NHWC", c.dil ?? 1);
-    const bias = c.bias ? tf.tensor1d(randArray(c.bias, 3)) : undefined;
-    const preluActivationWeights = c.prelu ? tf.tensor1d(randArray(c.prelu, 4)) : undefined;
-    const activation = c.act as "relu";
-    const dilations = c.dil ?? 1;
-    return tf.fused.conv2d({ x, filter: f, strides: c.s, pad, dilations, bias, activation, preluActivationWeights });
-  });
-  const out = { values: y.dataSync() as Float32Array, shape: y.shape };
-  y.dispose();
-  return out;
-}
-
 function cases(): void {
-  for (const c of CASES) {
-    for (const fused of [false, true]) {
-      if (!fused && (c.bias || c.act !== "linear")) continue;
-      itMatchesCpu(`${fused ? "FusedConv2D" : "Conv2D"} ${c.name}`, () => run(c, fused));
-    }
-  }
+  convCasesMatchCpu(CASES, { plain: "Conv2D", fused: "FusedConv2D" }, (c, v, fused) => {
+    const pad = c.pad as "same";
+    const dilations = c.dil ?? 1;
+    if (!fused) return tf.conv2d(v.x, v.f, c.s, pad, "NHWC", dilations);
+    const activation = c.act as "relu";
+    const { bias, prelu: preluActivationWeights } = v;
+    return tf.fused.conv2d({
+      x: v.x,
+      filter: v.f,
+      strides: c.s,
+      pad,
+      dilations,
+      bias,
+      activation,
+      preluActivationWeights,
+    });
+  });
 }
 
 describeBackends("Conv2D / FusedConv2D override", (backend) => {

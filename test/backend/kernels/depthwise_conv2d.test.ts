@@ -7,18 +7,11 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { nativeDepthwise } from "../../../lib/backend/kernels/depthwise_conv2d";
 import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
-import { itMatchesCpu, randArray, sizeOf } from "./reference";
+import { type ConvCase, convCasesMatchCpu } from "./reference";
 
-type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
-interface Case {
-  name: string;
-  x: number[];
-  f: number[];
-  s: number;
-  pad: Pad;
-  dil?: number;
-  bias: boolean;
+interface Case extends ConvCase {
   act: "linear" | "relu" | "relu6";
+  /** Whether the native kernel takes it (else tfjs-wasm's own). */
   native: boolean;
 }
 
@@ -29,7 +22,7 @@ const CASES: Case[] = [
     f: [3, 3, 48, 1],
     s: 1,
     pad: "same",
-    bias: true,
+    bias: 48,
     act: "relu6",
     native: true,
   },
@@ -39,7 +32,7 @@ const CASES: Case[] = [
     f: [3, 3, 21, 1],
     s: 2,
     pad: "same",
-    bias: true,
+    bias: 21,
     act: "relu",
     native: true,
   },
@@ -49,7 +42,7 @@ const CASES: Case[] = [
     f: [3, 3, 3, 1],
     s: 1,
     pad: "valid",
-    bias: false,
+    bias: 0,
     act: "linear",
     native: true,
   },
@@ -59,7 +52,7 @@ const CASES: Case[] = [
     f: [5, 5, 16, 1],
     s: 2,
     pad: "same",
-    bias: true,
+    bias: 16,
     act: "linear",
     native: true,
   },
@@ -74,7 +67,7 @@ const CASES: Case[] = [
       [0, 2],
       [0, 0],
     ],
-    bias: false,
+    bias: 0,
     act: "relu6",
     native: true,
   },
@@ -84,7 +77,7 @@ const CASES: Case[] = [
     f: [3, 3, 8, 1],
     s: 1,
     pad: "same",
-    bias: true,
+    bias: 8,
     act: "relu",
     native: true,
   },
@@ -94,7 +87,7 @@ const CASES: Case[] = [
     f: [1, 7, 9, 1],
     s: 1,
     pad: "same",
-    bias: false,
+    bias: 0,
     act: "linear",
     native: true,
   },
@@ -104,7 +97,7 @@ const CASES: Case[] = [
     f: [3, 3, 4, 2],
     s: 1,
     pad: "same",
-    bias: false,
+    bias: 0,
     act: "linear",
     native: false,
   },
@@ -115,34 +108,27 @@ const CASES: Case[] = [
     s: 1,
     pad: "same",
     dil: 2,
-    bias: false,
+    bias: 0,
     act: "linear",
     native: false,
   },
 ];
 
-function run(c: Case, fused: boolean): { values: Float32Array; shape: number[] } {
-  const y = tf.tidy(() => {
-    const x = tf.tensor(randArray(sizeOf(c.x), 1), c.x) as tf.Tensor4D;
-    const f = tf.tensor(randArray(sizeOf(c.f), 2), c.f) as tf.Tensor4D;
-    const pad = c.pad as "same";
-    if (!fused) return tf.depthwiseConv2d(x, f, c.s, pad, "NHWC", c.dil ?? 1);
-    const bias = c.bias ? tf.tensor1d(randArray(c.f[2] * c.f[3], 3)) : undefined;
-    const dilations = c.dil ?? 1;
-    return tf.fused.depthwiseConv2d({ x, filter: f, strides: c.s, pad, dilations, bias, activation: c.act });
-  });
-  const out = { values: y.dataSync() as Float32Array, shape: y.shape };
-  y.dispose();
-  return out;
-}
-
 function cases(): void {
-  for (const c of CASES) {
-    for (const fused of [false, true]) {
-      if (!fused && (c.bias || c.act !== "linear")) continue;
-      itMatchesCpu(`${fused ? "FusedDepthwiseConv2D" : "DepthwiseConv2dNative"} ${c.name}`, () => run(c, fused));
-    }
-  }
+  convCasesMatchCpu(CASES, { plain: "DepthwiseConv2dNative", fused: "FusedDepthwiseConv2D" }, (c, v, fused) => {
+    const pad = c.pad as "same";
+    const dilations = c.dil ?? 1;
+    if (!fused) return tf.depthwiseConv2d(v.x, v.f, c.s, pad, "NHWC", dilations);
+    return tf.fused.depthwiseConv2d({
+      x: v.x,
+      filter: v.f,
+      strides: c.s,
+      pad,
+      dilations,
+      bias: v.bias,
+      activation: c.act,
+    });
+  });
 }
 
 describeBackends("depthwise conv override", (backend) => {

@@ -110,3 +110,59 @@ export function itMatchesCpu(title: string, run: () => { values: Float32Array; s
     assertClose(got.values, want.values, title, rtol);
   });
 }
+
+/** A conv case of the override tests: input and filter shapes, stride, padding, dilation and the fused epilogue. */
+export interface ConvCase {
+  name: string;
+  x: number[];
+  f: number[];
+  s: number;
+  pad: "same" | "valid" | number[][];
+  dil?: number;
+  /** Bias length (0: none). */
+  bias: number;
+  act: string;
+  /** PReLU weights' length (0 or absent: none). */
+  prelu?: number;
+}
+
+/** The seeded x, filter, bias and PReLU weights of a case (bias seed 3, PReLU seed 4). */
+export interface ConvOperands {
+  x: tf.Tensor4D;
+  f: tf.Tensor4D;
+  bias?: tf.Tensor1D;
+  prelu?: tf.Tensor1D;
+}
+
+/**
+ * One itMatchesCpu per case, for the plain op (only cases with no bias and a linear epilogue) and the fused one.
+ * `op` builds the output from the case's seeded operands; `fused` says which form to call.
+ */
+export function convCasesMatchCpu<C extends ConvCase>(
+  cases: C[],
+  names: { plain: string; fused: string },
+  op: (c: C, v: ConvOperands, fused: boolean) => tf.Tensor,
+): void {
+  for (const c of cases) {
+    for (const fused of [false, true]) {
+      if (!fused && (c.bias || c.act !== "linear")) continue;
+      itMatchesCpu(`${fused ? names.fused : names.plain} ${c.name}`, () => {
+        const y = tf.tidy(() =>
+          op(
+            c,
+            {
+              x: tf.tensor(randArray(sizeOf(c.x), 1), c.x) as tf.Tensor4D,
+              f: tf.tensor(randArray(sizeOf(c.f), 2), c.f) as tf.Tensor4D,
+              bias: c.bias ? tf.tensor1d(randArray(c.bias, 3)) : undefined,
+              prelu: c.prelu ? tf.tensor1d(randArray(c.prelu, 4)) : undefined,
+            },
+            fused,
+          ),
+        );
+        const out = { values: y.dataSync() as Float32Array, shape: y.shape };
+        y.dispose();
+        return out;
+      });
+    }
+  }
+}
