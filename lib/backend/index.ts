@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../errors";
-import { applyKernelOverrides, configureGemmThreads, gemmThreads } from "./kernels";
+import { applyKernelOverrides, configureGemmThreads, gemmThreads, overridesInUse } from "./kernels";
 import { gemmEngine } from "./kernels/native_addon";
 import { simdVariant } from "./kernels/native_simd";
 
@@ -110,7 +110,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       simd: name === "wasm" ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") : false,
       fma: name === "wasm" && overrides.length > 0 && simdVariant() === "fma",
       gemm: name === "wasm" && overrides.length > 0 ? gemmName() : "tfjs",
-      overrides,
+      overrides: overridesInUse(overrides),
     };
     if (log) log(describeChoice(current, prefer, fromEnv !== undefined && fromEnv !== ""));
     return current;

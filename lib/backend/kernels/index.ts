@@ -24,8 +24,9 @@ import { conv2DForwardConfig, fusedConv2DForwardConfig } from "./conv2d_forward"
 import { multiplyConfig } from "./multiply";
 import { depthwiseConv2dNativeConfig, fusedDepthwiseConv2DConfig } from "./depthwise_conv2d";
 import { forgetOriginal, recordedOriginals, rememberOriginal } from "./originals";
-import { attentionConfig, attentionGradConfig } from "./fused_attention";
-import { layerNormConfig, layerNormGradConfig } from "./layer_norm";
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, attentionConfig, attentionGradConfig } from "./fused_attention";
+import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, layerNormConfig, layerNormGradConfig } from "./layer_norm";
+import { nativeKernelReady } from "./native_only";
 import { reluGradConfig } from "./relu_grad";
 import { sliceConfig } from "./slice";
 import { splitVConfig } from "./split_v";
@@ -38,6 +39,16 @@ export { RELU_GRAD_KERNEL } from "./relu_grad";
 export { ATTENTION_KERNEL, ATTENTION_GRAD_KERNEL } from "./fused_attention";
 export { LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL } from "./layer_norm";
 export { nativeKernelReady } from "./native_only";
+
+const NATIVE_ONLY = new Set([ATTENTION_KERNEL, ATTENTION_GRAD_KERNEL, LAYER_NORM_KERNEL, LAYER_NORM_GRAD_KERNEL]);
+
+/**
+ * The installed overrides that can run now: the native-only kernels (native_only.ts) are registered with the rest
+ * but count only while the addon is in use; without it their ops compose tfjs ops.
+ */
+export function overridesInUse(installed: string[]): string[] {
+  return installed.filter((k) => !NATIVE_ONLY.has(k) || nativeKernelReady(k));
+}
 
 /** A kernel override: the tfjs KernelConfig plus a note on what it replaces. */
 export interface KernelOverride {

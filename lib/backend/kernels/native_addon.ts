@@ -15,6 +15,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { BackendError } from "../../errors";
 
 /** The addon's exports; offsets, strides and steps are in floats of `heap`. */
 export interface NativeAddon {
@@ -68,6 +69,37 @@ export interface NativeStatus {
 
 let loaded: NativeStatus | undefined;
 
+/**
+ * The addon with each export's argument errors (plain RangeErrors from C: what failed and why) rethrown as
+ * BackendError with the call, the check that failed and what to do. peftlab's kernels check shapes before they call
+ * it, so reaching one is a peftlab bug, not a user error.
+ */
+function typedAddon(raw: NativeAddon): NativeAddon {
+  const out: Record<string, unknown> = {};
+  // The exports are defined non-enumerable (napi_default), so list own property names, not entries.
+  for (const name of Object.getOwnPropertyNames(raw)) {
+    const fn = (raw as unknown as Record<string, unknown>)[name];
+    if (typeof fn !== "function") continue;
+    out[name] = (...args: unknown[]): unknown => {
+      try {
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      } catch (e) {
+        const heap = args[0] instanceof Float32Array ? `heap of ${args[0].length} floats, ` : "";
+        const rest = args.filter((a) => typeof a === "number").join(", ");
+        const err = new BackendError(`the native addon rejected a call to ${name}`, {
+          where: `peftlab_native.${name}(${heap}${rest})`,
+          expected: "arguments that pass the export's checks (offsets and sizes inside the heap, no overlaps)",
+          got: (e as Error).message,
+          fix: "this call comes from peftlab's own kernels, so please report it with this message; meanwhile PEFTLAB_NATIVE=0 runs the same model without the addon",
+        });
+        (err as Error & { cause?: unknown }).cause = e;
+        throw err;
+      }
+    };
+  }
+  return out as unknown as NativeAddon;
+}
+
 /** The package root: the nearest folder above this file with peftlab's package.json (works from lib/ and dist/). */
 function packageRoot(): string {
   let dir = __dirname;
@@ -93,7 +125,7 @@ export function nativeStatus(): NativeStatus {
   const off = (why: string): NativeStatus => ({ addon: null, isa: null, why, file });
   if (!fs.existsSync(file)) return (loaded = off(`not built (${path.relative(process.cwd(), file)} is missing)`));
   try {
-    const addon = require(file) as NativeAddon;
+    const addon = typedAddon(require(file) as NativeAddon);
     const isa = addon.info().isa;
     loaded = isa ? { addon, isa, why: "", file } : off("this CPU lacks AVX2 + FMA");
   } catch (e) {

@@ -1,5 +1,6 @@
 /** Helpers for the tests that call the native addon's exports directly on a plain Float32Array "heap". */
 import { strict as assert } from "node:assert";
+import { BackendError } from "../../../lib/errors";
 import type { NativeAddon } from "../../../lib/backend/kernels/native_addon";
 
 export const GUARD = 7; // every float no call may write
@@ -34,18 +35,33 @@ export function threadsAgree(addon: NativeAddon, h: Float32Array, call: (h: Floa
   return outs[0];
 }
 
-/** One refused call: a title, the export, its arguments after the heap, and the message expected. */
-export type BadCall = [name: string, fn: keyof NativeAddon, args: number[], msg: RegExp];
+/**
+ * One refused call: a title, the export, its arguments after the heap (or every argument, heap included, built from
+ * the heap), and the message expected.
+ */
+export type BadCall = [
+  name: string,
+  fn: keyof NativeAddon,
+  args: number[] | ((h: Float32Array) => unknown[]),
+  msg: RegExp,
+];
 
-/** One test per bad call: it throws a RangeError naming the problem and leaves a 64-float heap untouched. */
+/**
+ * One test per bad call: it throws a BackendError naming the call, with the C check's message (a RangeError, kept
+ * as its cause), and leaves a 64-float heap untouched.
+ */
 export function badCallTests(addon: () => NativeAddon, calls: BadCall[]): void {
   for (const [name, fn, args, msg] of calls) {
-    it(`throws a RangeError, touching nothing, for ${name}`, () => {
+    it(`throws a BackendError naming the call and the failed check, touching nothing, for ${name}`, () => {
       const h = new Float32Array(64).fill(1);
-      const f = addon()[fn] as (h: Float32Array, ...a: number[]) => void;
+      const f = addon()[fn] as (...a: unknown[]) => void;
       assert.throws(
-        () => f(h, ...args),
-        (e: unknown) => e instanceof RangeError && msg.test((e as Error).message),
+        () => f(...(typeof args === "function" ? args(h) : [h, ...args])),
+        (e: unknown) =>
+          e instanceof BackendError &&
+          msg.test(e.got ?? "") &&
+          (e.where ?? "").startsWith(`peftlab_native.${String(fn)}(`) &&
+          (e as Error & { cause?: unknown }).cause instanceof RangeError,
       );
       assert.ok(h.every((x) => x === 1));
     });
