@@ -4,7 +4,8 @@
  * runs in torch's NCHW order so `classifier.1.weight` loads unchanged.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Activation, AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential } from "../nn/layers";
+import { Activation, AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d } from "../nn/layers";
+import { Sequential } from "../nn/containers";
 import { SeedSequence } from "../nn/init";
 import { checkIntList, checkPositiveInt, CnnClassifier, makeHead } from "./cnn_common";
 import type { Stage } from "./types";

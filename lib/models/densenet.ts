@@ -5,7 +5,8 @@
  * concatenation runs over the last axis in the same order torch concatenates channels.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Activation, AvgPool2d, BatchNorm2d, Conv2d, Dropout, MaxPool2d, Sequential } from "../nn/layers";
+import { Activation, AvgPool2d, BatchNorm2d, Conv2d, Dropout, MaxPool2d } from "../nn/layers";
+import { Sequential } from "../nn/containers";
 import { Module } from "../nn/module";
 import { SeedSequence } from "../nn/init";
 import { ConfigError } from "../errors";

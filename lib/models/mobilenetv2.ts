@@ -13,7 +13,8 @@
  * width ≤ 1, in both.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Activation, BatchNorm2d, Conv2d, type Conv2dOptions, Dropout, Sequential } from "../nn/layers";
+import { Activation, BatchNorm2d, Conv2d, type Conv2dOptions, Dropout } from "../nn/layers";
+import { Sequential } from "../nn/containers";
 import type { FoldedActivation } from "../nn/conv_bn_fold";
 import { Module } from "../nn/module";
 import { SeedSequence } from "../nn/init";

@@ -4,7 +4,8 @@
  * (torchvision's "v1.5"). Any number of stages, widths and depths, so resnet18/34/50 and small test models alike.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Activation, BatchNorm2d, Conv2d, MaxPool2d, runChain, Sequential } from "../nn/layers";
+import { Activation, BatchNorm2d, Conv2d, MaxPool2d } from "../nn/layers";
+import { runChain, Sequential } from "../nn/containers";
 import { Module } from "../nn/module";
 import { SeedSequence } from "../nn/init";
 import { checkIntList, checkPositiveInt, CnnClassifier, initTorchvision, makeHead } from "./cnn_common";

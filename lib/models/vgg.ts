@@ -4,17 +4,8 @@
  * before the classifier runs in torch's NCHW order, so `classifier.0.weight` loads unchanged.
  */
 import * as tf from "@tensorflow/tfjs";
-import {
-  Activation,
-  AdaptiveAvgPool2d,
-  BatchNorm2d,
-  Conv2d,
-  Dropout,
-  Flatten,
-  Linear,
-  MaxPool2d,
-  Sequential,
-} from "../nn/layers";
+import { Activation, AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d } from "../nn/layers";
+import { Sequential } from "../nn/containers";
 import type { Module } from "../nn/module";
 import { SeedSequence } from "../nn/init";
 import { ConfigError } from "../errors";

@@ -7,7 +7,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors";
 import { fromTensorSync, toTensor } from "../io/host_tensor";
-import { Dropout, Identity, LayerNorm, Linear, ModuleList } from "../nn/layers";
+import { Dropout, Identity, LayerNorm, Linear } from "../nn/layers";
+import { ModuleList } from "../nn/containers";
 import { Module, type Parameter } from "../nn/module";
 import { normal, SeedSequence, truncNormal } from "../nn/init";
 import { resamplePosEmbed } from "./pos_embed";

@@ -1,5 +1,6 @@
 /** The PyTorch-like module tree and core layers. */
 export * from "./module";
 export * from "./layers";
+export * from "./containers";
 export * from "./layout";
 export * from "./init";

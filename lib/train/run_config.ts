@@ -4,15 +4,14 @@
  * field. `resolveRunConfig` fills defaults and expands `${PEFTLAB_SHARED}` in paths, so the resolved object written
  * to a run folder's config.json re-runs the same experiment.
  */
-import * as path from "node:path";
 import { ConfigError } from "../errors";
-import { expandEnv } from "../paths";
 import type { AugmentOptions } from "../data/pipeline";
 import type { NormalizeSpec } from "../data/transforms";
 import type { MetricsTask } from "../metrics";
 import type { LoraOptions } from "../peft/lora/config";
 import type { OptimizerOptions } from "./optim";
 import type { ScheduleOptions } from "./schedule";
+import { expandPath, int, num, obj, type Obj, oneOf, type PathOptions, req, str } from "./config_fields";
 
 /** Where the images come from. A manifest may be a CSV/JSON manifest or a prepared folder's dataset.json. */
 export type DataSourceConfig =
@@ -108,15 +107,11 @@ export interface RunConfig {
 }
 
 /** Options of resolveRunConfig. */
-export interface ResolveOptions {
-  /** Where unknown-key warnings go (default console.warn). */
+export interface ResolveOptions extends PathOptions {
+  /** Where unknown-key warnings go (default console.warn). Relative paths resolve against baseDir (the config
+   * file's folder; default the working directory). */
   warn?: (msg: string) => void;
-  /** Relative paths resolve against this folder (the config file's folder); default the working directory. */
-  baseDir?: string;
-  env?: NodeJS.ProcessEnv;
 }
-
-type Obj = Record<string, unknown>;
 
 /** Validates raw config data (parsed JSON or a notebook object), fills defaults and expands paths. */
 export function resolveRunConfig(raw: unknown, opts: ResolveOptions = {}): RunConfig {
@@ -361,74 +356,4 @@ function resolveTraining(raw: unknown, warn: (m: string) => void): RunTrainingCo
         ? undefined
         : int(t.checkpointEverySteps, "training.checkpointEverySteps", 1),
   };
-}
-
-// ---- small validators: each names the field it checks ----
-
-function obj(v: unknown, where: string, allowed: string[] | null, warn: (m: string) => void): Obj {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new ConfigError("Expected an object", {
-      where,
-      expected: "a JSON object",
-      got: JSON.stringify(v) ?? String(v),
-    });
-  }
-  if (allowed === null) return { ...(v as Obj) };
-  const out: Obj = {};
-  for (const [k, val] of Object.entries(v as Obj)) {
-    if (allowed.includes(k)) out[k] = val;
-    else warn(`config: ignoring unknown key ${where}.${k} (known: ${allowed.join(", ")})`);
-  }
-  return out;
-}
-
-function req(v: unknown, where: string): unknown {
-  if (v === undefined || v === null)
-    throw new ConfigError("Missing field", { where, expected: "a value", got: String(v) });
-  return v;
-}
-
-function str(v: unknown, where: string): string {
-  if (typeof v !== "string")
-    throw new ConfigError("Expected a string", { where, expected: "a string", got: JSON.stringify(v) });
-  return v;
-}
-
-function num(v: unknown, where: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
-    throw new ConfigError("Number out of range", {
-      where,
-      expected: `a number in [${min}, ${max}]`,
-      got: JSON.stringify(v),
-    });
-  }
-  return v;
-}
-
-function int(v: unknown, where: string, min: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-    throw new ConfigError("Expected an integer", { where, expected: `an integer ≥ ${min}`, got: JSON.stringify(v) });
-  }
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, where: string, values: readonly T[]): T {
-  if (typeof v !== "string" || !values.includes(v as T)) {
-    throw new ConfigError("Unknown value", { where, expected: `one of ${values.join(", ")}`, got: JSON.stringify(v) });
-  }
-  return v as T;
-}
-
-function expandPath(s: string, where: string, o: ResolveOptions): string {
-  let e: string;
-  try {
-    e = expandEnv(s, o.env ?? process.env);
-  } catch (err) {
-    throw new ConfigError(`Cannot expand ${where}`, {
-      where,
-      expected: "defined environment variables",
-      got: (err as Error).message,
-    });
-  }
-  return path.resolve(o.baseDir ?? process.cwd(), e);
 }

@@ -25,14 +25,8 @@ import type { HostTensor, StateDict } from "../../io/host_tensor";
 import { readSafetensors, writeSafetensors } from "../../io/safetensors";
 import { torchShapeOf } from "../../nn/layout";
 import type { Module } from "../../nn/module";
-import {
-  alphaForScaling,
-  configFromJson,
-  configToJson,
-  type LoraConfigJson,
-  type LoraOptions,
-  type QkvPart,
-} from "./config";
+import { alphaForScaling, type LoraOptions, type QkvPart } from "./config";
+import { configFromJson, configToJson, type LoraConfigJson } from "./config_json";
 import { getPeftModel, type LoraModel } from "./model";
 
 /** peft's prefix for adapter keys; without it peft silently loads a no-op adapter. */
