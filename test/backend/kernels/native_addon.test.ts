@@ -50,7 +50,7 @@ const CASES: Case[] = [
   ["NT with per-column bias", 29, 40, 33, false, true, 1, 33, 0],
   ["TN with one-value bias + ReLU", 31, 19, 17, true, false, 1, 1, 1],
   ["TT + ReLU6", 12, 9, 20, true, true, 1, 20, 2],
-  ["K over two blocks (256)", 20, 600, 18, false, false, 1, 0, 0],
+  ["K over two blocks (KC = 384)", 20, 600, 18, false, false, 1, 0, 0],
   ["N over one B block (2048)", 7, 10, 2100, false, false, 1, 2100, 1],
   ["batch with bias and ReLU6", 25, 30, 19, false, false, 3, 19, 2],
   ["rows over one A block (96), split by rows", 401, 128, 70, false, true, 1, 0, 0],
@@ -60,7 +60,7 @@ const CASES: Case[] = [
   // Panels of at most 8 columns run the half-width tile (vector stores at exactly 8, scalar below).
   ["rank-8 product: the 8-column tile with per-column bias", 24, 100, 8, false, false, 1, 8, 2],
   ["16 + 8 columns, one-value bias", 13, 40, 24, true, false, 1, 1, 1],
-  ["8 columns over two K blocks", 12, 300, 8, false, true, 1, 8, 1],
+  ["8 columns over two K blocks", 12, 500, 8, false, true, 1, 8, 1],
   // N ≤ 256 reads A in place, wider N packs it: split by columns, one thread packs and two or three read in place.
   ["columns split across the in-place/packed boundary", 5, 1200, 400, false, false, 1, 400, 1],
   ["transposed A split across the in-place/packed boundary", 4, 1100, 500, true, true, 1, 0, 2],
