@@ -57,6 +57,9 @@ const CASES: Case[] = [
   ["few rows, split by columns", 4, 600, 1000, true, false, 1, 1000, 1],
   ["attention-like batch, split by slices", 70, 64, 70, false, true, 9, 0, 0],
   ["fewer slices than threads: each slice split by rows", 300, 50, 90, true, true, 2, 1, 2],
+  // Wider than 256 columns, row-major A is packed 8 k at a time through register transposes, with a scalar tail.
+  ["packed row-major A: 8-k transposes, a 5-k tail, a 2-row panel", 50, 45, 300, false, false, 1, 300, 0],
+  ["packed row-major A split by rows", 200, 77, 300, false, true, 1, 1, 1],
   // Panels of at most 8 columns run the half-width tile (vector stores at exactly 8, scalar below).
   ["rank-8 product: the 8-column tile with per-column bias", 24, 100, 8, false, false, 1, 8, 2],
   ["16 + 8 columns, one-value bias", 13, 40, 24, true, false, 1, 1, 1],

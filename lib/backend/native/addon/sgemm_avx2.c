@@ -32,16 +32,42 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
 
 size_t sgemm_native_work_floats(void) { return (size_t)KC * NC + (size_t)MC * KC + MR * NR + 16; }
 
-// Q[k][r] = A(r, k) for r < mr (zero past the last row), k < kc.
+// out[i] = (B[0·bcs + i], B[1·bcs + i], …, B[7·bcs + i]) for i < 8: eight 8-float loads transposed in registers.
+// Rows at or past `rows` repeat row rows − 1 (never read past it); their lanes are garbage to the caller.
+static inline __attribute__((always_inline)) void transpose8(const float *B, long bcs, int rows, __m256 out[8]) {
+  __m256 r[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(B + (i < rows ? i : rows - 1) * bcs);
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  out[0] = _mm256_permute2f128_ps(u0, u4, 0x20), out[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  out[2] = _mm256_permute2f128_ps(u2, u6, 0x20), out[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  out[4] = _mm256_permute2f128_ps(u0, u4, 0x31), out[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  out[6] = _mm256_permute2f128_ps(u2, u6, 0x31), out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Q[k][r] = A(r, k) for r < mr (zero past the last row), k < kc. Q has 2 floats of slack past [kc][6]: the
+// row-major case stores 8 lanes per k, and the next k's store (or the next panel, packed after this one, or the
+// scratch's tail) overwrites the 2 extra.
 static void pack_a(const float *A, long ars, long acs, int mr, int kc, float *Q) {
   if (mr == MR && ars == 1) { // transposed A: the 6 rows of one k are contiguous
     for (int k = 0; k < kc; k++, Q += MR) memcpy(Q, A + k * acs, MR * sizeof(float));
     return;
   }
-  if (mr == MR && acs == 1) {
-    const float *a0 = A, *a1 = A + ars, *a2 = A + 2 * ars, *a3 = A + 3 * ars, *a4 = A + 4 * ars, *a5 = A + 5 * ars;
-    for (int k = 0; k < kc; k++, Q += MR) {
-      Q[0] = a0[k], Q[1] = a1[k], Q[2] = a2[k], Q[3] = a3[k], Q[4] = a4[k], Q[5] = a5[k];
+  if (mr == MR && acs == 1) { // row-major A: 8 k at a time through a register transpose
+    int k = 0;
+    for (; k + 8 <= kc; k += 8) {
+      __m256 t[8];
+      transpose8(A + k, ars, MR, t);
+      for (int i = 0; i < 8; i++) _mm256_storeu_ps(Q + (k + i) * MR, t[i]);
+    }
+    for (; k < kc; k++) {
+      for (int r = 0; r < MR; r++) Q[k * MR + r] = A[r * ars + k];
     }
     return;
   }
@@ -50,26 +76,11 @@ static void pack_a(const float *A, long ars, long acs, int mr, int kc, float *Q)
   }
 }
 
-// P[i·NR + c] = B[c·bcs + i] for an 8×8 block (i, c < 8): eight column loads transposed in registers.
+// P[i·NR + c] = B[c·bcs + i] for an 8×8 block (i, c < 8).
 static inline void transpose8_store(const float *B, long bcs, float *P) {
-  __m256 r0 = _mm256_loadu_ps(B), r1 = _mm256_loadu_ps(B + bcs), r2 = _mm256_loadu_ps(B + 2 * bcs);
-  __m256 r3 = _mm256_loadu_ps(B + 3 * bcs), r4 = _mm256_loadu_ps(B + 4 * bcs), r5 = _mm256_loadu_ps(B + 5 * bcs);
-  __m256 r6 = _mm256_loadu_ps(B + 6 * bcs), r7 = _mm256_loadu_ps(B + 7 * bcs);
-  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
-  __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  _mm256_store_ps(P + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
-  _mm256_store_ps(P + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
-  _mm256_store_ps(P + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
-  _mm256_store_ps(P + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
-  _mm256_store_ps(P + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
-  _mm256_store_ps(P + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
-  _mm256_store_ps(P + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
-  _mm256_store_ps(P + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+  __m256 t[8];
+  transpose8(B, bcs, 8, t);
+  for (int i = 0; i < 8; i++) _mm256_store_ps(P + i * NR, t[i]);
 }
 
 // P[k][c] = B(k, c) for c < nr (zero past the last column), k < kc.
