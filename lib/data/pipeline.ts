@@ -14,6 +14,7 @@ import type { Rng } from "./rng";
 import {
   type FloatImage,
   hflip,
+  normalizeBytesInto,
   normalizeInto,
   type NormalizeSpec,
   type NormStats,
@@ -129,9 +130,19 @@ export async function finishImage(
     // RandomResizedCrop configured but no rng (evaluation of a train pipeline): centre crop of the base.
     rgb = centreCrop(rgb, size, size);
   }
-  let img: FloatImage = toFloat(rgb);
-  if (a && rng) img = augmentFloat(img, a, rng);
-  normalizeInto(img, t.norm, out, offset);
+  if (!a || !rng || onlyFlips(a)) {
+    // No float-domain work besides mirroring: one pass from bytes, the same rng draws as augmentFloat.
+    const h = !!(a && rng && a.hflip && rng.chance(a.hflip));
+    const v = !!(a && rng && a.vflip && rng.chance(a.vflip));
+    normalizeBytesInto(rgb, t.norm, { h, v }, out, offset);
+    return;
+  }
+  normalizeInto(augmentFloat(toFloat(rgb), a, rng), t.norm, out, offset);
+}
+
+/** Whether augmentFloat would only mirror (no jitter, blur or rotation). */
+function onlyFlips(a: AugmentOptions): boolean {
+  return !a.colorJitter && !a.gaussianBlur && !a.rot90 && !a.rotate;
 }
 
 /** The float-domain augmentations, in their fixed order. */

@@ -41,6 +41,7 @@ export async function throughput(
     prefetch: o.prefetch,
     seed: o.seed ?? 0,
   });
+  const { concurrency, workers } = loader.decoding;
   const t0 = performance.now();
   let count = 0;
   try {
@@ -57,7 +58,7 @@ export async function throughput(
     images: count,
     seconds,
     imagesPerSecond: count / seconds,
-    workers: o.workers ?? 0,
-    concurrency: o.concurrency ?? 4,
+    workers,
+    concurrency,
   };
 }

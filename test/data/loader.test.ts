@@ -8,6 +8,7 @@ import { DataError } from "../../lib/errors";
 import { DataLoader } from "../../lib/data/loader";
 import { imageFolderDataset } from "../../lib/data/sources";
 import { kShot } from "../../lib/data/splits";
+import { throughput } from "../../lib/data/throughput";
 import { decodeItem } from "../../lib/data/decode";
 import { npzDataset } from "../../lib/data/sources_npz";
 import type { ImageDataset } from "../../lib/data/types";
@@ -111,6 +112,22 @@ describe("data loader", function () {
     assert.deepEqual(await collect(w, 3), await collect(a, 3));
     await a.close();
     await w.close();
+  });
+
+  it("batches do not depend on how many images decode at once; the resolved defaults are reported", async function () {
+    if (!hasShared()) this.skip();
+    const ds = breast();
+    const transform = { size: 24, augment: { randomResizedCrop: {}, hflip: 0.5, vflip: 0.5 }, normalize: "imagenet" };
+    const one = new DataLoader(ds, { batchSize: 8, seed: 5, transform, concurrency: 1 });
+    const many = new DataLoader(ds, { batchSize: 8, seed: 5, transform });
+    const want = Math.min(16, 4 * os.availableParallelism());
+    assert.deepEqual(many.decoding, { concurrency: want, workers: 0 });
+    assert.deepEqual(await collect(many, 4), await collect(one, 4));
+    await one.close();
+    await many.close();
+    const r = await throughput(ds, { images: 16, batchSize: 8, transform });
+    assert.equal(r.images, 16);
+    assert.deepEqual([r.concurrency, r.workers], [want, 0]);
   });
 
   it("multi-label batches carry float32 [B, L] targets; the LRU cache is hit on the second epoch", async () => {

@@ -1,16 +1,18 @@
 import { strict as assert } from "node:assert";
 import { applyJitter, gaussianBlur, gaussianKernel1d } from "../../lib/data/color";
 import { centreCropBox, decodeItem, resizeShorterSize } from "../../lib/data/decode";
-import { augmentFloat, buildTransform, processItem } from "../../lib/data/pipeline";
+import { augmentFloat, buildTransform, finishImage, processItem } from "../../lib/data/pipeline";
 import { createRng, roundHalfEven } from "../../lib/data/rng";
 import {
   type FloatImage,
   hflip,
+  normalizeBytesInto,
   normalizeInto,
   randomResizedCropBox,
   resolveNorm,
   rot90,
   rotate,
+  toFloat,
   vflip,
 } from "../../lib/data/transforms";
 import { ConfigError } from "../../lib/errors";
@@ -159,5 +161,61 @@ describe("data transforms", () => {
     assert.notDeepEqual(await run(5), await run(6));
     const f = coords(4, 4);
     assert.deepEqual(Array.from(augmentFloat(f, { hflip: 1 }, createRng(0)).data), Array.from(hflip(f).data));
+  });
+
+  describe("one-pass byte normalisation (normalizeBytesInto, finishImage's path when only flips remain)", () => {
+    const bytes = (w: number, h: number, seed: number) => {
+      const r = createRng(seed);
+      const d = new Uint8Array(w * h * 3).map(() => r.int(256));
+      d[0] = 0;
+      d[d.length - 1] = 255;
+      return { data: d, width: w, height: h };
+    };
+    const stats: [string, Parameters<typeof resolveNorm>[0]][] = [
+      ["imagenet", "imagenet"],
+      ["clip", "clip"],
+      ["none", "none"],
+      ["one-value mean/std", { mean: [0.4978], std: [0.2449] }],
+    ];
+    for (const [name, spec] of stats) {
+      for (const [h, v] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        it(`equals normalizeInto(toFloat(·)) bit for bit: ${name}, hflip ${h}, vflip ${v}`, () => {
+          const img = bytes(7, 5, 3);
+          const st = resolveNorm(spec);
+          let f = toFloat(img);
+          if (h) f = hflip(f);
+          if (v) f = vflip(f);
+          const want = normalizeInto(f, st, new Float32Array(4 + 7 * 5 * 3), 4);
+          const got = new Float32Array(4 + 7 * 5 * 3);
+          normalizeBytesInto(img, st, { h, v }, got, 4);
+          assert.deepEqual(got, want);
+        });
+      }
+    }
+    const transforms: [string, Parameters<typeof buildTransform>[0], boolean][] = [
+      ["hflip + vflip (one pass)", { size: 6, augment: { hflip: 0.5, vflip: 0.5 }, normalize: "imagenet" }, true],
+      ["no augmentation (one pass)", { size: 6, normalize: "clip" }, true],
+      ["jitter + hflip (float chain)", { size: 6, augment: { colorJitter: { brightness: 0.3 }, hflip: 0.5 } }, false],
+    ];
+    for (const [name, opts] of transforms) {
+      it(`finishImage equals the float chain with the same rng draws: ${name}`, async () => {
+        const t = buildTransform(opts);
+        for (let seed = 0; seed < 8; seed++) {
+          const img = bytes(6, 6, 100 + seed);
+          const got = new Float32Array(6 * 6 * 3);
+          const r1 = createRng(seed);
+          await finishImage(img, t, r1, got);
+          const r2 = createRng(seed);
+          const f = opts.augment ? augmentFloat(toFloat(img), opts.augment, r2) : toFloat(img);
+          assert.deepEqual(got, normalizeInto(f, t.norm), `seed ${seed}`);
+          assert.equal(r1.nextU32(), r2.nextU32(), "the same rng draws (the two sequences continue in step)");
+        }
+      });
+    }
   });
 });
