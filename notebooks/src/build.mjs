@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // Builds notebooks/NN-*.ipynb from notebooks/src/NN-*.nbsrc (cells separated by `%% md`, `%% code` or
 // `%% code parameters` lines). The .ipynb files are what users open and what CI runs; they are written with outputs
-// cleared (execution_count null) and stable cell ids. Usage: node notebooks/src/build.mjs [NAME ...]
+// cleared (execution_count null) and stable cell ids; language_info is what the kernel (kernel-ext/server.ts)
+// reports. Usage: node notebooks/src/build.mjs [--check] [NAME ...]; --check writes nothing and exits 1 naming
+// every notebook that differs from what its source builds (the tests run it).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const want = process.argv.slice(2);
+const check = process.argv.includes("--check");
+const want = process.argv.slice(2).filter((a) => a !== "--check");
+const stale = [];
 const files = fs.readdirSync(here).filter((f) => f.endsWith(".nbsrc") && (want.length === 0 || want.some((w) => f.startsWith(w))));
 for (const f of files) {
   const name = f.replace(/\.nbsrc$/, "");
@@ -37,11 +41,27 @@ for (const f of files) {
     cells,
     metadata: {
       kernelspec: { name: "peftlab", display_name: "TypeScript (peftlab)", language: "typescript" },
-      language_info: { name: "typescript", file_extension: ".ts", mimetype: "text/x.typescript" },
+      language_info: { name: "typescript", file_extension: ".ts", mimetype: "text/typescript" },
     },
     nbformat: 4,
     nbformat_minor: 5,
   };
-  fs.writeFileSync(path.join(here, "..", `${name}.ipynb`), `${JSON.stringify(nb, null, 1)}\n`);
+  const out = path.join(here, "..", `${name}.ipynb`);
+  const text = `${JSON.stringify(nb, null, 1)}\n`;
+  if (check) {
+    if (!fs.existsSync(out) || fs.readFileSync(out, "utf8") !== text) stale.push(`${name}.ipynb`);
+    continue;
+  }
+  fs.writeFileSync(out, text);
   console.log(`wrote notebooks/${name}.ipynb (${cells.length} cells)`);
+}
+if (check && want.length === 0) {
+  const sources = new Set(files.map((f) => f.replace(/\.nbsrc$/, ".ipynb")));
+  for (const nb of fs.readdirSync(path.join(here, ".."))) {
+    if (nb.endsWith(".ipynb") && !sources.has(nb)) stale.push(`${nb} (no source)`);
+  }
+}
+if (check && stale.length) {
+  console.error(`out of date with notebooks/src: ${stale.join(", ")}; run node notebooks/src/build.mjs`);
+  process.exit(1);
 }

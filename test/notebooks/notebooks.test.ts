@@ -20,7 +20,7 @@ interface NotebookCase {
   budgetS: number;
 }
 
-/** One row per curated notebook; the other notebook engineer adds 03-05 here. */
+/** One row per curated notebook (each built from notebooks/src/<name>.nbsrc). */
 export const NOTEBOOKS: NotebookCase[] = [
   { file: "00-lora-from-scratch.ipynb", budgetS: 300 },
   { file: "01-cytology-lora-vs-linear-probe.ipynb", budgetS: 300 },
@@ -70,6 +70,33 @@ function jupyterPython(): string | undefined {
   const r = spawnSync(py, ["-c", "import nbconvert, nbclient"], { stdio: "ignore" });
   return r.status === 0 ? py : undefined;
 }
+
+describe("notebook sources (notebooks/src/*.nbsrc → notebooks/*.ipynb)", () => {
+  const build = path.join(ROOT, "notebooks", "src", "build.mjs");
+  const check = (dir: string) =>
+    spawnSync(process.execPath, [path.join(dir, "src", "build.mjs"), "--check"], { encoding: "utf8" });
+
+  it("every curated notebook is exactly what its source builds", () => {
+    const r = check(path.join(ROOT, "notebooks"));
+    assert.equal(r.status, 0, r.stderr);
+    for (const nb of NOTEBOOKS)
+      assert.ok(fs.existsSync(path.join(ROOT, "notebooks", "src", nb.file.replace(/\.ipynb$/, ".nbsrc"))), nb.file);
+  });
+
+  it("--check names an edited notebook and one without a source, and writes nothing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-nbsrc-"));
+    fs.mkdirSync(path.join(dir, "src"));
+    fs.copyFileSync(build, path.join(dir, "src", "build.mjs"));
+    fs.writeFileSync(path.join(dir, "src", "x.nbsrc"), "%% md\n# X\n\n%% code\n1 + 1\n");
+    fs.writeFileSync(path.join(dir, "x.ipynb"), "{}\n");
+    fs.writeFileSync(path.join(dir, "orphan.ipynb"), "{}\n");
+    const r = check(dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /x\.ipynb, orphan\.ipynb \(no source\)/);
+    assert.equal(fs.readFileSync(path.join(dir, "x.ipynb"), "utf8"), "{}\n");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
 
 describe("curated notebooks (ci scale)", function () {
   this.timeout(15 * 60 * 1000);
