@@ -153,6 +153,7 @@ export class Mlp extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly drop: Dropout;
+  /** `fc2In`: fc2's input width (hidden; GluMlp's gated half, hidden / 2). */
   constructor(
     dim: number,
     hidden: number,
@@ -160,10 +161,11 @@ export class Mlp extends Module {
     drop: number,
     seed: number,
     seeds?: SeedSequence,
+    fc2In = hidden,
   ) {
     super();
     this.fc1 = this.registerModule("fc1", new Linear(dim, hidden, { seeds }));
-    this.fc2 = this.registerModule("fc2", new Linear(hidden, dim, { seeds }));
+    this.fc2 = this.registerModule("fc2", new Linear(fc2In, dim, { seeds }));
     this.drop = new Dropout(drop, seed);
   }
   forward(x: tf.Tensor): tf.Tensor {
@@ -191,24 +193,11 @@ export class Mlp extends Module {
  * timm's GluMlp with gate_last=False, i.e. SwiGLUPacked: fc1 gives [B, T, 2·h]; out = fc2(act(first half) · second half).
  * Same maths as Meta's SwiGLUFFNFused (`w12`, `w3`), which is why timm renames w12 → fc1, w3 → fc2.
  */
-export class GluMlp extends Module {
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-  readonly drop: Dropout;
-  constructor(
-    dim: number,
-    hidden: number,
-    readonly act: VitAct,
-    drop: number,
-    seed: number,
-    seeds?: SeedSequence,
-  ) {
-    super();
-    this.fc1 = this.registerModule("fc1", new Linear(dim, hidden, { seeds }));
-    this.fc2 = this.registerModule("fc2", new Linear(hidden / 2, dim, { seeds }));
-    this.drop = new Dropout(drop, seed);
+export class GluMlp extends Mlp {
+  constructor(dim: number, hidden: number, act: VitAct, drop: number, seed: number, seeds?: SeedSequence) {
+    super(dim, hidden, act, drop, seed, seeds, hidden / 2);
   }
-  forward(x: tf.Tensor): tf.Tensor {
+  override forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [gate, value] = tf.split(this.fc1.apply(x), 2, -1); // 2 × [B, T, h/2]
       this.drop.training = this.training;
