@@ -193,9 +193,10 @@ export function register(program: Command): void {
       }
       if (opts.json) return writeJson(this, t.objects());
       if (opts.csv) return writeOut(this, formatResultsTable(t, "csv"));
-      const cols = t
-        .columnNames()
-        .filter((c) => !["startedAt", "finishedAt", "backend", "scale", "dataFraction", "shots"].includes(c));
+      // The terminal view: axes and the headline metrics; --json / --csv / --out carry every column.
+      const headline = /^(test|eval)\.(accuracy|balanced_accuracy|f1_macro|roc_auc|roc_auc_ovr|roc_auc_macro)$/;
+      const axes = new Set(new SweepStore(dir).manifest().axes);
+      const cols = t.columnNames().filter((c) => c === "id" || axes.has(c) || c === "wallTimeS" || headline.test(c));
       writeOut(this, formatResultsTable(t.select(cols), "md"));
       writeOut(this, `\n${t.numRows()} runs\n`);
     });
