@@ -109,7 +109,7 @@ export function submitArray(
 ): SlurmSubmission {
   const env = o.env ?? process.env;
   fs.mkdirSync(store.slurmDir, { recursive: true });
-  const k = submissions(store).length + fs.readdirSync(store.slurmDir).filter((f) => f.endsWith(".sbatch")).length;
+  const k = fs.readdirSync(store.slurmDir).filter((f) => f.endsWith(".sbatch")).length;
   const stem = path.join(store.slurmDir, `submit-${String(k).padStart(3, "0")}`);
   const idsFile = `${stem}.ids`;
   const script = `${stem}.sbatch`;
