@@ -30,17 +30,17 @@ need() {
   done
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 stop_pidfile() {
   local f="$1" i
   pid_alive "$f" || return 0
-  kill "$(cat "$f")" 2>/dev/null || true
+  kill "$(cat "$f" 2>/dev/null)" 2>/dev/null || true
   for i in $(seq 1 50); do
     pid_alive "$f" || return 0
     sleep 0.1
   done
-  kill -9 "$(cat "$f")" 2>/dev/null || true
+  kill -9 "$(cat "$f" 2>/dev/null)" 2>/dev/null || true
 }
 
 cmd_stop() {

@@ -148,8 +148,13 @@ export function register(program: Command): void {
         quiet: opts.quiet || opts.json,
         log: opts.json ? undefined : (l) => process.stderr.write(l + "\n"),
       });
-      if (opts.json)
-        return writeJson(this, {
+      // Failed runs after a local run or a followed Slurm job: exit 1 (the table says which).
+      const failed = r.status.counts.failed > 0 && (r.executor !== "slurm" || opts.wait);
+      const fail = (): void => {
+        if (failed) this.error(`sweep: ${r.status.counts.failed} failed runs`, { exitCode: 1, code: "peftlab.sweep" });
+      };
+      if (opts.json) {
+        writeJson(this, {
           ...r.status,
           started: r.started,
           skipped: r.skipped,
@@ -157,6 +162,8 @@ export function register(program: Command): void {
           job: r.submission?.job,
           script: r.submission?.script,
         });
+        return fail();
+      }
       if (r.executor !== "slurm" || opts.wait) printStatus(this, r.dir, false, 15);
       else
         writeOut(
@@ -165,7 +172,7 @@ export function register(program: Command): void {
         );
       if (r.failedNotRetried.length > 0)
         writeOut(this, `${r.failedNotRetried.length} failed runs were not rerun; pass --retry-failed to rerun them\n`);
-      if (r.status.counts.failed > 0 && (r.executor !== "slurm" || opts.wait)) process.exitCode = 1;
+      fail();
     });
 
   sweep
@@ -238,6 +245,6 @@ export function register(program: Command): void {
           ? `run ${opts.id}: done in ${r.wallTimeS.toFixed(1)} s\n`
           : `run ${opts.id}: FAILED: ${r.failure?.reason}\n${r.failure?.logTail ?? ""}\n`,
       );
-      if (!r.ok) process.exitCode = 1;
+      if (!r.ok) this.error(`run ${opts.id} failed`, { exitCode: 1, code: "peftlab.sweep" });
     });
 }
