@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { executeSweep, SweepStore, sweepFolderStatus, sweepResults } from "../../../lib/experiments/sweep";
+import { aggregateRuns } from "../../../lib/results";
 import { sharedPath } from "../../../lib/paths";
 
 const root = path.resolve(__dirname, "../../..");
@@ -152,6 +153,69 @@ describe("peftlab sweep: local and in-process executors", function () {
     } finally {
       if (saved === undefined) delete process.env.PEFTLAB_CACHE;
       else process.env.PEFTLAB_CACHE = saved;
+    }
+  });
+  it("notebook 01's full-scale cell at tiny scale: its few-shot LoRA q,v grid as sweep points, read back and aggregated", async () => {
+    // The same code as the cell given for notebook 01 (EXECUTOR = "local" here), with tiny parameters.
+    const P = { seeds: [1], lrs: [1e-2], shots: [1, 2], warmup: 1, nIters: 1 };
+    const K = 3;
+    const points = P.seeds.flatMap((seed) =>
+      P.lrs.flatMap((lr) =>
+        P.shots.map((shots) => {
+          const n = shots * K;
+          const bs = Math.min(32, n);
+          const steps = P.warmup + P.nIters * shots;
+          return {
+            seed,
+            "training.optimizer.lr": lr,
+            "data.trainSubset.perClass": shots,
+            "training.batchSize": bs,
+            "training.epochs": Math.max(1, Math.ceil(steps / Math.ceil(n / bs))),
+          };
+        }),
+      ),
+    );
+    const sweep = {
+      name: "01-cytology-lora",
+      base: {
+        name: "01-lora-qv",
+        backend: "cpu",
+        model: { id: "fixture:vit_timm" },
+        data: (base as { data: unknown }).data,
+        method: {
+          kind: "lora",
+          lora: {
+            targetModules: ["qkv"],
+            qkvParts: { parts: ["q", "v"] },
+            r: 2,
+            loraAlpha: 1,
+            useRslora: true,
+            loraDropout: 0.25,
+          },
+        },
+        training: {
+          epochs: 1,
+          batchSize: 32,
+          optimizer: { name: "adamw", lr: 1e-3, weightDecay: 1e-2 },
+          schedule: { kind: "warmup_cosine_auto", warmupSteps: P.warmup, minLr: 1e-6 },
+        },
+      },
+      points,
+      slurm: { gres: "gpu:1", cpusPerTask: 8, mem: "32G", time: "04:00:00", parallel: 8 },
+    };
+    const out = path.join(tmp, "sweep-01");
+    const r = await executeSweep(sweep, { out, executor: "local", parallel: 2, wait: true, quiet: true, env });
+    assert.equal(r.status.counts.done, 2, JSON.stringify(r.status.runs.map((x) => x.failure?.logTail)));
+    const runs = sweepResults(out).rename({ "training.optimizer.lr": "config.lr" });
+    assert.deepEqual(runs.array("shots"), [1, 2]);
+    assert.deepEqual(runs.array("method"), ["lora", "lora"]);
+    const agg = aggregateRuns(runs, ["method", "shots", "config.lr"], ["test.accuracy", "val.accuracy"]);
+    assert.equal(agg.numRows(), 2);
+    assert.ok(agg.columnNames().includes("test.accuracy_mean"));
+    // The adapter each run saved is peft's on-disk format.
+    for (const run of r.status.runs) {
+      const cfg = JSON.parse(fs.readFileSync(path.join(out, "runs", run.id, "adapter", "adapter_config.json"), "utf8"));
+      assert.equal(cfg.peft_type, "LORA");
     }
   });
 });
