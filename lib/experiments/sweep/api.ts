@@ -8,7 +8,7 @@ import { ConfigError } from "../../errors";
 import type { ClaimTiming } from "./claim";
 import { runLocal } from "./local";
 import { planSweep, type PlannedRun } from "./plan";
-import { followJob, queuedRuns, submitArray, submissions, type SlurmSubmission } from "./slurm";
+import { followJob, queuedRuns, reconcileEndedJobs, submitArray, submissions, type SlurmSubmission } from "./slurm";
 import { loadSweepFile, resolveSweep, type SweepSpec } from "./spec";
 import { sweepResultsTable, sweepStatus, type SweepStatus } from "./status";
 import { SweepStore } from "./store";
@@ -86,6 +86,7 @@ export async function executeSweep(s: SweepInput, o: ExecuteSweepOptions): Promi
   const { spec, runs } = planSweepInput(s, o.env);
   const store = new SweepStore(o.out);
   const m = store.init(spec, runs);
+  if (executor === "slurm") reconcileEndedJobs(store, o.env);
   const before = sweepStatus(store, {
     timing: o.timing,
     queued: executor === "slurm" ? queuedRuns(store, o.env) : undefined,
@@ -163,5 +164,6 @@ export function sweepResults(dir: string): ColumnTable {
 /** The state of every run of a sweep folder (Slurm's queue consulted where squeue exists). */
 export function sweepFolderStatus(dir: string, env?: NodeJS.ProcessEnv): SweepStatus {
   const store = new SweepStore(dir);
+  reconcileEndedJobs(store, env);
   return sweepStatus(store, { queued: queuedRuns(store, env) });
 }

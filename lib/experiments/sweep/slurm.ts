@@ -170,6 +170,18 @@ export function queuedRuns(store: SweepStore, env?: NodeJS.ProcessEnv): Map<stri
   return out;
 }
 
+/**
+ * Reconciles every submission whose job has left the queue (a `sweep run` without --wait, a killed follower): its
+ * tasks that did not finish become failed. Needs squeue; without it nothing changes.
+ */
+export function reconcileEndedJobs(store: SweepStore, env?: NodeJS.ProcessEnv): void {
+  for (const s of submissions(store)) {
+    const q = queuedTasks(s.job, env);
+    if (q === null) return;
+    if (q.size === 0) reconcileJob(store, s, env);
+  }
+}
+
 /** Task states from sacct (`<job>_<k>` → state), empty without accounting. */
 function sacctStates(job: string, env?: NodeJS.ProcessEnv): Map<string, string> {
   const r = slurmCmd("sacct", ["-n", "-P", "-X", "-j", job, "--format=JobID,State,ExitCode"], env);

@@ -1,4 +1,8 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runCli } from "../../../lib/cli/main";
 import { ConfigError } from "../../../lib/errors";
 import { gridPoints, planSweep, resolveSweep, sbatchScript, setDotted, sweepEta } from "../../../lib/experiments/sweep";
 
@@ -212,5 +216,60 @@ describe("sweep: sbatch script and ETA", () => {
     assert.equal(sweepEta([10], 3, 2), 20);
     assert.equal(sweepEta([10], 0, 2), 0);
     assert.ok(Number.isNaN(sweepEta([], 3, 1)));
+  });
+});
+
+describe("peftlab sweep plan / run --dry-run (CLI, in-process)", () => {
+  let tmp: string;
+  before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-sweep-cli-"))));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = "";
+    let err = "";
+    const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
+    return { code, out, err };
+  }
+  const example = path.resolve(__dirname, "../../../docs/examples/sweep-tiny.json");
+
+  it("plan prints docs/examples/sweep-tiny.json's 4 runs with their ids", async () => {
+    const r = await cli("sweep", "plan", example, "--json");
+    assert.equal(r.code, 0, r.err);
+    const p = JSON.parse(r.out);
+    assert.equal(p.runs.length, 4);
+    assert.deepEqual(
+      p.runs.map((x: { overrides: Record<string, unknown> }) => x.overrides),
+      [
+        { "training.optimizer.lr": 0.01, seed: 0 },
+        { "training.optimizer.lr": 0.01, seed: 1 },
+        { "training.optimizer.lr": 0.001, seed: 0 },
+        { "training.optimizer.lr": 0.001, seed: 1 },
+      ],
+    );
+  });
+
+  it("a bad sweep file is one error line naming the field, exit 2", async () => {
+    const bad = path.join(tmp, "bad.json");
+    fs.writeFileSync(bad, JSON.stringify({ base, grid: { seed: 1 } }));
+    const r = await cli("sweep", "plan", bad);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^error: A grid axis needs a non-empty list of values; at sweep\.grid\["seed"\]/);
+  });
+
+  it("run --executor slurm --dry-run writes the array script for the runs not done, submitting nothing", async function () {
+    if (!fs.existsSync(path.resolve(__dirname, "../../../dist/lib/cli/main.js"))) this.skip(); // needs npm run build
+    const out = path.join(tmp, "dry");
+    const r = await cli("sweep", "run", example, "--executor", "slurm", "--dry-run", "--out", out, "--parallel", "3");
+    assert.equal(r.code, 0, r.err);
+    const script = fs.readFileSync(path.join(out, "slurm", "submit-000.sbatch"), "utf8");
+    assert.match(script, /^#SBATCH --array=0-3%3$/m);
+    assert.match(script, /^#SBATCH --time=00:10:00$/m);
+    assert.equal(
+      fs
+        .readFileSync(path.join(out, "slurm", "submit-000.ids"), "utf8")
+        .trim()
+        .split("\n").length,
+      4,
+    );
+    assert.equal(fs.existsSync(path.join(out, "slurm", "jobs.jsonl")), false);
   });
 });
