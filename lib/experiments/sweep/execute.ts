@@ -177,7 +177,8 @@ export async function executeRun(
     log(
       `=== ${new Date().toISOString()} run ${id} on ${claim.info.host} (pid ${process.pid}, ${claim.info.executor}${job ? `, job ${job}` : ""})`,
     );
-    const resume = fs.existsSync(path.join(runDir, "checkpoints"));
+    // A failed attempt that checkpointed continues from there (exact resume), as `peftlab train --resume` does.
+    const resume = fs.existsSync(path.join(runDir, "checkpoints", "latest.json"));
     const ev = m.spec.eval;
     let evalOut: Record<string, unknown> | undefined;
     if (o.mode === "process") {
