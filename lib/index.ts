@@ -26,3 +26,4 @@ export * from "./data/stain_shift";
 export * from "./recipes/paper_ci";
 export * from "./io/torch_checkpoint";
 export * from "./recipes/lora_toy";
+export * from "./experiments/sweep";

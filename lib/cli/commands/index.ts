@@ -16,6 +16,7 @@ import * as metrics from "./metrics";
 import * as kernel from "./kernel";
 import * as runNotebook from "./run_notebook";
 import * as checkParity from "./check_parity";
+import * as sweep from "./sweep";
 
 /** A command module: adds one (sub)command to the program. */
 export interface CommandModule {
@@ -35,6 +36,7 @@ export const COMMANDS: readonly CommandModule[] = [
   train,
   evalCmd,
   extract,
+  sweep,
   metrics,
   bench,
 ];
