@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds peftlab's own WASM SIMD kernels: lib/backend/native/{simd_kernels,sgemm}.c → simd_kernels.wasm and the
+# Builds peftlab's own WASM SIMD kernels: lib/backend/wasm/{simd_kernels,sgemm}.c → simd_kernels.wasm and the
 # relaxed-SIMD FMA variant simd_kernels_fma.wasm, plus
 # simd_kernels_wasm.ts (the same bytes as base64, which is what the library loads, so dist/ needs no extra files).
-# CI never runs this: the built files are committed, and test/backend/kernels/native_simd.test.ts rebuilds and
+# CI never runs this: the built files are committed, and test/backend/wasm/loader.test.ts rebuilds and
 # compares them where the same clang is installed.
 #
 #   scripts/build-wasm.sh            # rebuild in place
@@ -11,7 +11,7 @@
 # Needs Debian's clang and lld (`apt-get install -y clang lld`: clang, wasm-ld).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="$here/lib/backend/native"
+src="$here/lib/backend/wasm"
 out="${1:-$src}"
 mkdir -p "$out"
 CLANG="${CLANG:-clang}"

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, nativeKernelReady } from "../../lib/backend/kernels";
-import { nativeStatus } from "../../lib/backend/kernels/native_addon";
+import { nativeStatus } from "../../lib/backend/addon/loader";
 import { createVit } from "../../lib/models/vit";
 import { attention, type Block } from "../../lib/models/vit_blocks";
 import { attentionQkvOp } from "../../lib/models/vit_attention_op";

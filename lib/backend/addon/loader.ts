@@ -1,5 +1,5 @@
 /**
- * peftlab's optional native addon (lib/backend/native/addon, built by scripts/build-native.mjs into
+ * peftlab's optional native addon (lib/backend/addon, built by scripts/build-native.mjs into
  * dist/native/peftlab_native.node): an AVX2 + FMA GEMM with its own thread pool that reads and writes the wasm
  * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active,
  * gelu_erf.ts its GELU, channel_sums.ts / channel_affine.ts / relu_grad.ts their per-channel passes, and

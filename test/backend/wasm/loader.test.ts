@@ -9,12 +9,12 @@ import {
   SIMD_KERNELS_BUILT_WITH,
   SIMD_KERNELS_FMA_WASM_BASE64,
   SIMD_KERNELS_WASM_BASE64,
-} from "../../../lib/backend/native/simd_kernels_wasm";
-import { simdModule } from "../../../lib/backend/kernels/native_simd";
-import { randArray } from "./reference";
+} from "../../../lib/backend/wasm/simd_kernels_wasm";
+import { simdModule } from "../../../lib/backend/wasm/loader";
+import { randArray } from "../kernels/reference";
 
 const ROOT = path.resolve(__dirname, "../../..");
-const NATIVE = path.join(ROOT, "lib/backend/native");
+const WASM_DIR = path.join(ROOT, "lib/backend/wasm");
 
 /** Section ids of a wasm binary, in order (enough to see what the module would do at instantiation). */
 function sectionIds(bytes: Uint8Array): number[] {
@@ -48,7 +48,7 @@ describe("simd_kernels.wasm build artefact", () => {
       ["simd_kernels.wasm", SIMD_KERNELS_WASM_BASE64],
       ["simd_kernels_fma.wasm", SIMD_KERNELS_FMA_WASM_BASE64],
     ]) {
-      const file = fs.readFileSync(path.join(NATIVE, name));
+      const file = fs.readFileSync(path.join(WASM_DIR, name));
       assert.ok(Buffer.from(b64, "base64").equals(file), `${name}: run scripts/build-wasm.sh`);
     }
   });
@@ -68,7 +68,7 @@ describe("simd_kernels.wasm build artefact", () => {
       execFileSync(path.join(ROOT, "scripts/build-wasm.sh"), [out], { stdio: "pipe" });
       for (const name of ["simd_kernels.wasm", "simd_kernels_fma.wasm"]) {
         const fresh = fs.readFileSync(path.join(out, name));
-        assert.ok(fresh.equals(fs.readFileSync(path.join(NATIVE, name))), `${name}: run scripts/build-wasm.sh`);
+        assert.ok(fresh.equals(fs.readFileSync(path.join(WASM_DIR, name))), `${name}: run scripts/build-wasm.sh`);
       }
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
