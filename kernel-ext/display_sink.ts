@@ -3,13 +3,7 @@
  * objects, update_display_data by display_id, clear_output). It sends through `send`, which the session points at the
  * request being executed; plotly.js is inlined into the first Plotly output of the session only.
  */
-import {
-  normalizeBundle,
-  withOfflinePlotly,
-  type DisplaySink,
-  type MimeBundle,
-  type PlotlySessionState,
-} from "../lib/display";
+import { normalizeBundle, withOfflinePlotly, type DisplaySink, type MimeBundle, type PlotlySessionState } from "../lib";
 
 /** Sends one iopub message of the current request. */
 export type IopubSend = (msgType: string, content: Record<string, unknown>) => void;

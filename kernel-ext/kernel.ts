@@ -1,7 +1,7 @@
 /** Starts the peftlab kernel: version guard, package aliases, session, ZMQ server, then warm-up and prelude. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError } from "../lib/errors";
+import { ConfigError } from "../lib";
 import { installPackageAliases, peftlabRoot } from "./resolve_alias";
 import { resolvePrelude } from "./prelude";
 import { PeftlabServer } from "./server";

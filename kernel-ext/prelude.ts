@@ -4,7 +4,7 @@
  * over `PEFTLAB_PRELUDE` (a path, or `none` to disable), which wins over the default below.
  */
 import * as fs from "node:fs";
-import { ConfigError } from "../lib/errors";
+import { ConfigError } from "../lib";
 
 /** The name under which the kernel puts its display sink into the executor's scope (read as `exports.<name>`). */
 export const SINK_LOCAL = "__peftlabSink";

@@ -6,9 +6,12 @@
  */
 import { ZmqServer } from "tslab/dist/jupyter";
 import * as ts from "@tslab/typescript-for-tslab";
-import { childMessage, decodeMessage, encodeMessage, PROTOCOL_VERSION, type JupyterMessage } from "./wire";
+import { jupyter } from "../lib";
 import type { KernelSession } from "./session";
 import type { HistoryRequest } from "./history";
+
+const { childMessage, decodeMessage, encodeMessage, PROTOCOL_VERSION } = jupyter;
+type JupyterMessage = jupyter.JupyterMessage;
 
 /** Requests answered at once, even while a cell runs (they do not touch the executor). */
 const IMMEDIATE = new Set(["kernel_info_request", "comm_info_request", "interrupt_request", "shutdown_request"]);

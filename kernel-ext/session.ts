@@ -7,13 +7,7 @@ import { inspect } from "node:util";
 import { createConverter, isCompleteCode, type Converter, type ConvertResult } from "tslab/dist/converter";
 import { createExecutor, type ConverterSet, type Executor } from "tslab/dist/executor";
 import * as tslabJupyter from "tslab/dist/jupyter";
-import {
-  toBundle,
-  withOfflinePlotly,
-  type DisplaySink,
-  type MimeBundle,
-  type PlotlySessionState,
-} from "../lib/display";
+import { toBundle, withOfflinePlotly, type DisplaySink, type MimeBundle, type PlotlySessionState } from "../lib";
 import { jupyterSink, type IopubSend } from "./display_sink";
 import { History } from "./history";
 import { SINK_LOCAL } from "./prelude";

@@ -19,6 +19,7 @@ export * from "./metrics";
 export * from "./results";
 export * from "./train";
 export * from "./bench";
+export * as jupyter from "./jupyter";
 export * from "./recipes";
 export * from "./recipes/ci_backbone";
 export * from "./peft/lora/spectrum";

@@ -35,3 +35,17 @@ export function expandEnv(s: string, env: NodeJS.ProcessEnv = process.env): stri
     return v;
   });
 }
+
+/** The root of the peftlab package (the nearest folder above this file whose package.json is peftlab's; from lib/ and dist/lib/). */
+export function packageRoot(from = __dirname): string {
+  for (let d = from; ; d = path.dirname(d)) {
+    const pj = path.join(d, "package.json");
+    try {
+      if (fs.existsSync(pj) && (JSON.parse(fs.readFileSync(pj, "utf8")) as { name?: string }).name === "peftlab")
+        return d;
+    } catch {
+      // not ours (unreadable or not JSON): keep climbing
+    }
+    if (path.dirname(d) === d) return path.resolve(from, path.basename(from) === "lib" ? ".." : "../..");
+  }
+}

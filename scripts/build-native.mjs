@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds peftlab's optional native addon (lib/backend/native/addon) into dist/native/peftlab_native.node with the
+// Builds peftlab's optional native addon (lib/backend/addon) into dist/native/peftlab_native.node with the
 // machine's C compiler and Node's own headers. It never fails the build: where there is no x86-64 CPU, compiler or
 // node_api.h, it says why and peftlab computes with its wasm kernels instead. PEFTLAB_NATIVE=0 skips it.
 import { execFileSync } from "node:child_process";
@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const src = path.join(root, "lib/backend/native/addon");
+const src = path.join(root, "lib/backend/addon");
 const outDir = path.join(root, "dist/native");
 const out = path.join(outDir, "peftlab_native.node");
 const quiet = process.argv.includes("--quiet");
@@ -48,7 +48,10 @@ const cc = [process.env.CC, "cc", "gcc", "clang"].filter(Boolean).find((c) => {
 });
 if (!cc) skip("no C compiler (set CC, or install gcc or clang)");
 
-const sources = fs.readdirSync(src).map((f) => path.join(src, f));
+const sources = fs
+  .readdirSync(src)
+  .filter((f) => /\.[ch]$/.test(f)) // C sources and headers (loader.ts, the addon's TypeScript loader, lives beside them)
+  .map((f) => path.join(src, f));
 const newest = Math.max(
   ...sources.map((f) => fs.statSync(f).mtimeMs),
   fs.statSync(fileURLToPath(import.meta.url)).mtimeMs,

@@ -1,41 +1,64 @@
 #!/usr/bin/env bash
-# Builds peftlab's own WASM SIMD kernels: lib/backend/native/{simd_kernels,sgemm}.c → simd_kernels.wasm and the
-# relaxed-SIMD FMA variant simd_kernels_fma.wasm, plus
-# simd_kernels_wasm.ts (the same bytes as base64, which is what the library loads, so dist/ needs no extra files).
-# CI never runs this: the built files are committed, and test/backend/kernels/native_simd.test.ts rebuilds and
-# compares them where the same clang is installed.
+# Builds peftlab's own WASM SIMD kernels: lib/backend/wasm/{simd_kernels,sgemm}.c → simd_kernels.wasm, the GEMM
+# worker's sgemm_shared.wasm, their relaxed-SIMD FMA variants (*_fma.wasm), and simd_kernels_wasm.ts (the same bytes
+# as base64, which is what the library loads, so dist/ needs no extra files). The built files are committed;
+# test/backend/wasm/build.test.ts rebuilds them into a temp folder and compares byte for byte wherever the pinned
+# toolchain is installed (CI installs it: .ci/run).
 #
 #   scripts/build-wasm.sh            # rebuild in place
 #   scripts/build-wasm.sh OUTDIR     # build into OUTDIR (the test uses this to compare)
 #
-# Needs Debian's clang and lld (`apt-get install -y clang lld`: clang, wasm-ld).
+# The toolchain is pinned: Debian's clang 16.0.6 and its wasm-ld (apt-get install clang-16 lld-16). Its relaxed-SIMD
+# builtin emits the standard f32x4.relaxed_madd opcode, so the bytes are used as the compiler wrote them. Another
+# compiler version may emit other bytes (and the committed files would then disagree with every rebuild), so it is
+# refused. CLANG=... names another clang 16.0.6 binary.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="$here/lib/backend/native"
+src="$here/lib/backend/wasm"
 out="${1:-$src}"
+CLANG="${CLANG:-clang-16}"
+PINNED="16.0.6"
+
+if ! command -v "$CLANG" >/dev/null; then
+  echo "build-wasm: $CLANG not found; install the pinned toolchain: apt-get install clang-16 lld-16" >&2
+  exit 2
+fi
+version="$("$CLANG" --version | head -1)"
+if ! grep -q "clang version $PINNED\b" <<<"$version"; then
+  echo "build-wasm: $CLANG is \"$version\"; the kernels are built with clang $PINNED only (the committed bytes" \
+    "come from it). Install Debian's clang-16 and lld-16 ($PINNED), or set CLANG to a clang $PINNED binary." >&2
+  exit 2
+fi
+# Debian's clang-16 links wasm with lld-16's /usr/bin/wasm-ld-16.
+if ! wasm-ld-16 --version 2>/dev/null | grep -q "LLD $PINNED\b"; then
+  echo "build-wasm: wasm-ld-16 ($PINNED) not found; install lld-16" >&2
+  exit 2
+fi
 mkdir -p "$out"
-CLANG="${CLANG:-clang}"
-OBJDUMP="${OBJDUMP:-$(command -v llvm-objdump || ls /usr/lib/llvm-*/bin/llvm-objdump 2>/dev/null | tail -1)}"
 
 # --import-memory: the kernels run on tfjs-backend-wasm's own memory. -fno-builtin: no libc calls;
 # -mbulk-memory turns the one memset into memory.fill.
+cflags=(--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -ffreestanding -fno-builtin -Wall -Wextra -Werror)
 build() { # build <out.wasm> <sources> <extra clang flags...>
   local wasm="$1" sources="$2"
   shift 2
   # shellcheck disable=SC2086 # $sources is a list of files
-  "$CLANG" --target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -ffreestanding -fno-builtin -Wall -Wextra -Werror \
-    "$@" -Wl,--no-entry -Wl,--import-memory -Wl,--strip-all -o "$wasm" $sources
-  # The module shares tfjs's memory, so it must never write memory of its own: no data segment, no shadow stack.
-  local sections
-  sections="$("$OBJDUMP" -h "$wasm")"
-  if grep -qw DATA <<<"$sections"; then
-    echo "build-wasm: $wasm has a data segment; it would overwrite tfjs memory at instantiation" >&2
-    exit 1
-  fi
-  if "$OBJDUMP" -d "$wasm" | grep -qE "global\.(get|set)"; then
-    echo "build-wasm: $wasm uses the shadow stack (__stack_pointer); it would write into tfjs memory" >&2
-    exit 1
-  fi
+  "$CLANG" "${cflags[@]}" "$@" -Wl,--no-entry -Wl,--import-memory -Wl,--strip-all -o "$wasm" $sources
+  # The module shares tfjs's memory, so it must never write memory of its own. No shadow stack: the compiler's own
+  # assembly of each source must never touch a global (wasm-ld still declares an unused __stack_pointer).
+  local asm file arg compile=()
+  for arg in "$@"; do [[ "$arg" == -Wl,* ]] || compile+=("$arg"); done
+  for file in $sources; do
+    asm="$("$CLANG" "${cflags[@]}" "${compile[@]}" -S -o - "$file")"
+    if grep -qE "global\.(get|set)" <<<"$asm"; then
+      echo "build-wasm: $file uses the shadow stack (__stack_pointer); it would write into tfjs memory" >&2
+      exit 1
+    fi
+    if grep -E "relaxed_" <<<"$asm" | grep -vq "f32x4\.relaxed_madd"; then
+      echo "build-wasm: $file uses a relaxed-SIMD instruction other than f32x4.relaxed_madd" >&2
+      exit 1
+    fi
+  done
 }
 
 all="$src/simd_kernels.c $src/sgemm.c"
@@ -43,53 +66,59 @@ all="$src/simd_kernels.c $src/sgemm.c"
 shared=(-matomics -Wl,--shared-memory -Wl,--max-memory=2147483648)
 build "$out/simd_kernels.wasm" "$all"
 build "$out/sgemm_shared.wasm" "$src/sgemm.c" "${shared[@]}"
-# The FMA variant: clang 14 emits its f32x4.fma with the pre-standard opcode 0xfd 0xaf 0x01. Rewrite each one to
-# the standard f32x4.relaxed_madd (0xfd 0x85 0x02, same length, so no section size changes), and check that the
-# byte pattern occurs exactly as often as the disassembler counts the instruction (no false match in an immediate)
-# and that no other relaxed instruction (with a pre-standard opcode) was emitted.
 build "$out/simd_kernels_fma.wasm" "$all" -DPEFTLAB_FMA -mrelaxed-simd
 build "$out/sgemm_shared_fma.wasm" "$src/sgemm.c" "${shared[@]}" -DPEFTLAB_FMA -mrelaxed-simd
-patch_fma() { # patch_fma <file.wasm>: prints the number of FMAs
-dis="$("$OBJDUMP" -d "$1")"
-fmas="$(grep -c "f32x4.fma" <<<"$dis" || true)"
-if grep -E "relaxed|fms|laneselect|f64x2.fma" <<<"$dis" >/dev/null; then
-  echo "build-wasm: the FMA build uses a relaxed instruction other than f32x4.fma" >&2
-  exit 1
-fi
-node -e '
-const fs = require("fs");
-const [file, want] = [process.argv[1], Number(process.argv[2])];
-const b = fs.readFileSync(file);
-const from = Buffer.from([0xfd, 0xaf, 0x01]);
-let n = 0;
-for (let i = b.indexOf(from); i >= 0; i = b.indexOf(from, i + 3)) {
-  b[i + 1] = 0x85;
-  b[i + 2] = 0x02;
-  n++;
-}
-if (n !== want || n === 0) {
-  console.error(`build-wasm: found ${n} f32x4.fma byte patterns, the disassembly has ${want}`);
-  process.exit(1);
-}
-fs.writeFileSync(file, b);
-' "$1" "$fmas"
-echo "$fmas"
-}
-fmas="$(patch_fma "$out/simd_kernels_fma.wasm")"
-patch_fma "$out/sgemm_shared_fma.wasm" >/dev/null
 
-version="$("$CLANG" --version | head -1)"
+# Checks, with Node's own engine (no disassembler needed):
+# - the modules share tfjs's memory, so they must never write memory of their own: no data segment (sections 11,
+#   12) and no globals (section 6: a shadow stack's __stack_pointer would write into tfjs memory);
+# - the plain builds validate without flags; the FMA builds fail without --experimental-wasm-relaxed-simd (so they
+#   do use relaxed SIMD) and validate with it (so the opcodes are the standard ones V8 knows).
+check() { # check <flags> <script> <files...>
+  local flags="$1" script="$2"
+  shift 2
+  # shellcheck disable=SC2086 # $flags may be empty
+  node $flags -e "$script" "$@"
+}
+sections='
+const fs = require("fs");
+for (const file of process.argv.slice(1)) {
+  const b = fs.readFileSync(file);
+  for (let at = 8; at < b.length; ) {
+    const id = b[at++];
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      const x = b[at++];
+      size += (x & 0x7f) * 2 ** shift;
+      if (!(x & 0x80)) break;
+    }
+    if (id === 11 || id === 12) throw new Error(`${file} has a data segment; it would overwrite tfjs memory`);
+    at += size;
+  }
+}'
+validates='
+for (const file of process.argv.slice(2)) {
+  const ok = WebAssembly.validate(require("fs").readFileSync(file));
+  if (ok !== (process.argv[1] === "yes")) throw new Error(`${file}: validates=${ok}, expected ${process.argv[1]}`);
+}'
+plain=("$out/simd_kernels.wasm" "$out/sgemm_shared.wasm")
+fma=("$out/simd_kernels_fma.wasm" "$out/sgemm_shared_fma.wasm")
+check "" "$sections" "${plain[@]}" "${fma[@]}"
+check "" "$validates" yes "${plain[@]}"
+check "" "$validates" no "${fma[@]}"
+check "--experimental-wasm-relaxed-simd" "$validates" yes "${fma[@]}"
+
 b64="$(base64 -w0 "$out/simd_kernels.wasm")"
 b64fma="$(base64 -w0 "$out/simd_kernels_fma.wasm")"
 b64shared="$(base64 -w0 "$out/sgemm_shared.wasm")"
 b64sharedfma="$(base64 -w0 "$out/sgemm_shared_fma.wasm")"
 cat >"$out/simd_kernels_wasm.ts" <<TS
 /**
- * GENERATED by scripts/build-wasm.sh from simd_kernels.c — do not edit. The bytes of simd_kernels.wasm as
- * base64, so the library carries its kernels inside dist/ without copying binary files.
+ * GENERATED by scripts/build-wasm.sh from simd_kernels.c and sgemm.c — do not edit. The bytes of the four .wasm
+ * builds as base64, so the library carries its kernels inside dist/ without copying binary files.
  */
 
-/** The compiler that produced these bytes (the build test compares rebuilds only with the same one). */
+/** The compiler that produced these bytes (scripts/build-wasm.sh accepts only this version). */
 export const SIMD_KERNELS_BUILT_WITH = "$version";
 
 /** simd_kernels.wasm, base64: multiply-adds as f32x4.mul + f32x4.add (any wasm SIMD engine). */
@@ -108,4 +137,4 @@ export const SGEMM_SHARED_WASM_BASE64 =
 export const SGEMM_SHARED_FMA_WASM_BASE64 =
   "$b64sharedfma";
 TS
-echo "built $out/simd_kernels.wasm ($(stat -c %s "$out/simd_kernels.wasm") bytes) and simd_kernels_fma.wasm ($fmas FMAs) with $version"
+echo "built $out/{simd_kernels,sgemm_shared}{,_fma}.wasm and simd_kernels_wasm.ts with $version"

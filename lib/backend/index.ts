@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../errors";
 import { applyKernelOverrides, configureGemmThreads, gemmThreads, overridesInUse } from "./kernels";
-import { gemmEngine } from "./kernels/native_addon";
-import { simdVariant } from "./kernels/native_simd";
+import { gemmEngine } from "./addon/loader";
+import { simdVariant } from "./wasm/loader";
 
 function gemmName(): string {
   const g = gemmEngine();
@@ -29,7 +29,7 @@ export interface BackendChoice {
   skipped: { name: BackendName; why: string }[];
   threads: number;
   simd: boolean;
-  /** Whether peftlab's wasm kernels run their relaxed-SIMD FMA build (lib/backend/kernels/native_simd.ts). */
+  /** Whether peftlab's wasm kernels run their relaxed-SIMD FMA build (lib/backend/wasm/loader.ts). */
   fma: boolean;
   /**
    * What computes the wasm kernels' matrix products: "native avx2+fma" (peftlab's addon), "wasm fma" or "wasm

@@ -55,6 +55,7 @@ export class VisionTransformer extends Module implements ImageClassifier {
     const posLen = posEmbedLength(c, this._grid[0] * this._grid[1]);
     this.pos = this.registerParameter("pos_embed", truncNormal([1, posLen, d], 0.02, seeds));
     this.patchEmbed = this.registerModule("patch_embed", new PatchEmbed(c.patchSize, c.inChans, d, c.patchBias, seeds));
+    this.posDrop = this.registerModule("pos_drop", new Dropout(c.posDropRate, c.seed + 17));
     this.normPre = this.registerModule("norm_pre", c.preNorm ? new LayerNorm(d, c.layerNormEps) : new Identity());
     const blocks: Block[] = [];
     for (let i = 0; i < c.depth; i++) {
@@ -82,10 +83,9 @@ export class VisionTransformer extends Module implements ImageClassifier {
     const fc = usesFcNorm(c);
     this.norm = this.registerModule("norm", fc ? new Identity() : new LayerNorm(d, c.layerNormEps));
     this.fcNorm = this.registerModule("fc_norm", fc ? new LayerNorm(d, c.layerNormEps) : new Identity());
+    this.headDrop = this.registerModule("head_drop", new Dropout(c.dropRate, c.seed + 19));
     this._numClasses = c.numClasses;
     this.head = this.registerModule("head", this.makeHead(c.numClasses, seeds));
-    this.posDrop = new Dropout(c.posDropRate, c.seed + 17);
-    this.headDrop = new Dropout(c.dropRate, c.seed + 19);
     initLinearsTimm(this, seeds);
   }
 
@@ -128,7 +128,6 @@ export class VisionTransformer extends Module implements ImageClassifier {
     }
     return tf.tidy(() => {
       let t = this.embedTokens(this.patchEmbed.apply(x)); // [B, T, D]
-      this.posDrop.training = this.training;
       t = this.normPre.apply(this.posDrop.apply(t));
       for (let i = 0; i < this.blocks.length; i++) t = this.blocks.at(i).apply(t); // [B, T, D]
       return this.norm.apply(t);
@@ -145,7 +144,6 @@ export class VisionTransformer extends Module implements ImageClassifier {
       const avg = () => tf.mean(tf.slice(t, [0, p, 0], [b, n - p, d]), 1); // [B, D]
       const pool = this.config.globalPool;
       const pooled = pool === "token" ? cls() : pool === "avg" ? avg() : tf.concat([cls(), avg()], 1);
-      this.headDrop.training = this.training;
       return this.headDrop.apply(this.fcNorm.apply(pooled)); // [B, F]
     });
   }

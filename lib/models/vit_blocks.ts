@@ -7,7 +7,6 @@
  * UnsortedSegmentSum, is missing on wasm); rank ≤ 4 transposes.
  */
 import * as tf from "@tensorflow/tfjs";
-import { scaledDotProductAttention } from "../backend/attention";
 import { ShapeError } from "../errors";
 import { Conv2d, Dropout, gelu, Identity, LayerNorm, Linear } from "../nn/layers";
 import { denseOf, linearOp, mlpGeluOp } from "../nn/linear_op";
@@ -104,10 +103,11 @@ export class Attention extends Module {
     super();
     this.headDim = dim / numHeads;
     this.scale = this.headDim ** -0.5;
+    // timm's registration order (qkv, attn_drop, proj, proj_drop), so fit() seeds the dropouts in the same order.
     this.qkv = this.registerModule("qkv", new Linear(dim, dim * 3, { bias: opts.qkvBias, seeds: opts.seeds }));
+    this.attnDrop = this.registerModule("attn_drop", new Dropout(opts.attnDrop, opts.seed));
     this.proj = this.registerModule("proj", new Linear(dim, dim, { seeds: opts.seeds }));
-    this.attnDrop = new Dropout(opts.attnDrop, opts.seed);
-    this.projDrop = new Dropout(opts.projDrop, opts.seed + 1);
+    this.projDrop = this.registerModule("proj_drop", new Dropout(opts.projDrop, opts.seed + 1));
   }
   forward(x: tf.Tensor): tf.Tensor {
     const [b, t, d] = x.shape;
@@ -116,23 +116,17 @@ export class Attention extends Module {
     return tf.tidy(() => {
       let qkv = this.qkv.apply(x); // [B, T, 3D]
       if (this.qkvSplit) qkv = this.qkvSplit(x, qkv);
-      this.attnDrop.training = this.projDrop.training = this.training;
       if (!(this.training && this.attnDrop.p > 0)) {
         // One recorded op for the attention core and a frozen-aware proj (lib/models/vit_attention_op.ts,
         // lib/nn/linear_op.ts): the tape keeps q, k, v and P instead of every reshape, transpose and product.
         const merged = attentionQkvOp(qkv, h, this.scale); // [B, T, D]
         return this.projDrop.apply(leanLinear(this.proj, merged)); // [B, T, D]
       }
+      // Dropout on the attention probabilities needs P itself, so this path composes tfjs ops.
       const heads = (s: tf.Tensor) => tf.transpose(s.reshape([b, t, h, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
       const [q, k, v] = tf.split(qkv, 3, 2).map(heads); // 3 × [B, H, T, hd]
-      this.attnDrop.training = this.training;
-      // The shared kernel (lib/backend/attention.ts) has no dropout on the probabilities; use the plain path then.
-      const o =
-        this.training && this.attnDrop.p > 0
-          ? attention(q, k, v, this.scale, this.attnDrop)
-          : scaledDotProductAttention(q, k, v, this.scale); // [B, H, T, hd]
+      const o = attention(q, k, v, this.scale, this.attnDrop); // [B, H, T, hd]
       const merged = tf.transpose(o, [0, 2, 1, 3]).reshape([b, t, d]); // [B, T, D]
-      this.projDrop.training = this.training;
       return this.projDrop.apply(this.proj.apply(merged)); // [B, T, D]
     });
   }
@@ -148,11 +142,12 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale: numbe
   });
 }
 
-/** timm's Mlp: fc1 → act → drop → fc2 → drop. */
+/** timm's Mlp: fc1 → act → drop1 → fc2 → drop2. */
 export class Mlp extends Module {
   readonly fc1: Linear;
+  readonly drop1: Dropout;
   readonly fc2: Linear;
-  readonly drop: Dropout;
+  readonly drop2: Dropout;
   /** `fc2In`: fc2's input width (hidden; GluMlp's gated half, hidden / 2). */
   constructor(
     dim: number,
@@ -165,26 +160,26 @@ export class Mlp extends Module {
   ) {
     super();
     this.fc1 = this.registerModule("fc1", new Linear(dim, hidden, { seeds }));
+    this.drop1 = this.registerModule("drop1", new Dropout(drop, seed));
     this.fc2 = this.registerModule("fc2", new Linear(fc2In, dim, { seeds }));
-    this.drop = new Dropout(drop, seed);
+    this.drop2 = this.registerModule("drop2", new Dropout(drop, seed + 5));
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      this.drop.training = this.training;
       const fc1 = this.fc1 as Module;
       const fc2 = this.fc2 as Module;
       if (
         this.act === "gelu" &&
         fc1 instanceof Linear &&
         fc2 instanceof Linear &&
-        !(this.training && this.drop.p > 0)
+        !(this.training && this.drop1.p > 0)
       ) {
         // fc1 → GELU → fc2 as one recorded op keeping only GELU'(fc1(x)) when frozen (lib/nn/linear_op.ts);
         // LoRA-wrapped fc1/fc2 or active dropout take the module path below.
         return mlpGeluOp(x, denseOf(fc1), denseOf(fc2)); // [B, T, D]
       }
-      const hdn = this.drop.apply(activate(this.fc1.apply(x), this.act)); // [B, T, hidden]
-      return this.drop.apply(this.fc2.apply(hdn)); // [B, T, D]
+      const hdn = this.drop1.apply(activate(this.fc1.apply(x), this.act)); // [B, T, hidden]
+      return this.drop2.apply(this.fc2.apply(hdn)); // [B, T, D]
     });
   }
 }
@@ -200,9 +195,8 @@ export class GluMlp extends Mlp {
   override forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const [gate, value] = tf.split(this.fc1.apply(x), 2, -1); // 2 × [B, T, h/2]
-      this.drop.training = this.training;
-      const hdn = this.drop.apply(tf.mul(activate(gate, this.act), value)); // [B, T, h/2]
-      return this.drop.apply(this.fc2.apply(hdn)); // [B, T, D]
+      const hdn = this.drop1.apply(tf.mul(activate(gate, this.act), value)); // [B, T, h/2]
+      return this.drop2.apply(this.fc2.apply(hdn)); // [B, T, D]
     });
   }
 }
@@ -211,8 +205,9 @@ export class GluMlp extends Mlp {
 export class SwiGluMlp extends Module {
   readonly fc1G: Linear;
   readonly fc1X: Linear;
+  readonly drop1: Dropout;
   readonly fc2: Linear;
-  readonly drop: Dropout;
+  readonly drop2: Dropout;
   constructor(
     dim: number,
     hidden: number,
@@ -224,14 +219,14 @@ export class SwiGluMlp extends Module {
     super();
     this.fc1G = this.registerModule("fc1_g", new Linear(dim, hidden / 2, { seeds }));
     this.fc1X = this.registerModule("fc1_x", new Linear(dim, hidden / 2, { seeds }));
+    this.drop1 = this.registerModule("drop1", new Dropout(drop, seed));
     this.fc2 = this.registerModule("fc2", new Linear(hidden / 2, dim, { seeds }));
-    this.drop = new Dropout(drop, seed);
+    this.drop2 = this.registerModule("drop2", new Dropout(drop, seed + 5));
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      this.drop.training = this.training;
-      const hdn = this.drop.apply(tf.mul(activate(this.fc1G.apply(x), this.act), this.fc1X.apply(x))); // [B, T, h/2]
-      return this.drop.apply(this.fc2.apply(hdn)); // [B, T, D]
+      const hdn = this.drop1.apply(tf.mul(activate(this.fc1G.apply(x), this.act), this.fc1X.apply(x))); // [B, T, h/2]
+      return this.drop2.apply(this.fc2.apply(hdn)); // [B, T, D]
     });
   }
 }
@@ -265,10 +260,11 @@ export class LayerScale extends Module {
 
 /** Stochastic depth: in training, drops a residual branch per sample with probability p and rescales by 1/(1−p). */
 export class DropPath extends Module {
+  /** Number of forward calls so far; with `seed`, the RNG state a checkpoint saves (fit() reseeds both). */
   calls = 0;
   constructor(
     readonly p: number,
-    readonly seed: number,
+    public seed: number,
   ) {
     super();
   }
@@ -317,16 +313,15 @@ export class Block extends Module {
     const attnOpts = { qkvBias: o.qkvBias, attnDrop: o.attnDrop, projDrop: o.projDrop, seed: o.seed, seeds: o.seeds };
     this.attn = this.registerModule("attn", new Attention(o.dim, o.numHeads, attnOpts));
     this.ls1 = this.registerModule("ls1", o.initValues === null ? new Identity() : new LayerScale(o.dim, o.initValues));
+    this.dropPath1 = this.registerModule("drop_path1", new DropPath(o.dropPath, o.seed + 3));
     this.norm2 = this.registerModule("norm2", new LayerNorm(o.dim, o.layerNormEps));
     const mlp = makeMlp(o.mlpLayer, o.dim, o.mlpHidden, o.act, o.projDrop, o.seed + 2, o.seeds);
     this.mlp = this.registerModule("mlp", mlp);
     this.ls2 = this.registerModule("ls2", o.initValues === null ? new Identity() : new LayerScale(o.dim, o.initValues));
-    this.dropPath1 = new DropPath(o.dropPath, o.seed + 3);
-    this.dropPath2 = new DropPath(o.dropPath, o.seed + 4);
+    this.dropPath2 = this.registerModule("drop_path2", new DropPath(o.dropPath, o.seed + 4));
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      this.dropPath1.training = this.dropPath2.training = this.training;
       // Submodules are looked up at call time so adapters swapped in by setSubmodule take effect.
       const attn = this.getSubmodule("attn");
       const mlp = this.getSubmodule("mlp");

@@ -3,8 +3,8 @@
  * variant, the printed table and a well-formed JSON report with every field.
  */
 import { strict as assert } from "node:assert";
-import { nativeStatus } from "../../lib/backend/kernels/native_addon";
-import { simdVariant } from "../../lib/backend/kernels/native_simd";
+import { nativeStatus } from "../../lib/backend/addon/loader";
+import { simdVariant } from "../../lib/backend/wasm/loader";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

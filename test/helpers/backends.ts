@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { strict as assert } from "node:assert";
 import { initBackend, type BackendName } from "../../lib/backend";
-import { nativeStatus, useNativeKernels } from "../../lib/backend/kernels/native_addon";
+import { nativeStatus, useNativeKernels } from "../../lib/backend/addon/loader";
 
 export const TEST_BACKENDS: BackendName[] = (process.env.PEFTLAB_TEST_BACKENDS ?? "cpu,wasm")
   .split(",")

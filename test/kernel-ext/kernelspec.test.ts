@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError } from "../../lib/errors";
-import { buildKernelSpec, DISPLAY_NAME, findJupyterPython, kernelEntry } from "../../kernel-ext/kernelspec";
+import { buildKernelSpec, DISPLAY_NAME, findJupyterPython, kernelEntry } from "../../lib/jupyter/kernelspec";
 import { parseKernelArgs } from "../../kernel-ext/main";
 import { DEFAULT_PRELUDE, resolvePrelude } from "../../kernel-ext/prelude";
 import { aliasTarget } from "../../kernel-ext/resolve_alias";

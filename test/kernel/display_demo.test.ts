@@ -8,9 +8,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildKernelSpec } from "../../kernel-ext/kernelspec";
-import type { Notebook, NotebookOutput } from "../../kernel-ext/runner/notebook";
-import { runNotebook } from "../../kernel-ext/runner/run";
+import { buildKernelSpec } from "../../lib/jupyter/kernelspec";
+import type { Notebook, NotebookOutput } from "../../lib/jupyter/runner/notebook";
+import { runNotebook } from "../../lib/jupyter/runner/run";
 import { PLOTLY_MIME } from "../../lib/display";
 
 const root = path.resolve(__dirname, "../..");

@@ -45,9 +45,14 @@ if (!existsSync(entry)) {
 const tmp = mkdtempSync(path.join(os.tmpdir(), "peftlab-conformance-"));
 const kdir = path.join(tmp, "kernels", "peftlab");
 mkdirSync(kdir, { recursive: true });
-const { buildKernelSpec } = await import(path.join(root, "dist/kernel-ext/kernelspec.js"));
+const { buildKernelSpec } = await import(path.join(root, "dist/lib/jupyter/kernelspec.js"));
 writeFileSync(path.join(kdir, "kernel.json"), JSON.stringify(buildKernelSpec({ entry }), null, 2));
-const env = { ...process.env, JUPYTER_PATH: tmp, JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"), PYTHONDONTWRITEBYTECODE: "1" };
+const env = {
+  ...process.env,
+  JUPYTER_PATH: tmp,
+  JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
+  PYTHONDONTWRITEBYTECODE: "1",
+};
 
 const t0 = Date.now();
 const r = spawnSync(python, ["-m", "unittest", "-v", ...(only.length ? only : ["test_kernel"])], {
@@ -58,7 +63,12 @@ const r = spawnSync(python, ["-m", "unittest", "-v", ...(only.length ? only : ["
 });
 rmSync(tmp, { recursive: true, force: true });
 const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
-process.stdout.write(out.split("\n").filter((l) => / \.\.\. |^(FAIL|ERROR):|^Ran |^OK|^FAILED|Error|assert/.test(l)).join("\n") + "\n");
+process.stdout.write(
+  out
+    .split("\n")
+    .filter((l) => / \.\.\. |^(FAIL|ERROR):|^Ran |^OK|^FAILED|Error|assert/.test(l))
+    .join("\n") + "\n",
+);
 
 // unittest's summary: "Ran N tests", then "OK (skipped=S)" or "FAILED (failures=F, errors=E, skipped=S)".
 const ran = Number(/Ran (\d+) tests?/.exec(out)?.[1] ?? NaN);
@@ -71,7 +81,16 @@ if (!Number.isFinite(ran)) {
 // Failing subtests are counted by unittest as failures on top of their test: clamp so passed never goes negative.
 const failed = num("failures") + num("errors") + num("unexpected successes");
 const skipped = num("skipped");
-const passed = Math.max(0, ran - skipped - (/^FAIL: |^ERROR: /m.test(out) ? new Set(out.match(/^(?:FAIL|ERROR): (\w+)/gm).map((s) => s.split(" ")[1])).size : 0));
+const passed = Math.max(
+  0,
+  ran -
+    skipped -
+    (/^FAIL: |^ERROR: /m.test(out)
+      ? new Set(out.match(/^(?:FAIL|ERROR): (\w+)/gm).map((s) => s.split(" ")[1])).size
+      : 0),
+);
 write({ passed, failed, skipped });
-console.log(`kernel conformance: ${passed} passed, ${failed} failed, ${skipped} skipped (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(
+  `kernel conformance: ${passed} passed, ${failed} failed, ${skipped} skipped (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+);
 process.exit(failed === 0 && r.status === 0 ? 0 : 1);

@@ -1,10 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
-import { scaledDotProductAttention } from "../../lib/backend/attention";
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, nativeKernelReady } from "../../lib/backend/kernels";
-import { nativeStatus } from "../../lib/backend/kernels/native_addon";
+import { nativeStatus } from "../../lib/backend/addon/loader";
 import { createVit } from "../../lib/models/vit";
-import type { Block } from "../../lib/models/vit_blocks";
+import { attention, type Block } from "../../lib/models/vit_blocks";
 import { attentionQkvOp } from "../../lib/models/vit_attention_op";
 import { LayerNorm, Linear } from "../../lib/nn/layers";
 import type { Module } from "../../lib/nn/module";
@@ -19,7 +18,7 @@ function refAttention(qkv: tf.Tensor, heads: number, scale: number): tf.Tensor {
   const dh = d3 / 3 / heads;
   const split = (s: tf.Tensor) => tf.transpose(s.reshape([b, t, heads, dh]), [0, 2, 1, 3]);
   const [q, k, v] = tf.split(qkv, 3, 2).map(split);
-  const o = scaledDotProductAttention(q, k, v, scale);
+  const o = attention(q, k, v, scale);
   return tf.transpose(o, [0, 2, 1, 3]).reshape([b, t, d3 / 3]);
 }
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, nativeKernelReady } from "../../lib/backend/kernels";
-import { nativeStatus } from "../../lib/backend/kernels/native_addon";
+import { nativeStatus } from "../../lib/backend/addon/loader";
 import { LayerNorm } from "../../lib/nn/layers";
 import { layerNormOp } from "../../lib/nn/layer_norm_op";
 import { alsoWithoutNative, describeBackends } from "../helpers/backends";

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { runNotebook, type RunNotebookResult } from "../../kernel-ext";
+import { runNotebook, type RunNotebookResult } from "../../lib/jupyter";
 
 interface NotebookCase {
   /** File name under notebooks/. */

@@ -2,11 +2,14 @@
  * Shared setup of the fit() tests: a tiny conv net (with dropout, so RNG state matters) on a few real PBC images
  * at 16×16, and one training function used by the in-process tests and by the kill -9 child (fit_child.ts).
  */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { imageFolderDataset, kShot, stratifiedSplit, DataLoader, type ImageDataset } from "../../lib/data";
 import { Conv2d, Dropout, Linear } from "../../lib/nn/layers";
 import { Module } from "../../lib/nn/module";
+import { createVit, type VisionTransformer } from "../../lib/models/vit";
 import { SeedSequence } from "../../lib/nn/init";
 import { sharedPath } from "../../lib/paths";
 import { fit, type FitOptions, type FitResult } from "../../lib/train/fit";
@@ -43,12 +46,36 @@ export function tinyPbc(perClass = 6): { train: ImageDataset; val: ImageDataset;
 
 export const TINY_TRANSFORM = { size: 16, normalize: "imagenet" as const };
 
-/** Trains a TinyNet with fit() and returns its test metrics and fit result. */
+/**
+ * A 16×16 ViT (patch 8, D 16, 3 blocks) with every stochastic layer on: dropout 0.1 everywhere (pos, attention
+ * probabilities, projections, MLP, head) and drop path rising to 0.1, as timm fine-tuning recipes (notebook 03) use.
+ */
+export function tinyVit(): VisionTransformer {
+  return createVit({
+    imgSize: 16,
+    patchSize: 8,
+    embedDim: 16,
+    depth: 3,
+    numHeads: 2,
+    numClasses: 8,
+    dropRate: 0.1,
+    posDropRate: 0.1,
+    attnDropRate: 0.1,
+    projDropRate: 0.1,
+    dropPathRate: 0.1,
+    seed: 0,
+  });
+}
+
+/** Which tiny model trainTiny trains. */
+export type TinyKind = "cnn" | "vit";
+
+/** Trains a TinyNet (or the tiny ViT) with fit() and returns its test metrics and fit result. */
 export async function trainTiny(
   data: { train: ImageDataset; val: ImageDataset; test: ImageDataset },
-  opts: Partial<FitOptions> & { batchSize?: number } = {},
-): Promise<{ fit: FitResult; test: Record<string, number>; testLoss: number; model: TinyNet }> {
-  const model = new TinyNet(8, 0);
+  opts: Partial<FitOptions> & { batchSize?: number; kind?: TinyKind } = {},
+): Promise<{ fit: FitResult; test: Record<string, number>; testLoss: number; model: Module }> {
+  const model = opts.kind === "vit" ? tinyVit() : new TinyNet(8, 0);
   const train = new DataLoader(data.train, {
     batchSize: opts.batchSize ?? 8,
     transform: { ...TINY_TRANSFORM, augment: { hflip: 0.5 } },
@@ -57,7 +84,7 @@ export async function trainTiny(
   });
   const val = new DataLoader(data.val, { batchSize: 8, transform: TINY_TRANSFORM });
   const test = new DataLoader(data.test, { batchSize: 8, transform: TINY_TRANSFORM });
-  const { batchSize: _b, ...fo } = opts;
+  const { batchSize: _b, kind: _k, ...fo } = opts;
   const r = await fit(model, train, {
     task: "multiclass",
     epochs: 3,
@@ -73,3 +100,29 @@ export async function trainTiny(
 
 /** The child script's path (spawned by the kill -9 test). */
 export const CHILD = path.join(__dirname, "fit_child.ts");
+
+/**
+ * Spawns the kill -9 child (fit_child.ts) training `kind` with a checkpoint after every update into `dir`, and
+ * SIGKILLs it as soon as a checkpoint at update ≥ `killAt` is published. Resolves once the child is dead.
+ */
+export async function killChildAt(dir: string, killAt: number, kind: TinyKind): Promise<void> {
+  const child = spawn(process.execPath, ["--require", "tsx/cjs", CHILD, dir, kind], {
+    stdio: ["ignore", "pipe", "pipe"],
+    cwd: path.join(__dirname, "../.."),
+  });
+  let err = "";
+  child.stderr.on("data", (b) => (err += String(b)));
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  const t0 = Date.now();
+  for (;;) {
+    const f = path.join(dir, "latest.json");
+    if (fs.existsSync(f) && JSON.parse(fs.readFileSync(f, "utf8")).step >= killAt) break;
+    if (Date.now() - t0 > 180000 || child.exitCode !== null) {
+      child.kill("SIGKILL");
+      throw new Error(`the child made no progress (exit ${child.exitCode}): ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGKILL");
+  if ((await exited) !== null) throw new Error(`the child finished before it was killed: ${err}`);
+}

@@ -6,8 +6,8 @@
  * wrote a full-size tensor (lib/nn/batch_norm.ts uses this kernel when the backend has it).
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeNative } from "./native_addon";
-import { simdKernels } from "./native_simd";
+import { activeNative } from "../addon/loader";
+import { simdKernels } from "../wasm/loader";
 import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 export const CHANNEL_SUMS_KERNEL = "PeftlabChannelSums";

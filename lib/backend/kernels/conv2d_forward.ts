@@ -4,14 +4,14 @@
  *   x [B, H, W, Cin] · w [Cin, Cout] is one GEMM over B·H·W rows, on the native addon or the wasm GEMM, with bias and
  *   ReLU/ReLU6 (or XNNPACK's other activations) in the epilogue;
  * - every other NHWC float32 conv with linear/ReLU/ReLU6, while the native addon is in use: im2col + GEMM on all cores
- *   (lib/backend/native/addon/conv_glue.c).
+ *   (lib/backend/addon/conv_glue.c).
  * The rest (other activations off the 1×1 path, no addon) goes back to the kernel tfjs-backend-wasm registered.
  *
  * Why: tfjs-backend-wasm runs Conv2D on XNNPACK on one thread (~20 GFLOP/s here): half of MobileNetV2-0.35's
  * inference time (`npx tsx scratch/prof_mnv2.ts`) and nearly all of ResNet-18's.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeNative } from "./native_addon";
+import { activeNative } from "../addon/loader";
 import { originalSetup, runOriginal } from "./originals";
 import { ACTIVATION_CODE, asWasm, heap, offsetOf, type WasmBackend } from "./wasm_gemm";
 import { wasmMatMul } from "./wasm_mat_mul";

@@ -7,7 +7,7 @@
  * ~40 % of MobileNetV2-0.35's inference at batch 32 on this machine (`npx tsx scratch/prof_mnv2.ts`).
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeNative } from "./native_addon";
+import { activeNative } from "../addon/loader";
 import { originalSetup, runOriginal } from "./originals";
 import { asWasm, heap, offsetOf } from "./wasm_gemm";
 

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type ConvAttrs, convGeom } from "./conv_util";
 import { asCpu, valuesOf } from "./cpu_data";
 import { depthwiseFilterGrad } from "./depthwise_loops";
-import { geomArgs, simdKernels } from "./native_simd";
+import { geomArgs, simdKernels } from "../wasm/loader";
 import { asWasm, heap, mallocF32, offsetOf } from "./wasm_gemm";
 
 const NAME = "DepthwiseConv2dNativeBackpropFilter";

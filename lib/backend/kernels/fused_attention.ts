@@ -1,6 +1,6 @@
 /**
  * `PeftlabAttention` and `PeftlabAttentionGrad`: multi-head self-attention straight from a fused qkv, forward and
- * backward, on the native addon (lib/backend/native/addon/attention_avx2.c). Native-only (see native_only.ts):
+ * backward, on the native addon (lib/backend/addon/attention_avx2.c). Native-only (see native_only.ts):
  * lib/models/vit_attention_op.ts composes tfjs ops where the addon is not in use.
  *
  * Why: composed, the layout work around attention's two products (Transpose + SplitV in, Transpose out, the q

@@ -11,8 +11,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { asCpu, valuesOf } from "./cpu_data";
-import { simdKernels } from "./native_simd";
-import { activeNative } from "./native_addon";
+import { simdKernels } from "../wasm/loader";
+import { activeNative } from "../addon/loader";
 import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 /** The kernel's name in tfjs's registry. */

@@ -13,8 +13,8 @@ import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import { BackendError } from "../../errors";
 import { WORKER_SOURCE } from "./gemm_worker_source";
-import { useNativeKernels } from "./native_addon";
-import { sharedSgemmModule } from "./native_simd";
+import { useNativeKernels } from "../addon/loader";
+import { sharedSgemmModule } from "../wasm/loader";
 
 /**
  * Control words (Int32 indices into the control SharedArrayBuffer). A job is `sgemm_batch` with these arguments;
@@ -95,7 +95,7 @@ export function defaultGemmThreads(native = false): number {
 }
 
 /**
- * Chooses the GEMM engine and its threads: the native addon (native_addon.ts) where it loads and PEFTLAB_NATIVE
+ * Chooses the GEMM engine and its threads: the native addon (lib/backend/addon/loader.ts) where it loads and PEFTLAB_NATIVE
  * is not 0, with PEFTLAB_THREADS threads (default: every core); else the wasm GEMM with at most 2 (1 disables the
  * worker, which is started here).
  */

@@ -30,6 +30,7 @@ import { nativeKernelReady } from "./native_only";
 import { reluGradConfig } from "./relu_grad";
 import { sliceConfig } from "./slice";
 import { splitVConfig } from "./split_v";
+import { checkTfjsVersions } from "../wasm/tfjs_version";
 
 export { configureGemmThreads, gemmThreads, waitForGemmWorker } from "./gemm_threads";
 export { GELU_ERF_KERNEL } from "./gelu_erf";
@@ -63,9 +64,13 @@ export function defineOverrides(backendName: string, overrides: KernelOverride[]
   (REGISTRY[backendName] ??= []).push(...overrides);
 }
 
-/** Installs the overrides for `backendName` and returns the kernel names replaced. Idempotent. */
+/**
+ * Installs the overrides for `backendName` and returns the kernel names replaced. Idempotent. The wasm overrides
+ * first check that tfjs is the exact release they were written against (BackendError otherwise).
+ */
 export function applyKernelOverrides(backendName: string): string[] {
   const list = REGISTRY[backendName] ?? [];
+  if (backendName === "wasm" && list.length > 0) checkTfjsVersions();
   const names: string[] = [];
   for (const o of list) {
     const key = `${o.config.backendName}/${o.config.kernelName}`;

@@ -1,6 +1,6 @@
 /**
  * `PeftlabLayerNorm` and `PeftlabLayerNormGrad`: LayerNorm over the last axis, forward and input gradient, on the
- * native addon (lib/backend/native/addon/layer_norm_avx2.c). Native-only (see native_only.ts): lib/nn/layer_norm_op.ts
+ * native addon (lib/backend/addon/layer_norm_avx2.c). Native-only (see native_only.ts): lib/nn/layer_norm_op.ts
  * composes tfjs ops where the addon is not in use.
  *
  * Why: composed, a ViT LayerNorm is ~10 elementwise passes over [B·T, D] forward and backward: ~250 ms of a

@@ -7,7 +7,7 @@
  * it on one thread at ~0.55 G elements/s: ~105 ms of a ViT-S/16 batch-16 LoRA step on this machine.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeNative } from "./native_addon";
+import { activeNative } from "../addon/loader";
 import { originalSetup, runOriginal } from "./originals";
 import { asWasm, heap, offsetOf } from "./wasm_gemm";
 

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, ShapeError } from "../../errors";
-import { activeNative, type NativeAddon } from "./native_addon";
+import { activeNative, type NativeAddon } from "../addon/loader";
 import { asWasm, heap, offsetOf, type WasmBackend } from "./wasm_gemm";
 
 /** Whether `kernelName` (a native-only kernel) can run on the active backend now. */

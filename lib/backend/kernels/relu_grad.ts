@@ -5,8 +5,8 @@
  * Why: composed from Greater, Less, LogicalAnd, Cast and Mul, it was ~1.4 s of a MobileNetV2-0.35 batch-32 step.
  */
 import * as tf from "@tensorflow/tfjs";
-import { activeNative } from "./native_addon";
-import { simdKernels } from "./native_simd";
+import { activeNative } from "../addon/loader";
+import { simdKernels } from "../wasm/loader";
 import { asWasm, heap, offsetOf } from "./wasm_gemm";
 
 export const RELU_GRAD_KERNEL = "PeftlabReluGrad";

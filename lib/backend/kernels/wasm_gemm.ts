@@ -2,10 +2,10 @@
  * Low-level access to tfjs-backend-wasm's module, shared by peftlab's wasm kernels (not a kernel itself), and the
  * GEMM they all use.
  *
- * `sgemm` is peftlab's packed SIMD GEMM (lib/backend/native/sgemm.c) on tfjs's own heap: any strides, so transposed
+ * `sgemm` is peftlab's packed SIMD GEMM (lib/backend/wasm/sgemm.c) on tfjs's own heap: any strides, so transposed
  * operands need no copy, a fused bias + ReLU/ReLU6 epilogue, and large products split by rows across two threads.
- * It replaced XNNPACK (45 vs 25 GFLOP/s per core with the FMA build; see native_simd.ts). Where peftlab's native
- * addon is active (native_addon.ts: AVX2 + FMA, its own thread pool), `sgemmBatch` hands it every GEMM instead.
+ * It replaced XNNPACK (45 vs 25 GFLOP/s per core with the FMA build; see lib/backend/wasm/loader.ts). Where peftlab's native
+ * addon is active (lib/backend/addon/loader.ts: AVX2 + FMA, its own thread pool), `sgemmBatch` hands it every GEMM instead.
  *
  * XNNPACK stays for the epilogues sgemm lacks (PReLU, leaky ReLU, sigmoid, ELU): `xnnGemm`. tfjs-backend-wasm
  * reaches it only for a 2D, untransposed, batch-1 matmul. Its C side knows tensors only by an integer id
@@ -16,8 +16,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "../../errors";
 import { postWorker, splitRows, splitSlices } from "./gemm_threads";
-import { activeNative } from "./native_addon";
-import { simdKernels } from "./native_simd";
+import { activeNative } from "../addon/loader";
+import { simdKernels } from "../wasm/loader";
 
 /** The parts of the Emscripten module of tfjs-backend-wasm that the fast kernels call. */
 export interface WasmModule {

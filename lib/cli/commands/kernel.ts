@@ -1,4 +1,4 @@
-/** `peftlab kernel install|list|uninstall`: the "TypeScript (peftlab)" Jupyter kernelspec. Logic lives in kernel-ext. */
+/** `peftlab kernel install|list|uninstall`: the "TypeScript (peftlab)" Jupyter kernelspec. Logic lives in lib/jupyter. */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
@@ -10,10 +10,10 @@ import {
   installKernelSpec,
   KERNEL_NAME,
   listKernelSpecs,
-  peftlabRoot,
   uninstallKernelSpec,
   type InstallScope,
-} from "../../../kernel-ext";
+} from "../../jupyter";
+import { packageRoot } from "../../paths";
 import { formatTable, writeOut } from "../output";
 
 interface InstallOpts {
@@ -97,5 +97,5 @@ export function register(program: Command): void {
 }
 
 function readVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(peftlabRoot(), "package.json"), "utf8")) as { version: string }).version;
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 }

@@ -1,7 +1,7 @@
 /** `peftlab run-notebook NB.ipynb`: executes a notebook headless through the peftlab kernel (no Python, no Jupyter). */
 import type { Command } from "commander";
 import { ConfigError } from "../../errors";
-import { defaultOutputPath, parseParameter, runNotebook } from "../../../kernel-ext";
+import { defaultOutputPath, parseParameter, runNotebook } from "../../jupyter";
 import { writeOut } from "../output";
 
 interface RunOpts {

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { alsoWithoutNative, describeBackends } from "../../helpers/backends";
 import { applyKernelOverrides, removeKernelOverrides } from "../../../lib/backend/kernels";
-import { gemmEngine, nativeStatus } from "../../../lib/backend/kernels/native_addon";
+import { gemmEngine, nativeStatus } from "../../../lib/backend/addon/loader";
 import { assertClose, naiveMatMul, onCpu, randArray, sizeOf } from "./reference";
 
 type MMCase = [name: string, a: number[], b: number[], ta: boolean, tb: boolean];

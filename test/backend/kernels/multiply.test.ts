@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { nativeMultiplies } from "../../../lib/backend/kernels/multiply";
-import { nativeStatus, type NativeAddon } from "../../../lib/backend/kernels/native_addon";
+import { nativeStatus, type NativeAddon } from "../../../lib/backend/addon/loader";
 import { describeBackends } from "../../helpers/backends";
 import { kernelCounts } from "../../helpers/grad_check";
 import { badCallTests } from "./native_helpers";

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { configureGemmThreads } from "../../../lib/backend/kernels";
-import { nativeStatus, type NativeAddon } from "../../../lib/backend/kernels/native_addon";
+import { nativeStatus, type NativeAddon } from "../../../lib/backend/addon/loader";
 import { type BadCall, badCallTests, GUARD, heapOf, threadsAgree } from "./native_helpers";
 import { randArray } from "./reference";
 

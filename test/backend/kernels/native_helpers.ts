@@ -1,7 +1,7 @@
 /** Helpers for the tests that call the native addon's exports directly on a plain Float32Array "heap". */
 import { strict as assert } from "node:assert";
 import { BackendError } from "../../../lib/errors";
-import type { NativeAddon } from "../../../lib/backend/kernels/native_addon";
+import type { NativeAddon } from "../../../lib/backend/addon/loader";
 
 export const GUARD = 7; // every float no call may write
 

@@ -2,11 +2,11 @@
  * The native addon's transformer exports (layerNorm, layerNormGrad, attention, attentionGrad) called directly on a
  * plain Float32Array "heap": against float64 references, bit-identical for 1, 2 and 3 threads, writing nothing
  * outside their outputs, and refusing bad calls. The ops that use them are tested in test/nn/layer_norm_op.test.ts
- * and test/models/vit_ops.test.ts. (Whether the addon is built where it can be is asserted in native_addon.test.ts.)
+ * and test/models/vit_ops.test.ts. (Whether the addon is built where it can be is asserted in test/backend/addon/loader.test.ts.)
  */
 import { strict as assert } from "node:assert";
 import { configureGemmThreads } from "../../../lib/backend/kernels";
-import { nativeStatus, type NativeAddon } from "../../../lib/backend/kernels/native_addon";
+import { nativeStatus, type NativeAddon } from "../../../lib/backend/addon/loader";
 import { type BadCall, badCallTests, GUARD, heapOf, threadsAgree } from "./native_helpers";
 import { randArray } from "./reference";
 

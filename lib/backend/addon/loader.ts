@@ -1,5 +1,5 @@
 /**
- * peftlab's optional native addon (lib/backend/native/addon, built by scripts/build-native.mjs into
+ * peftlab's optional native addon (lib/backend/addon, built by scripts/build-native.mjs into
  * dist/native/peftlab_native.node): an AVX2 + FMA GEMM with its own thread pool that reads and writes the wasm
  * backend's heap in place. Not a kernel itself: wasm_gemm.ts's `sgemmBatch` hands it every GEMM when it is active,
  * gelu_erf.ts its GELU, channel_sums.ts / channel_affine.ts / relu_grad.ts their per-channel passes, and
@@ -16,6 +16,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BackendError } from "../../errors";
+import { packageRoot } from "../../paths";
 
 /** The addon's exports; offsets, strides and steps are in floats of `heap`. */
 export interface NativeAddon {
@@ -98,24 +99,6 @@ function typedAddon(raw: NativeAddon): NativeAddon {
     };
   }
   return out as unknown as NativeAddon;
-}
-
-/** The package root: the nearest folder above this file with peftlab's package.json (works from lib/ and dist/). */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pj = path.join(dir, "package.json");
-    if (fs.existsSync(pj)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pj, "utf8")) as { name?: string }).name === "peftlab") return dir;
-      } catch {
-        // not ours: keep climbing
-      }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return path.resolve(__dirname, "../../..");
-    dir = up;
-  }
 }
 
 /** Loads the addon once per process. */

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { childMessage, decodeMessage, DELIM, encodeMessage, requestMessage, sign } from "../../kernel-ext/wire";
+import { childMessage, decodeMessage, DELIM, encodeMessage, requestMessage, sign } from "../../lib/jupyter/wire";
 
-describe("kernel-ext wire protocol", () => {
+describe("Jupyter wire protocol (lib/jupyter/wire)", () => {
   it("round-trips a signed message with identities", () => {
     const req = requestMessage("execute_request", "s1", { code: "1" });
     req.identities = [Buffer.from("client-id")];

@@ -9,7 +9,7 @@ import {
   plotlyScriptTag,
   type PlotlyFigure,
   type MimeBundle,
-} from "../../lib/display";
+} from "../../display";
 import { cellSource, type Notebook, type NotebookOutput } from "./notebook";
 
 const esc = (s: string): string =>

@@ -1,9 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { describeBackends } from "../helpers/backends";
-import { attentionFromQkv, scaledDotProductAttention } from "../../lib/backend/attention";
 import { ShapeError } from "../../lib/errors";
-import { assertClose, onCpu, randArray, sizeOf } from "./kernels/reference";
+import { attentionQkvOp } from "../../lib/models/vit_attention_op";
+import { attention } from "../../lib/models/vit_blocks";
+import { assertClose, onCpu, randArray, sizeOf } from "../backend/kernels/reference";
 
 /** float64 softmax(q·kᵀ·scale)·v, one (batch·head) slice at a time, for [S, T, Dh] data. */
 function naiveAttention(
@@ -44,15 +45,13 @@ const SHAPES: [string, number[]][] = [
   ["ViT-like T=197 (1 image, 2 heads)", [1, 2, 197, 16]],
 ];
 
-describeBackends("scaledDotProductAttention", (backend) => {
+describeBackends("ViT attention: attention() (the dropout path) and attentionQkvOp", (backend) => {
   for (const [name, shape] of SHAPES) {
     it(`${name} matches a float64 reference`, () => {
       const [q, k, v] = [1, 2, 3].map((s) => randArray(sizeOf(shape), s));
       const dh = shape[3];
       const scale = 1 / Math.sqrt(dh);
-      const got = tf.tidy(() =>
-        scaledDotProductAttention(tf.tensor(q, shape), tf.tensor(k, shape), tf.tensor(v, shape), scale),
-      );
+      const got = tf.tidy(() => attention(tf.tensor(q, shape), tf.tensor(k, shape), tf.tensor(v, shape), scale));
       assert.deepEqual(got.shape, shape);
       assertClose(got.dataSync(), naiveAttention(q, k, v, shape[0] * shape[1], shape[2], dh, scale), name);
       got.dispose();
@@ -65,7 +64,7 @@ describeBackends("scaledDotProductAttention", (backend) => {
     const f = () =>
       tf.tidy(() => {
         const g = tf.grads((Q: tf.Tensor, K: tf.Tensor, V: tf.Tensor) =>
-          tf.sum(tf.mul(scaledDotProductAttention(Q, K, V, 0.5), tf.tensor(r, shape))),
+          tf.sum(tf.mul(attention(Q, K, V, 0.5), tf.tensor(r, shape))),
         );
         return g([tf.tensor(q, shape), tf.tensor(k, shape), tf.tensor(v, shape)]).map((t) => Array.from(t.dataSync()));
       });
@@ -74,18 +73,18 @@ describeBackends("scaledDotProductAttention", (backend) => {
     ["dq", "dk", "dv"].forEach((n, i) => assertClose(got[i], want[i], `${n} on ${backend}`));
   });
 
-  it("attentionFromQkv equals splitting heads by hand", () => {
+  it("attentionQkvOp equals splitting heads by hand", () => {
     const [b, t, heads, dh] = [2, 5, 3, 4];
     const d = heads * dh;
     const qkv = tf.tensor(randArray(b * t * 3 * d, 8), [b, t, 3 * d]);
-    const got = attentionFromQkv(qkv, heads);
+    const got = attentionQkvOp(qkv, heads, 1 / Math.sqrt(dh));
     const want = tf.tidy(() => {
       const split = (i: number) =>
         tf
           .slice(qkv, [0, 0, i * d], [b, t, d])
           .reshape([b, t, heads, dh])
           .transpose([0, 2, 1, 3]);
-      const o = scaledDotProductAttention(split(0), split(1), split(2), 1 / Math.sqrt(dh));
+      const o = attention(split(0), split(1), split(2), 1 / Math.sqrt(dh));
       return o.transpose([0, 2, 1, 3]).reshape([b, t, d]);
     });
     assert.deepEqual(got.shape, [b, t, d]);
@@ -93,11 +92,9 @@ describeBackends("scaledDotProductAttention", (backend) => {
     tf.dispose([qkv, got, want]);
   });
 
-  it("rejects mismatched shapes with a ShapeError", () => {
-    const q = tf.zeros([1, 2, 5, 4]);
-    const k = tf.zeros([1, 2, 5, 3]);
-    assert.throws(() => scaledDotProductAttention(q, k, k, 1), ShapeError);
-    assert.throws(() => attentionFromQkv(tf.zeros([1, 5, 10]), 4), ShapeError);
-    tf.dispose([q, k]);
+  it("attentionQkvOp rejects a qkv width that is not 3·D with D divisible by heads, with a ShapeError", () => {
+    const bad = tf.zeros([1, 5, 10]);
+    assert.throws(() => attentionQkvOp(bad, 4, 1), ShapeError);
+    bad.dispose();
   });
 });

@@ -1,5 +1,5 @@
 /**
- * peftlab's own WASM SIMD kernels (lib/backend/native/simd_kernels.c), instantiated on tfjs-backend-wasm's own
+ * peftlab's own WASM SIMD kernels (lib/backend/wasm/simd_kernels.c), instantiated on tfjs-backend-wasm's own
  * WebAssembly.Memory so they read and write tfjs tensors in place: no copies. Not a kernel itself: the depthwise
  * gradient kernels (channel multiplier 1), the packed GEMM (wasm_gemm.ts), the GELU and BatchNorm kernels call it.
  */
@@ -10,9 +10,9 @@ import {
   SGEMM_SHARED_WASM_BASE64,
   SIMD_KERNELS_FMA_WASM_BASE64,
   SIMD_KERNELS_WASM_BASE64,
-} from "../native/simd_kernels_wasm";
-import type { ConvGeom } from "./conv_util";
-import type { WasmBackend } from "./wasm_gemm";
+} from "./simd_kernels_wasm";
+import type { ConvGeom } from "../kernels/conv_util";
+import type { WasmBackend } from "../kernels/wasm_gemm";
 
 /** The exports of simd_kernels.wasm; pointers are byte offsets into tfjs's heap. */
 export interface SimdExports {

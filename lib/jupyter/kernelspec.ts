@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError } from "../lib/errors";
-import { peftlabRoot } from "./resolve_alias";
+import { ConfigError } from "../errors";
+import { packageRoot } from "../paths";
 
 export const KERNEL_NAME = "peftlab";
 export const DISPLAY_NAME = "TypeScript (peftlab)";
@@ -22,7 +22,7 @@ export interface KernelSpecJson {
 }
 
 /** The built kernel entry (absolute), dist/kernel-ext/main.js under the peftlab root. */
-export function kernelEntry(root = peftlabRoot()): string {
+export function kernelEntry(root = packageRoot()): string {
   return path.join(root, "dist", "kernel-ext", "main.js");
 }
 

@@ -7,7 +7,7 @@ import {
   parseParameter,
   type Notebook,
   type NotebookOutput,
-} from "../../kernel-ext/runner/notebook";
+} from "../../lib/jupyter/runner/notebook";
 
 const nb = (cells: Notebook["cells"]): Notebook => ({ nbformat: 4, nbformat_minor: 2, metadata: {}, cells });
 

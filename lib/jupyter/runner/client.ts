@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type * as zmqTypes from "zeromq";
-import { ConfigError } from "../../lib/errors";
+import { ConfigError } from "../../errors";
 import { kernelEntry } from "../kernelspec";
 import { decodeMessage, encodeMessage, requestMessage, type JupyterMessage } from "../wire";
 

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { simdVariant } from "../../../lib/backend/kernels/native_simd";
-import { SIMD_KERNELS_FMA_WASM_BASE64, SIMD_KERNELS_WASM_BASE64 } from "../../../lib/backend/native/simd_kernels_wasm";
+import { simdVariant } from "../../../lib/backend/wasm/loader";
+import { SIMD_KERNELS_FMA_WASM_BASE64, SIMD_KERNELS_WASM_BASE64 } from "../../../lib/backend/wasm/simd_kernels_wasm";
 import { randArray } from "../kernels/reference";
 
 /** sgemm.c's exports, pointers as byte offsets into the module's memory. */

@@ -1,8 +1,8 @@
 /** Runs a notebook headless through the peftlab kernel: parameters, outputs stored, stop at the first failing cell. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeFileAtomic } from "../../lib/io/atomic";
-import { ConfigError } from "../../lib/errors";
+import { writeFileAtomic } from "../../io/atomic";
+import { ConfigError } from "../../errors";
 import { KernelClient } from "./client";
 import { notebookHtml } from "./html_report";
 import {

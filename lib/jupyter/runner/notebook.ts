@@ -3,8 +3,8 @@
  * outputs (streams merged, display_id updates applied in place, clear_output honoured), as nbclient does.
  */
 import { randomBytes } from "node:crypto";
-import type { MimeBundle } from "../../lib/display";
-import { ConfigError } from "../../lib/errors";
+import type { MimeBundle } from "../../display";
+import { ConfigError } from "../../errors";
 
 export interface NotebookCell {
   id?: string;

@@ -4,9 +4,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { initBackend } from "../../../lib/backend";
 import { configureGemmThreads } from "../../../lib/backend/kernels";
-import { gemmEngine, nativeStatus, type NativeAddon } from "../../../lib/backend/kernels/native_addon";
-import { badCallTests } from "./native_helpers";
-import { randArray } from "./reference";
+import { gemmEngine, nativeStatus, type NativeAddon } from "../../../lib/backend/addon/loader";
+import { badCallTests } from "../kernels/native_helpers";
+import { randArray } from "../kernels/reference";
 
 const ROOT = path.resolve(__dirname, "../../..");
 
@@ -136,7 +136,7 @@ function reference(c: Case, l: Layout): Float64Array {
   return out;
 }
 
-describe("native GEMM addon (lib/backend/native/addon)", () => {
+describe("native GEMM addon (lib/backend/addon)", () => {
   const status = nativeStatus();
 
   it("is built and usable wherever the build can run (x86-64 Linux, cc, node_api.h, AVX2 + FMA)", function () {
@@ -270,7 +270,7 @@ describe("native GEMM addon (lib/backend/native/addon)", () => {
     it("a missing build is reported, not thrown: the wasm GEMM runs", () => {
       const script = `
         const fs = require("node:fs");
-        const { nativeStatus } = require("./lib/backend/kernels/native_addon");
+        const { nativeStatus } = require("./lib/backend/addon/loader");
         const real = fs.existsSync;
         fs.existsSync = (p) => (String(p).endsWith("peftlab_native.node") ? false : real(p));
         const s = nativeStatus();
