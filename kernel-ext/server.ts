@@ -189,8 +189,13 @@ export class PeftlabServer extends ZmqServer {
     );
     if (reply.status === "error" && c.stop_on_error !== false) {
       // A synchronous cell blocks the event loop, so requests sent while it ran are still unread: give the loop
-      // one I/O poll to number them, then abort everything that arrived before this error reply goes out.
-      await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+      // I/O polls to number them, then abort everything that arrived before this error reply goes out.
+      // zeromq hands over one queued message per poll, so keep polling until a poll brings nothing new.
+      let seen = -1;
+      for (let i = 0; i < 40 && seen !== this.arrived; i++) {
+        seen = this.arrived;
+        await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+      }
       this.abortThrough = this.arrived;
     }
     this.reply(sock, msg, "execute_reply", reply as unknown as Record<string, unknown>);

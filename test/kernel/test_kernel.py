@@ -19,7 +19,7 @@ class PeftlabKernelTests(jupyter_kernel_test.KernelTests):
         super().setUpClass()
         # The first cell waits for start-up (TypeScript warm-up, prelude, backend choice), which can outlast the
         # suite's 15 s timeout on a busy machine, and carries the backend note: run it here.
-        cls.kc.execute_interactive("0", timeout=180)
+        cls.kc.execute_interactive("0", timeout=180, output_hook=lambda m: None)
 
     code_hello_world = 'console.log("hello, world")'
     code_stderr = 'console.error("some error")'
@@ -81,7 +81,7 @@ class KernelCase(unittest.TestCase):
 
         cls.km, cls.kc = start_new_kernel(kernel_name=cls.kernel_name)
         # The first cell also carries start-up's note (the backend); take it here so tests see only their own outputs.
-        cls.kc.execute_interactive("0", timeout=180)
+        cls.kc.execute_interactive("0", timeout=180, output_hook=lambda m: None)
 
     @classmethod
     def tearDownClass(cls):
@@ -178,6 +178,23 @@ class PeftlabKernelBehaviour(KernelCase):
         self.assertEqual(kinds, ["display_data", "update_display_data"])
         self.assertEqual(outs[1]["content"]["transient"]["display_id"], "dash")
         self.assertEqual(outs[1]["content"]["data"]["application/json"], {"step": 2})
+
+    def test_prelude_dashboard_one_liner(self):
+        code = (
+            "const dsh = dashboard({ runs: 2, title: 'sweep' });\n"
+            "for (let r = 0; r < 2; r++) {\n"
+            "  dsh.onTrainBegin({ epochs: 1, stepsPerEpoch: 1 });\n"
+            "  dsh.onBatchEnd({ epoch: 0, step: 1, loss: 0.5 });\n"
+            "  dsh.onTrainEnd();\n"
+            "}"
+        )
+        reply, outs = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        kinds = [m["msg_type"] for m in outs]
+        self.assertEqual(kinds[0], "display_data")
+        self.assertEqual(set(kinds[1:]), {"update_display_data"})
+        last = outs[-1]["content"]["data"]["application/json"]
+        self.assertEqual((last["run"], last["runs"], last["finished"]), (2, 2, True))
 
     def test_prelude_names_are_typed(self):
         reply, outs = self.run_cell("tf.tensor([1, 2, 3]).shape.length + aq.table({ a: [1] }).numRows()")
