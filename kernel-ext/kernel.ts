@@ -6,6 +6,7 @@ import { installPackageAliases, peftlabRoot } from "./resolve_alias";
 import { resolvePrelude } from "./prelude";
 import { PeftlabServer } from "./server";
 import { KernelSession } from "./session";
+import { quietTfjsNodeBanner } from "./startup";
 
 /** The tslab version whose internals (dist/*.js) this kernel drives. */
 export const TSLAB_VERSION = "1.0.22";
@@ -73,6 +74,7 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
       server.onKernelInfo = () => {};
       session.warm();
       log(`converter warm at ${Date.now() - t0} ms`);
+      quietTfjsNodeBanner(rootDir);
       if (prelude.code !== null) {
         const err = await session.runPrelude(prelude.code);
         if (err) {
@@ -82,6 +84,8 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
         }
       }
       log(`prelude done at ${Date.now() - t0} ms`);
+      await session.warmAfterPrelude();
+      log(`first cell warm at ${Date.now() - t0} ms`);
       resolve();
     }
   });

@@ -9,7 +9,12 @@ import { ConfigError } from "../lib";
 /** The name under which the kernel puts its display sink into the executor's scope (read as `exports.<name>`). */
 export const SINK_LOCAL = "__peftlabSink";
 
-/** The default prelude. `display` is bound to the kernel's sink; outside a kernel createDisplay() prints instead. */
+/**
+ * The default prelude. `display` is bound to the kernel's sink; outside a kernel createDisplay() prints instead. It
+ * makes the same backend choice as `peftlab info` (initBackend; PEFTLAB_BACKEND overrides it), once, before the first
+ * cell, and shows the one-line summary as a quiet note in the first cell's output (not stderr). `dashboard()` is the
+ * one-liner for live training progress (fit() / trainEvaluate() callbacks).
+ */
 export const DEFAULT_PRELUDE = `import * as peftlab from "peftlab";
 import * as tf from "@tensorflow/tfjs";
 import * as aq from "arquero";
@@ -18,6 +23,9 @@ import {
   reliabilityChart, svdSpectrumChart, paramSummary, createDisplay,
 } from "peftlab";
 const display = createDisplay((exports as Record<string, unknown>).${SINK_LOCAL});
+await peftlab.initBackend({ log: (line) => display.note(line) });
+/** A live training dashboard in the cell's output: \`callbacks: [dashboard()]\`; a sweep: \`dashboard({ runs: n })\`. */
+const dashboard = (options?: peftlab.DashboardOptions) => new TrainingDashboard(display, options);
 `;
 
 export interface PreludeChoice {

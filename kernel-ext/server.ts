@@ -129,10 +129,16 @@ export class PeftlabServer extends ZmqServer {
       case "is_complete_request":
         return this.reply(sock, msg, "is_complete_reply", this.session.isComplete(String(c.code ?? "")));
       case "inspect_request":
-        return this.reply(sock, msg, "inspect_reply", {
-          ...this.session.tslab.handleInspect(c as never),
-        } as Record<string, unknown>);
+        // After the prelude, so `peftlab`, `tf` and `aq` have their types (not `any`) right after start.
+        await this.ready;
+        return this.reply(
+          sock,
+          msg,
+          "inspect_reply",
+          this.session.inspect(String(c.code ?? ""), Number(c.cursor_pos ?? 0), Number(c.detail_level ?? 0)),
+        );
       case "complete_request":
+        await this.ready;
         return this.reply(sock, msg, "complete_reply", {
           ...this.session.tslab.handleComplete(c as never),
         } as Record<string, unknown>);
@@ -163,15 +169,16 @@ export class PeftlabServer extends ZmqServer {
   private async execute(sock: Socket, msg: JupyterMessage, seq: number): Promise<void> {
     await this.ready;
     if (seq <= this.abortThrough) {
-      // Queued behind a failed cell with stop_on_error: aborted, as ipykernel does.
-      return this.reply(sock, msg, "execute_reply", {
-        status: "aborted",
-        execution_count: this.session.executionCount,
-      });
+      // Queued behind a failed cell with stop_on_error: aborted, as ipykernel does. Like ipykernel's, the reply
+      // carries no execution_count, so frontends leave the skipped cell's prompt empty (`In [ ]`).
+      return this.reply(sock, msg, "execute_reply", { status: "aborted" });
     }
     const c = msg.content;
-    if (this.startupWarning !== "" && c.silent !== true) {
-      this.publish(msg, "stream", { name: "stderr", text: this.startupWarning });
+    if (c.silent !== true) {
+      // What start-up has to say goes into the first cell that shows output: the prelude's displays (the backend
+      // note, as a quiet display_data), and a failed prelude's error as stderr.
+      for (const content of this.session.startupOutputs.splice(0)) this.publish(msg, "display_data", content);
+      if (this.startupWarning !== "") this.publish(msg, "stream", { name: "stderr", text: this.startupWarning });
       this.startupWarning = "";
     }
     const reply = await this.session.execute(
@@ -185,8 +192,13 @@ export class PeftlabServer extends ZmqServer {
     );
     if (reply.status === "error" && c.stop_on_error !== false) {
       // A synchronous cell blocks the event loop, so requests sent while it ran are still unread: give the loop
-      // one I/O poll to number them, then abort everything that arrived before this error reply goes out.
-      await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+      // I/O polls to number them, then abort everything that arrived before this error reply goes out.
+      // zeromq hands over one queued message per poll, so keep polling until a poll brings nothing new.
+      let seen = -1;
+      for (let i = 0; i < 40 && seen !== this.arrived; i++) {
+        seen = this.arrived;
+        await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+      }
       this.abortThrough = this.arrived;
     }
     this.reply(sock, msg, "execute_reply", reply as unknown as Record<string, unknown>);

@@ -10,6 +10,8 @@ import * as tslabJupyter from "tslab/dist/jupyter";
 import { toBundle, withOfflinePlotly, type DisplaySink, type MimeBundle, type PlotlySessionState } from "../lib";
 import { jupyterSink, type IopubSend } from "./display_sink";
 import { History } from "./history";
+import { inspectReply, type QuickInfo } from "./inspect";
+import { installTslabDisplay } from "./tslab_compat";
 import { SINK_LOCAL } from "./prelude";
 import { expandShorthandProperties } from "./source_fix";
 import {
@@ -81,9 +83,10 @@ export class KernelSession {
     this.tslab = new tslabJupyter.JupyterHandlerImpl(this.executor, false);
     this.sink = jupyterSink((t, c) => this.send(t, c), this.plotly);
     (this.executor.locals as Record<string, unknown>)[SINK_LOCAL] = this.sink;
+    installTslabDisplay(this.sink);
   }
 
-  /** The current execution count (cells run with silent=false). */
+  /** The current execution count (cells run with silent=false and store_history=true). */
   get executionCount(): number {
     return this.count;
   }
@@ -93,32 +96,62 @@ export class KernelSession {
     void (this.executor as unknown as { inspect(s: string, p: number): unknown }).inspect("", 0);
   }
 
-  /** Runs the prelude; returns the error content when it fails (the kernel keeps running without it). */
+  /**
+   * After the prelude: compiles and runs one empty cell and answers one inspect, so the first user cell and the first
+   * Shift+Tab do not pay for re-checking the prelude's declarations (about a second each on a busy machine).
+   */
+  async warmAfterPrelude(): Promise<void> {
+    this.label = "warm-up";
+    await this.run("void 0;", () => {});
+    this.inspect("Math.max(", 9);
+  }
+
+  /**
+   * Runs the prelude; returns the error content when it fails (the kernel keeps running without it). What it
+   * displays (the backend note) is kept in `startupOutputs` for the first cell; its stdout/stderr is dropped.
+   */
   async runPrelude(code: string): Promise<ErrorContent | null> {
     this.label = "prelude";
-    const r = await this.run(code, () => {});
+    const r = await this.run(code, (type, content) => {
+      if (type === "display_data") this.startupOutputs.push(content);
+    });
     return r.ok ? null : r.error;
   }
 
-  /** Executes one execute_request, emitting iopub messages through `send`. */
+  /** display_data contents the prelude produced, shown by the first executed cell (then emptied). */
+  readonly startupOutputs: Record<string, unknown>[] = [];
+
+  /** inspect_request: quick info at the cursor, or of the function whose parentheses hold it. */
+  inspect(code: string, cursor: number, detail = 0): ReturnType<typeof inspectReply> {
+    const ex = this.executor as unknown as { inspect(c: string, p: number): QuickInfo | undefined };
+    return inspectReply((c, p) => ex.inspect(c, p), code, cursor, detail);
+  }
+
+  /**
+   * Executes one execute_request, emitting iopub messages through `send`. Counts follow ipykernel: only a request
+   * with silent=false and store_history=true takes a new number; execute_input (and any execute_result) of a
+   * store_history=false request show the next number without taking it, and its reply carries the current one; a
+   * silent request publishes nothing of its own and replies with the current count.
+   */
   async execute(req: ExecuteRequest, send: IopubSend): Promise<ExecuteReply> {
     const silent = req.silent === true;
-    if (!silent) this.count++;
-    const n = this.count;
+    const store = !silent && req.store_history !== false;
+    const shown = this.count + 1;
+    if (store) this.count++;
     const out: IopubSend = silent ? () => {} : send;
-    if (!silent) out("execute_input", { code: req.code, execution_count: n });
-    this.label = `In [${n}]`;
+    if (!silent) out("execute_input", { code: req.code, execution_count: shown });
+    this.label = `In [${shown}]`;
     const r = await this.run(req.code, out);
-    if (!silent && req.store_history !== false) this.history.add(n, req.code);
+    if (store) this.history.add(this.count, req.code);
     if (r.ok) {
       if (r.result !== undefined) {
-        out("execute_result", { execution_count: n, data: r.result, metadata: {} });
-        if (!silent && req.store_history !== false) this.history.setOutput(n, String(r.result["text/plain"] ?? ""));
+        out("execute_result", { execution_count: shown, data: r.result, metadata: {} });
+        if (store) this.history.setOutput(this.count, String(r.result["text/plain"] ?? ""));
       }
-      return { status: "ok", execution_count: n, payload: [], user_expressions: {} };
+      return { status: "ok", execution_count: this.count, payload: [], user_expressions: {} };
     }
     out("error", { ...r.error });
-    return { status: "error", execution_count: n, ...r.error };
+    return { status: "error", execution_count: this.count, ...r.error };
   }
 
   /** Interrupts a running top-level await (synchronous code is interrupted by SIGINT through vm's breakOnSigint). */

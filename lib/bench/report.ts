@@ -33,6 +33,12 @@ function note(r: WorkloadResult, all: WorkloadResult[]): string {
   const diff = r.extra.mergedVsUnmergedMaxAbsDiff;
   if (typeof diff === "number") notes.push(`merged-unmerged |Δ| ${diff.toExponential(1)}`);
   if (typeof r.extra.cacheFillImgPerS === "number") notes.push(`fill ${r.extra.cacheFillImgPerS} img/s once`);
+  if (typeof r.extra.readyMs === "number") {
+    const e = r.extra;
+    notes.push(
+      `ready ${e.readyMs} ms, 1st cell +${e.firstCellMs} ms, again ${e.secondCellMs} ms, inspect ${e.firstInspectMs} ms`,
+    );
+  }
   return notes.join("; ");
 }
 

@@ -13,10 +13,11 @@ import { loadAverage } from "./reference";
 import type { BenchVariant, WorkloadResult } from "./types";
 import type { WorkloadOutcome, WorkloadSkip, WorkloadSpec } from "./workload";
 import { CNN_WORKLOADS } from "./workloads_cnn";
+import { KERNEL_WORKLOADS } from "./workloads_kernel";
 import { VIT_WORKLOADS } from "./workloads_vit";
 
 /** Every workload, in the order `peftlab bench` runs them. */
-export const WORKLOADS: readonly WorkloadSpec[] = [...VIT_WORKLOADS, ...CNN_WORKLOADS];
+export const WORKLOADS: readonly WorkloadSpec[] = [...VIT_WORKLOADS, ...CNN_WORKLOADS, ...KERNEL_WORKLOADS];
 
 /** The prefix of the one stdout line carrying a child's result. */
 export const RESULT_MARKER = "@@peftlab-bench-result ";

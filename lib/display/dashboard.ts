@@ -19,6 +19,14 @@ export interface DashboardOptions {
   now?: () => number;
   /** Batch-loss points kept for the curve (older ones are thinned). */
   maxPoints?: number;
+  /**
+   * Training runs that share this one output (a sweep: pass the dashboard to every run's callbacks). Each
+   * onTrainBegin starts the next run; the header shows `run k/N` and an ETA over the remaining runs; the output is
+   * finished after the last run's onTrainEnd. Default 1.
+   */
+  runs?: number;
+  /** Title shown when the runs give none. */
+  title?: string;
 }
 
 const fmtTime = (s: number): string => {
@@ -66,6 +74,11 @@ export class TrainingDashboard implements TrainingCallbacks {
   private readonly lossY: number[] = [];
   private readonly epochLogs: EpochEndInfo[] = [];
   private startMs = 0;
+  private runStartMs = 0;
+  private run = 0;
+  private readonly runs: number;
+  private readonly runSeconds: number[] = [];
+  private readonly title?: string;
   private lastRenderMs = Number.NEGATIVE_INFINITY;
   private finished = false;
   /** How many times the output was sent (display + updates); for tests and the final report. */
@@ -77,11 +90,20 @@ export class TrainingDashboard implements TrainingCallbacks {
     this.now = options.now ?? (() => Date.now());
     this.minGapMs = 1000 / (options.maxUpdatesPerSecond ?? 4);
     this.maxPoints = options.maxPoints ?? 2000;
+    this.runs = Math.max(1, Math.floor(options.runs ?? 1));
+    this.title = options.title;
   }
 
   onTrainBegin(info: TrainBeginInfo): void {
     this.plan = info;
-    this.startMs = this.now();
+    this.run++;
+    this.runStartMs = this.now();
+    if (this.run === 1) this.startMs = this.runStartMs;
+    // Each run of a sweep draws its own curves.
+    this.last = undefined;
+    this.lossX.length = 0;
+    this.lossY.length = 0;
+    this.epochLogs.length = 0;
     this.render(true);
   }
 
@@ -105,7 +127,8 @@ export class TrainingDashboard implements TrainingCallbacks {
   }
 
   onTrainEnd(): void {
-    this.finished = true;
+    this.runSeconds.push((this.now() - this.runStartMs) / 1000);
+    this.finished = this.run >= this.runs;
     this.render(true);
   }
 
@@ -116,16 +139,26 @@ export class TrainingDashboard implements TrainingCallbacks {
     const spe = p.stepsPerEpoch;
     const done = b ? (spe ? b.epoch * spe + b.step : b.step) : 0;
     const total = spe ? p.epochs * spe : undefined;
-    const frac = this.finished ? 1 : total ? Math.min(1, done / total) : 0;
+    const runFrac = total ? Math.min(1, done / total) : 0;
+    const frac = this.finished ? 1 : (this.runSeconds.length + runFrac) / this.runs;
     const elapsed = (this.now() - this.startMs) / 1000;
-    const rate = done > 0 ? done / Math.max(elapsed, 1e-9) : 0;
-    const eta = this.finished ? 0 : total && rate > 0 ? (total - done) / rate : NaN;
-    const epochTxt = b ? `epoch ${b.epoch + 1}/${p.epochs}` : `epoch 0/${p.epochs}`;
+    const runElapsed = (this.now() - this.runStartMs) / 1000;
+    const rate = done > 0 ? done / Math.max(runElapsed, 1e-9) : 0;
+    const runEta = total && rate > 0 ? (total - done) / rate : NaN;
+    // Runs still to start take as long as the finished ones did on average (or this one, projected).
+    const perRun = this.runSeconds.length
+      ? this.runSeconds.reduce((a, x) => a + x, 0) / this.runSeconds.length
+      : runElapsed + runEta;
+    const ended = this.run > this.runSeconds.length ? 0 : 1;
+    const eta = this.finished ? 0 : (ended ? 0 : runEta) + Math.max(0, this.runs - this.run) * perRun;
+    const runTxt = this.runs > 1 ? `run ${this.run}/${this.runs} ` : "";
+    const epochTxt = `${runTxt}${b ? `epoch ${b.epoch + 1}/${p.epochs}` : `epoch 0/${p.epochs}`}`;
     const stepTxt = b ? `step ${b.step}${spe ? `/${spe}` : ""}` : "step 0";
     const bar = "#".repeat(Math.round(frac * 20)).padEnd(20, "-");
     const ips = b?.imgPerSec !== undefined ? ` ${b.imgPerSec.toFixed(1)} img/s` : "";
     const status = this.finished ? `done in ${fmtTime(elapsed)}` : `ETA ${fmtTime(eta)}`;
-    const text = `${p.title ? `${p.title}: ` : ""}${epochTxt} ${stepTxt} [${bar}] loss ${b ? b.loss.toFixed(4) : "-"}${ips} ${status}`;
+    const title = p.title ?? this.title;
+    const text = `${title ? `${title}: ` : ""}${epochTxt} ${stepTxt} [${bar}] loss ${b ? b.loss.toFixed(4) : "-"}${ips} ${status}`;
     const metricNames = [...new Set(this.epochLogs.flatMap((e) => Object.keys(e.logs)))];
     const epochSeries = metricNames.map((m) => ({
       name: m,
@@ -134,7 +167,7 @@ export class TrainingDashboard implements TrainingCallbacks {
     }));
     const html =
       `<div class="peftlab-dashboard" style="font-family:sans-serif">` +
-      `<div><b>${p.title ?? "training"}</b> ${epochTxt} · ${stepTxt}${ips} · ${status}</div>` +
+      `<div><b>${title ?? "training"}</b> ${epochTxt} · ${stepTxt}${ips} · ${status}</div>` +
       `<div style="background:#eee;width:420px;height:12px;margin:4px 0"><div style="background:${this.finished ? "#2a7" : "#37c"};height:12px;width:${(420 * frac).toFixed(0)}px"></div></div>` +
       `<div style="display:flex;gap:8px">${svgLines([{ name: "batch loss", x: this.lossX, y: this.lossY }], "loss")}` +
       `${svgLines(epochSeries, "epoch metrics")}</div></div>`;
@@ -147,6 +180,8 @@ export class TrainingDashboard implements TrainingCallbacks {
         done,
         total: total ?? null,
         finished: this.finished,
+        run: this.run,
+        runs: this.runs,
         epochs: this.epochLogs,
       },
     };

@@ -79,6 +79,15 @@ export class Display {
     );
   }
 
+  /** A quiet informational line: small grey text in a notebook, plain text elsewhere (e.g. the backend choice). */
+  note(text: string): void {
+    const esc = text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c);
+    this.bundle(
+      { "text/html": `<div class="peftlab-note" style="color:#888;font-size:85%">${esc}</div>`, "text/plain": text },
+      { metadata: { peftlab: { note: true } } },
+    );
+  }
+
   json(value: unknown): void {
     this.bundle({ "application/json": value as object, "text/plain": textRepr(value) });
   }

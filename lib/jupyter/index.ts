@@ -13,3 +13,4 @@ export {
   type RunNotebookResult,
 } from "./runner/run";
 export { parseParameter } from "./runner/notebook";
+export { KernelClient } from "./runner/client";

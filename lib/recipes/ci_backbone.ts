@@ -23,6 +23,7 @@ import { createVit, type VisionTransformer } from "../models/vit";
 import type { VitOptions } from "../models/vit_config";
 import { sharedPath } from "../paths";
 import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../train/optim";
+import type { TrainingCallbacks } from "../train/callbacks";
 import { applySchedule } from "../train/schedule";
 import { lossOf } from "../train/evaluate";
 import { stableStringify } from "../results/run_record";
@@ -86,6 +87,8 @@ export interface CiVitBackboneOptions {
   pretrain?: Partial<CiVitPretrain>;
   /** Progress lines (default console.error; null = silent). */
   log?: ((line: string) => void) | null;
+  /** Live progress of the pretraining, when it runs (e.g. a notebook's `dashboard()`): one epoch of `steps` steps. */
+  callbacks?: TrainingCallbacks[];
 }
 
 /** What ciVitBackbone returns. */
@@ -166,7 +169,7 @@ export async function ciVitBackbone(opts: CiVitBackboneOptions = {}): Promise<Ci
         });
       }
       log(`[ciVitBackbone] pretraining ${modelId} on ${path.basename(dataFile)} (${pretrain.steps} steps) → ${file}`);
-      return pretrainAndSave(arch, pretrain, dataFile, file, log);
+      return pretrainAndSave(arch, pretrain, dataFile, file, log, opts.callbacks ?? []);
     });
   } else {
     log(`[ciVitBackbone] ${modelId} from cache ${file}`);
@@ -231,6 +234,7 @@ async function pretrainAndSave(
   dataFile: string,
   file: string,
   log: (s: string) => void,
+  callbacks: TrainingCallbacks[],
 ): Promise<Report> {
   const t0 = Date.now();
   const ds = npzDataset(dataFile, { splits: ["train", "val"] });
@@ -259,6 +263,9 @@ async function pretrainAndSave(
   const nameOf = new Map(model.namedParameters().map(([n, q]) => [q.variable.name, n]));
   model.train();
   let step = 0;
+  for (const cb of callbacks)
+    await cb.onTrainBegin?.({ epochs: 1, stepsPerEpoch: p.steps, batchSize: p.batchSize, title: "pretraining" });
+  let tStep = performance.now();
   try {
     while (step < p.steps) {
       const b = await dl.next();
@@ -272,6 +279,13 @@ async function pretrainAndSave(
       opt.apply(named);
       tf.dispose([...named.values()]);
       step++;
+      if (callbacks.length > 0) {
+        const loss = (await value.data())[0];
+        const now = performance.now();
+        const imgPerSec = (p.batchSize * 1000) / Math.max(now - tStep, 1e-6);
+        tStep = now;
+        for (const cb of callbacks) await cb.onBatchEnd?.({ epoch: 0, step, loss, imgPerSec });
+      }
       if (step % 40 === 0 || step === p.steps)
         log(`[ciVitBackbone] step ${step}/${p.steps} loss ${(await value.data())[0].toFixed(4)}`);
       value.dispose();
@@ -281,6 +295,7 @@ async function pretrainAndSave(
     await dl.close();
     opt.dispose();
   }
+  for (const cb of callbacks) await cb.onTrainEnd?.();
   const valAccuracy = await accuracyOn(model, splitOf(ds, "val"), { size: arch.imgSize, normalize: NORMALIZE });
   const report: Report = {
     valAccuracy,

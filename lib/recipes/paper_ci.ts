@@ -30,6 +30,7 @@ import { Conv2d } from "../nn/layers";
 import { datasetFeatures } from "../train/run_probe";
 import { createModel } from "../models/create";
 import { getPretrainedCfg } from "../models/registry";
+import type { TrainingCallbacks } from "../train/callbacks";
 import { ciVitBackbone } from "./ci_backbone";
 
 /** The PBC JPEG folder split stratified into train / val / test (default 70/10/20, seed 0). */
@@ -357,10 +358,23 @@ export interface NotebookBackbone {
  */
 export async function notebookVitBackbone(
   scale: "ci" | "full",
-  o: { modelId?: string; weights?: string; cacheDir?: string; dataFile?: string; log?: ((s: string) => void) | null },
+  o: {
+    modelId?: string;
+    weights?: string;
+    cacheDir?: string;
+    dataFile?: string;
+    log?: ((s: string) => void) | null;
+    /** Live progress of the CI stand-in's one-time pretraining (e.g. a notebook's `dashboard()`). */
+    callbacks?: TrainingCallbacks[];
+  },
 ): Promise<NotebookBackbone> {
   if (scale === "ci") {
-    const first = await ciVitBackbone({ cacheDir: o.cacheDir, dataFile: o.dataFile, log: o.log });
+    const first = await ciVitBackbone({
+      cacheDir: o.cacheDir,
+      dataFile: o.dataFile,
+      log: o.log,
+      callbacks: o.callbacks,
+    });
     return {
       modelId: first.modelId,
       transform: first.jpegTransform,

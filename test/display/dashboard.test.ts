@@ -13,6 +13,35 @@ import {
 import { ShapeError } from "../../lib/errors";
 
 describe("training dashboard", () => {
+  it("shares one output across the runs of a sweep and finishes after the last", () => {
+    const sink = memorySink();
+    let now = 0;
+    const dash = new TrainingDashboard(sink, { runs: 3, title: "sweep", maxUpdatesPerSecond: 1000, now: () => now });
+    const texts: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      dash.onTrainBegin({ epochs: 1, stepsPerEpoch: 4 });
+      for (let step = 1; step <= 4; step++) {
+        now += 1000; // 1 s per step: 4 s per run
+        dash.onBatchEnd({ epoch: 0, step, loss: 1 / step });
+      }
+      dash.onTrainEnd();
+      const last = sink.messages[sink.messages.length - 1];
+      texts.push(String(last.type === "clear_output" ? "" : last.data["text/plain"]));
+      if (run === 0) {
+        // After run 1 of 3 (4 s), two runs of ~4 s remain.
+        assert.match(texts[0], /^sweep: run 1\/3 epoch 1\/1 step 4\/4 .* ETA 8\.0s$/);
+        assert.equal(
+          (last.type !== "clear_output" && (last.data["application/json"] as { finished: boolean })).finished,
+          false,
+        );
+      }
+    }
+    assert.equal(sink.messages.filter((m) => m.type === "display_data").length, 1, "one output for the whole sweep");
+    assert.match(texts[2], /^sweep: run 3\/3 .*\[#{20}\].* done in 12\.0s$/);
+    const end = sink.messages[sink.messages.length - 1];
+    assert.equal(end.type !== "clear_output" && (end.data["application/json"] as { finished: boolean }).finished, true);
+  });
+
   it("updates one output in place, throttled, and ends finished", () => {
     const sink = memorySink();
     let now = 0;

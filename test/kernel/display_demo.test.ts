@@ -44,6 +44,15 @@ function checkDemo(nb: Notebook): void {
   assert.deepEqual([state.finished, state.done, state.total], [true, 20, 20]);
   assert.match(html(rich(byId(nb, "tensor"))[0].data["text/plain"]), /Tensor \[2, 2\] float32 min=1 max=4 mean=2\.5/);
   assert.ok(nb.cells.filter((c) => c.cell_type === "code").every((c) => typeof c.execution_count === "number"));
+  // tslab's display API goes through the kernel's sink: one HTML output, and a newDisplay() updated in place.
+  const tslab = rich(byId(nb, "tslab"));
+  assert.equal(tslab.length, 2);
+  assert.equal(html(tslab[0].data["text/html"]), "<b>tslab html</b>");
+  assert.equal(html(tslab[1].data["text/plain"]), "step 2");
+  // The first cell carries the prelude's backend choice as a quiet display, and nothing on stderr.
+  const first = byId(nb, "params");
+  assert.match(html(rich(first)[0]?.data["text/plain"]), /^\[peftlab\] backend \w+/);
+  assert.ok(!first.some((o) => o.output_type === "stream"), "no stderr (no red backend line, no tfjs banner)");
 }
 
 describe("display demo notebook, headless", function () {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Kernel conformance: installs the peftlab kernelspec into a temporary JUPYTER_PATH, runs test/kernel/test_kernel.py
+// from a temporary folder outside the repository
 // (jupyter_kernel_test's KernelTests plus peftlab's own protocol checks) with Debian's python, and writes
 // dist/.kernel-stats.json = {passed, failed, skipped} for scripts/run-tests.mjs. Without Jupyter it prints
 // "skipped: …" and writes zeros.
@@ -47,16 +48,21 @@ const kdir = path.join(tmp, "kernels", "peftlab");
 mkdirSync(kdir, { recursive: true });
 const { buildKernelSpec } = await import(path.join(root, "dist/lib/jupyter/kernelspec.js"));
 writeFileSync(path.join(kdir, "kernel.json"), JSON.stringify(buildKernelSpec({ entry }), null, 2));
+// Python imports the tests from test/kernel, but runs in a folder outside the repository: the kernel starts there, as
+// for a user's own notebook, so `import "peftlab"` and the prelude must resolve without the repository's node_modules.
+const work = path.join(tmp, "work");
+mkdirSync(work);
 const env = {
   ...process.env,
   JUPYTER_PATH: tmp,
   JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
   PYTHONDONTWRITEBYTECODE: "1",
+  PYTHONPATH: [path.join(root, "test/kernel"), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
 };
 
 const t0 = Date.now();
 const r = spawnSync(python, ["-m", "unittest", "-v", ...(only.length ? only : ["test_kernel"])], {
-  cwd: path.join(root, "test/kernel"),
+  cwd: work,
   env,
   encoding: "utf8",
   timeout: 600_000,

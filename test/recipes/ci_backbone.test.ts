@@ -26,15 +26,26 @@ describe("ciVitBackbone", function () {
     if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
   });
 
-  it("pretrains once, then loads the same weights from the cache", async () => {
-    const a = await ciVitBackbone({ cacheDir, log: null, ...TINY });
+  it("pretrains once (reporting live progress to callbacks), then loads the same weights from the cache", async () => {
+    const events: string[] = [];
+    const callbacks = [
+      {
+        onTrainBegin: (i: { epochs: number; stepsPerEpoch?: number }) => events.push(`begin ${i.stepsPerEpoch}`),
+        onBatchEnd: (i: { step: number; loss: number; imgPerSec?: number }) =>
+          events.push(`step ${i.step} ${Number.isFinite(i.loss) && (i.imgPerSec ?? 0) > 0}`),
+        onTrainEnd: () => events.push("end"),
+      },
+    ];
+    const a = await ciVitBackbone({ cacheDir, log: null, ...TINY, callbacks });
+    assert.deepEqual(events, ["begin 2", "step 1 true", "step 2 true", "end"]);
     assert.equal(a.cached, false);
     assert.ok(fs.existsSync(a.file));
     assert.ok(a.file.startsWith(path.join(cacheDir, "ci_backbone")));
     assert.ok(a.file.includes(a.hash));
     const mtime = fs.statSync(a.file).mtimeMs;
-    const b = await ciVitBackbone({ cacheDir, log: null, ...TINY });
+    const b = await ciVitBackbone({ cacheDir, log: null, ...TINY, callbacks });
     assert.equal(b.cached, true);
+    assert.equal(events.length, 4, "no progress when the cache answers");
     assert.equal(b.hash, a.hash);
     assert.equal(fs.statSync(b.file).mtimeMs, mtime, "the cache file is not rewritten");
     assert.deepEqual(b.report, a.report);

@@ -196,6 +196,11 @@ export class KernelClient {
     });
   }
 
+  /** Sends any shell request (inspect_request, complete_request, …) and resolves with its reply. */
+  call(msgType: string, content: Record<string, unknown>, timeoutMs = 60_000): Promise<JupyterMessage> {
+    return this.request(this.shell, requestMessage(msgType, this.session, content), timeoutMs);
+  }
+
   /** Runs code; resolves with the reply once the kernel is idle again. Rejects on timeout (the kernel is interrupted). */
   async execute(
     code: string,

@@ -107,7 +107,8 @@ export async function runNotebook(o: RunNotebookOptions): Promise<RunNotebookRes
         });
         replyContent = r.reply.content;
         status = String(replyContent.status);
-        cell.execution_count = Number(replyContent.execution_count);
+        const n = replyContent.execution_count;
+        cell.execution_count = typeof n === "number" ? n : null;
       } catch {
         status = "error";
         replyContent = {

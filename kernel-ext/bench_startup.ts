@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * Kernel start-up timings for `peftlab bench` (lib/bench spawns this file by path; lib never imports kernel-ext):
+ * spawns a fresh kernel in an empty folder through the headless client and prints one JSON line with the time to
+ * ready (first kernel_info_reply), the first cell's latency (`1 + 1`, as Jupyter sends it right after start), the
+ * same cell again, and the first inspect_request after start.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { jupyter } from "../lib";
+
+const { KernelClient } = jupyter;
+
+export interface KernelStartupTimings {
+  readyMs: number;
+  firstCellMs: number;
+  secondCellMs: number;
+  firstInspectMs: number;
+  backendNote: string;
+}
+
+/** Measures one cold start. */
+export async function measureKernelStartup(): Promise<KernelStartupTimings> {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-kbench-"));
+  const t0 = Date.now();
+  const client = await KernelClient.start({ cwd });
+  try {
+    const readyMs = Date.now() - t0;
+    let t = Date.now();
+    const first = await client.execute("1 + 1");
+    const firstCellMs = Date.now() - t;
+    t = Date.now();
+    await client.execute("1 + 1");
+    const secondCellMs = Date.now() - t;
+    t = Date.now();
+    await client.call("inspect_request", { code: "peftlab.loraScaling(", cursor_pos: 20, detail_level: 0 });
+    const firstInspectMs = Date.now() - t;
+    const note = first.messages.find((m) => m.header.msg_type === "display_data");
+    const data = (note?.content.data ?? {}) as Record<string, unknown>;
+    return { readyMs, firstCellMs, secondCellMs, firstInspectMs, backendNote: String(data["text/plain"] ?? "") };
+  } finally {
+    await client.shutdown();
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  measureKernelStartup().then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (e: unknown) => {
+      process.stderr.write(`kernel start-up bench failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

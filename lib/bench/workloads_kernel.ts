@@ -1,0 +1,73 @@
+/**
+ * The notebook kernel's start-up, as a user meets it:
+ * - kernel_startup: spawns a fresh "TypeScript (peftlab)" kernel per repeat and measures the time to ready (first
+ *   kernel_info_reply), the first cell (`1 + 1`, sent right after ready, so it waits for the TypeScript warm-up and the
+ *   prelude), the same cell again, and the first inspect_request. The median of time-to-ready + first cell is the
+ *   workload's time; each part's median is in `extra`.
+ * lib never imports kernel-ext: the kernel's own timing script (dist/kernel-ext/bench_startup.js) is run by path.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { median, round } from "./measure";
+import type { WorkloadContext, WorkloadOutcome, WorkloadSkip, WorkloadSpec } from "./workload";
+
+/** The built kernel start-up script under the package root (dist/lib/bench → dist/kernel-ext). */
+export function kernelStartupScript(from = __dirname): string {
+  return path.resolve(from, "..", "..", "kernel-ext", "bench_startup.js");
+}
+
+interface StartupRun {
+  readyMs: number;
+  firstCellMs: number;
+  secondCellMs: number;
+  firstInspectMs: number;
+  backendNote: string;
+}
+
+/** Runs the script once; throws with its stderr when it fails. */
+function oneStart(script: string): StartupRun {
+  const r = spawnSync(process.execPath, [script], { encoding: "utf8", timeout: 300_000 });
+  const line = (r.stdout ?? "").trim().split("\n").pop() ?? "";
+  if (r.status !== 0 || !line.startsWith("{")) {
+    throw new Error(`kernel start-up script failed (status ${r.status}): ${(r.stderr ?? "").trim().slice(-500)}`);
+  }
+  return JSON.parse(line) as StartupRun;
+}
+
+async function kernelStartup(ctx: WorkloadContext): Promise<WorkloadOutcome | WorkloadSkip> {
+  const script = kernelStartupScript();
+  if (!fs.existsSync(script)) return { skipped: `${script} missing (npm run build)` };
+  const runs: StartupRun[] = [];
+  // Every start is cold (a new process), so warm-up repeats would measure the same thing: run `repeats` of them.
+  const n = Math.max(1, ctx.quick ? 1 : ctx.repeats);
+  for (let i = 0; i < n; i++) {
+    const r = oneStart(script);
+    ctx.log(`start ${i + 1}/${n}: ready ${r.readyMs} ms, first cell ${r.firstCellMs} ms, again ${r.secondCellMs} ms`);
+    runs.push(r);
+  }
+  const med = (k: keyof Omit<StartupRun, "backendNote">) => median(runs.map((r) => r[k]));
+  const timesS = runs.map((r) => (r.readyMs + r.firstCellMs) / 1000);
+  return {
+    batchSize: null,
+    imageSize: null,
+    imagesPerRepeat: 1,
+    timing: { timesS, medianS: median(timesS), peakBytes: null, topKernels: [] },
+    flops: null,
+    extra: {
+      readyMs: round(med("readyMs"), 0),
+      firstCellMs: round(med("firstCellMs"), 0),
+      secondCellMs: round(med("secondCellMs"), 0),
+      firstInspectMs: round(med("firstInspectMs"), 0),
+      backendNote: runs[0].backendNote,
+    },
+  };
+}
+
+export const KERNEL_WORKLOADS: readonly WorkloadSpec[] = [
+  {
+    name: "kernel_startup",
+    title: "notebook kernel: time to ready, first cell (1 + 1) after start, first inspect",
+    run: kernelStartup,
+  },
+];
