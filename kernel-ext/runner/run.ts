@@ -1,7 +1,7 @@
 /** Runs a notebook headless through the peftlab kernel: parameters, outputs stored, stop at the first failing cell. */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../lib/io/atomic";
+import { readTextFile } from "../../lib/io/file_read";
 import { ConfigError } from "../../lib/errors";
 import { KernelClient } from "./client";
 import { notebookHtml } from "./html_report";
@@ -42,8 +42,9 @@ export interface RunNotebookResult {
 export function readNotebook(file: string): Notebook {
   let nb: Notebook;
   try {
-    nb = JSON.parse(fs.readFileSync(file, "utf8")) as Notebook;
+    nb = JSON.parse(readTextFile(file, ConfigError, "notebook")) as Notebook;
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError("Cannot read the notebook", {
       where: file,
       expected: "an .ipynb JSON file",

@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import sharp from "sharp";
 import { DataError } from "../errors";
+import { checkRegularFile } from "../io/file_read";
 import { decodeDicom } from "./decode_dicom";
 import { roundHalfEven } from "./rng";
 import type { CellRegion, ImageItem, PixelBuffer } from "./types";
@@ -84,6 +85,7 @@ export function rawSharp(p: PixelBuffer): sharp.Sharp {
 }
 
 async function readBytes(file: string): Promise<Buffer> {
+  checkRegularFile(file, DataError, "image file"); // a FIFO would block the read; a directory would fail with EISDIR
   try {
     return await fs.promises.readFile(file);
   } catch (e) {

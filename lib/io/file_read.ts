@@ -1,9 +1,9 @@
 /** Positioned reads with typed errors, shared by the lazy checkpoint and archive readers. */
 import * as fs from "node:fs";
-import type { CheckpointError, DataError } from "../errors";
+import type { ErrorDetail, PeftlabError } from "../errors";
 
-/** The error class a reader throws (CheckpointError for weights, DataError for data archives). */
-export type ReadErrorClass = typeof CheckpointError | typeof DataError;
+/** The error class a reader throws (CheckpointError for weights, DataError for data, ConfigError for configs). */
+export type ReadErrorClass = new (what: string, detail?: ErrorDetail) => PeftlabError;
 
 /** What a path is when it is not a regular file, for error messages ("a directory", "a FIFO", ...). */
 function kindOf(st: fs.Stats): string {
@@ -57,6 +57,11 @@ export function openForRead(path: string, Err: ReadErrorClass, what: string): nu
           : "check the path (relative paths resolve from the working directory)",
     });
   }
+}
+
+/** Reads a whole regular file as UTF-8 text, or throws `Err` naming the path (see readWholeFile). */
+export function readTextFile(path: string, Err: ReadErrorClass, what: string): string {
+  return Buffer.from(readWholeFile(path, Err, what)).toString("utf8");
 }
 
 /** Reads a whole regular file, or throws `Err` naming the path (directories, FIFOs, missing or unreadable files). */

@@ -108,7 +108,15 @@ export function parseNpyHeader(bytes: Uint8Array, where = "<npy>"): NpyHeader {
   const text = Buffer.from(bytes.subarray(bytes[6] === 1 ? 10 : 12, end)).toString(bytes[6] === 3 ? "utf8" : "latin1");
   const { descr, fortranOrder, shape } = headerDict(text, where);
   const itemSize = describeDType(descr, where).itemSize;
-  return { version, descr, fortranOrder, shape, dataOffset: end, itemSize, dataBytes: checkedBytes(shape, itemSize, where) };
+  return {
+    version,
+    descr,
+    fortranOrder,
+    shape,
+    dataOffset: end,
+    itemSize,
+    dataBytes: checkedBytes(shape, itemSize, where),
+  };
 }
 
 /** The header dict, checked as numpy does: a Python literal dict with exactly descr, fortran_order and shape. */
@@ -125,7 +133,10 @@ function headerDict(text: string, where: string): { descr: string; fortranOrder:
     lit = parsePyLiteral(text);
   } catch (e) {
     if (!(e instanceof PyLiteralSyntaxError)) throw e;
-    throw bad(".npy header is not a valid Python literal", `${e.message}: ${JSON.stringify(text.trim().slice(0, 120))}`);
+    throw bad(
+      ".npy header is not a valid Python literal",
+      `${e.message}: ${JSON.stringify(text.trim().slice(0, 120))}`,
+    );
   }
   if (!isDict(lit)) throw bad(".npy header is not a dict", JSON.stringify(text.trim().slice(0, 120)));
   const keys = [...lit.dict.keys()].map(String).sort();

@@ -6,13 +6,7 @@
 
 /** A parsed Python literal. Tuples are marked so that `(3,)` and `[3]` stay distinct. */
 export type PyLit =
-  | string
-  | number
-  | boolean
-  | null
-  | { tuple: PyLit[] }
-  | PyLit[]
-  | { dict: Map<string | number, PyLit> };
+  string | number | boolean | null | { tuple: PyLit[] } | PyLit[] | { dict: Map<string | number, PyLit> };
 
 /** Thrown for text that is not a Python literal; `offset` is where parsing stopped. */
 export class PyLiteralSyntaxError extends Error {
