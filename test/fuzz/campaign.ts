@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { mutate, Rng } from "./mutate";
-import { TARGETS, type FuzzTarget } from "./targets";
+import { PLANTED, TARGETS, type FuzzTarget } from "./targets";
 import type { CaseReply, CaseRequest } from "./worker";
 
 export type Outcome = "ok" | "typed" | "untyped" | "hang" | "crash" | "memory";
@@ -23,9 +23,11 @@ export interface CampaignOptions {
   timeoutMs?: number;
   /** Largest growth of the worker's peak RSS over its start-up peak that a case may cause. */
   memBudgetMiB?: number;
-  /** Only these targets (all when empty). */
+  /** Only these targets (all real ones when empty; the PLANTED ones only when named). */
   only?: string[];
   log?: (line: string) => void;
+  /** Start with byte mutations (no directory/missing/FIFO/empty cases). */
+  mutationsOnly?: boolean;
 }
 
 export interface CaseResult {
@@ -46,7 +48,7 @@ export interface CampaignResult {
   failures: CaseResult[];
 }
 
-/** Cases 0..3 of every target are path faults, then byte mutations. */
+/** Cases 0..3 of every target are path faults, then byte mutations (skipped with `mutationsOnly`). */
 const PATH_CASES = ["directory", "missing", "fifo", "empty"] as const;
 
 class Worker {
@@ -135,7 +137,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const log = o.log ?? (() => undefined);
   const timeoutMs = o.timeoutMs ?? 10_000;
   const memBudgetMiB = o.memBudgetMiB ?? 768;
-  const targets = TARGETS.filter((t) => !o.only?.length || o.only.includes(t.name));
+  const targets = [...TARGETS, ...PLANTED].filter((t) =>
+    o.only?.length ? o.only.includes(t.name) : !PLANTED.includes(t),
+  );
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-fuzz-"));
   const assets = path.join(work, "assets");
   fs.mkdirSync(assets);
@@ -149,7 +153,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   try {
     for (let i = 0; i < o.cases; i++) {
       const t = targets[i % targets.length];
-      const k = Math.floor(i / targets.length);
+      const k = Math.floor(i / targets.length) + (o.mutationsOnly ? PATH_CASES.length : 0);
       const file = path.join(work, `case-${i}${t.ext}`);
       let ops: string[];
       let bytes: Uint8Array | undefined;

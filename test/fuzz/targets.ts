@@ -303,3 +303,29 @@ export const TARGETS: FuzzTarget[] = [
   { name: "bmp", format: "image", ext: ".bmp", seeds: async () => [bmpSeed()], run: decodeImage },
   { name: "dicom", format: "image", ext: ".dcm", seeds: async () => [dicomBytes(6, 5)], run: decodeImage },
 ];
+
+const planted = (name: string, run: () => Promise<void>): FuzzTarget => ({
+  name,
+  format: "json",
+  ext: ".txt",
+  seeds: async () => [new Uint8Array([1])],
+  run,
+});
+
+/**
+ * Targets that fail on purpose, one per failure kind, so a test can show that the campaign detects each kind
+ * (a fuzz harness that cannot fail would prove nothing). Never part of a real campaign.
+ */
+export const PLANTED: FuzzTarget[] = [
+  planted("planted-untyped", async () => {
+    throw new TypeError("planted");
+  }),
+  planted("planted-hang", async () => {
+    for (;;);
+  }),
+  planted("planted-crash", async () => process.abort()),
+  planted("planted-memory", async () => {
+    const b = Buffer.alloc(384 << 20, 1); // touched, so it is resident
+    if (b[12345] !== 1) throw new Error("unreachable");
+  }),
+];

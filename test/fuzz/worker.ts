@@ -4,7 +4,7 @@
  * and reported instead of taking the campaign down.
  */
 import { PeftlabError } from "../../lib/errors";
-import { TARGETS } from "./targets";
+import { PLANTED, TARGETS } from "./targets";
 
 /** What the parent sends: parse `file` with `target`. */
 export interface CaseRequest {
@@ -23,7 +23,7 @@ export interface CaseReply {
   maxRssMiB: number;
 }
 
-const byName = new Map(TARGETS.map((t) => [t.name, t]));
+const byName = new Map([...TARGETS, ...PLANTED].map((t) => [t.name, t]));
 const warn = console.warn;
 console.warn = () => undefined; // parsers warn about dropped keys; that is not an outcome
 
