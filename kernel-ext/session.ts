@@ -15,6 +15,7 @@ import {
   type PlotlySessionState,
 } from "../lib/display";
 import { jupyterSink, type IopubSend } from "./display_sink";
+import { requestInterrupt } from "../lib/train/interrupt";
 import { History } from "./history";
 import { SINK_LOCAL } from "./prelude";
 import { expandShorthandProperties } from "./source_fix";
@@ -129,6 +130,7 @@ export class KernelSession {
 
   /** Interrupts a running top-level await (synchronous code is interrupted by SIGINT through vm's breakOnSigint). */
   interrupt(): void {
+    requestInterrupt(); // fit() stops at its next update boundary
     this.executor.interrupt();
   }
 

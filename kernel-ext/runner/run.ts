@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { writeFileAtomic } from "../../lib/io/atomic";
 import { readTextFile } from "../../lib/io/file_read";
 import { ConfigError } from "../../lib/errors";
-import { KernelClient } from "./client";
+import { KernelClient, KernelDiedError } from "./client";
 import { notebookHtml } from "./html_report";
 import {
   cellSource,
@@ -109,13 +109,15 @@ export async function runNotebook(o: RunNotebookOptions): Promise<RunNotebookRes
         replyContent = r.reply.content;
         status = String(replyContent.status);
         cell.execution_count = Number(replyContent.execution_count);
-      } catch {
+      } catch (e) {
         status = "error";
-        replyContent = {
-          ename: "CellTimeoutError",
-          evalue: `cell ${i} did not finish within ${o.timeoutS} s`,
-          traceback: [`CellTimeoutError: cell ${i} did not finish within ${o.timeoutS} s`],
-        };
+        // The kernel died (a crash or an out-of-memory abort), or the cell ran past the time limit.
+        const died = e instanceof KernelDiedError;
+        const evalue = died
+          ? `cell ${i}: ${e.message}${e.stderrTail ? `\n${e.stderrTail}` : ""}`
+          : `cell ${i} did not finish within ${o.timeoutS} s`;
+        const ename = died ? "KernelDied" : "CellTimeoutError";
+        replyContent = { ename, evalue, traceback: [`${ename}: ${evalue}`] };
         outputs.push({
           output_type: "error",
           ...(replyContent as { ename: string; evalue: string; traceback: string[] }),
