@@ -7,7 +7,14 @@ import { inspect } from "node:util";
 import { createConverter, isCompleteCode, type Converter, type ConvertResult } from "tslab/dist/converter";
 import { createExecutor, type ConverterSet, type Executor } from "tslab/dist/executor";
 import * as tslabJupyter from "tslab/dist/jupyter";
-import { toBundle, withOfflinePlotly, type DisplaySink, type MimeBundle, type PlotlySessionState } from "../lib";
+import {
+  requestInterrupt,
+  toBundle,
+  withOfflinePlotly,
+  type DisplaySink,
+  type MimeBundle,
+  type PlotlySessionState,
+} from "../lib";
 import { jupyterSink, type IopubSend } from "./display_sink";
 import { History } from "./history";
 import { inspectReply, type QuickInfo } from "./inspect";
@@ -156,6 +163,7 @@ export class KernelSession {
 
   /** Interrupts a running top-level await (synchronous code is interrupted by SIGINT through vm's breakOnSigint). */
   interrupt(): void {
+    requestInterrupt(); // fit() stops at its next update boundary
     this.executor.interrupt();
   }
 

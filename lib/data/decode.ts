@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import sharp from "sharp";
 import { DataError } from "../errors";
+import { checkRegularFile } from "../io/file_read";
 import { decodeDicom } from "./decode_dicom";
 import { roundHalfEven } from "./rng";
 import type { CellRegion, ImageItem, PixelBuffer } from "./types";
@@ -66,10 +67,17 @@ async function toSharp(item: ImageItem, regionOffset?: [number, number]): Promis
   if (item.path === undefined) throw new DataError("Item has neither path nor pixels", { where: `item ${item.id}` });
   if (item.region) return regionSharp(item.path, item.region, regionOffset ?? [0, 0]);
   const bytes = await readBytes(item.path);
-  if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) return rawSharp(decodeBmp(bytes));
+  if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) return rawSharp(decodeBmp(bytes, item.path));
   if (isDicom(bytes, item.path)) return rawSharp(await decodeDicom(bytes, item.path));
-  return sharp(bytes, { limitInputPixels: false });
+  return sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS });
 }
+
+/**
+ * The most pixels a whole image may have (width × height, 16384²: 768 MiB as RGB). Checked from the header before
+ * decoding: by sharp (limitInputPixels) for JPEG/PNG/TIFF/WebP, here for BMP and in decode_dicom for DICOM. Larger
+ * slides are read as patches (`region` items), which decode only the tiles they need.
+ */
+export const MAX_IMAGE_PIXELS = 16384 * 16384;
 
 /** A sharp pipeline over raw pixels. */
 export function rawSharp(p: PixelBuffer): sharp.Sharp {
@@ -77,6 +85,7 @@ export function rawSharp(p: PixelBuffer): sharp.Sharp {
 }
 
 async function readBytes(file: string): Promise<Buffer> {
+  checkRegularFile(file, DataError, "image file"); // a FIFO would block the read; a directory would fail with EISDIR
   try {
     return await fs.promises.readFile(file);
   } catch (e) {
@@ -95,7 +104,8 @@ function isDicom(b: Uint8Array, file: string): boolean {
 }
 
 /** BMP via bmp-js (ABGR) → RGB pixels. */
-export function decodeBmp(bytes: Buffer): PixelBuffer {
+export function decodeBmp(bytes: Buffer, where = "<bmp>"): PixelBuffer {
+  checkBmpHeader(bytes, where);
   const d = bmp.decode(bytes);
   const n = d.width * d.height;
   const out = new Uint8Array(n * 3);
@@ -105,6 +115,24 @@ export function decodeBmp(bytes: Buffer): PixelBuffer {
     out[3 * i + 2] = d.data[4 * i + 1];
   }
   return { data: out, width: d.width, height: d.height, channels: 3 };
+}
+
+/** Refuses a BMP whose header asks for more pixels than MAX_IMAGE_PIXELS or than its file holds (bmp-js trusts it). */
+function checkBmpHeader(b: Buffer, where: string): void {
+  const bad = (expected: string, got: string) =>
+    new DataError("Cannot decode BMP image", { where, expected, got, fix: "re-download or re-create the image" });
+  if (b.length < 30) throw bad("a BMP header of at least 30 bytes", `${b.length} bytes`);
+  const w = b.readInt32LE(18);
+  const h = Math.abs(b.readInt32LE(22));
+  const bpp = b.readUInt16LE(28);
+  const compression = b.length >= 34 ? b.readUInt32LE(30) : 0;
+  if (w <= 0 || h <= 0 || w * h > MAX_IMAGE_PIXELS) {
+    throw bad(`a width and height with at most ${MAX_IMAGE_PIXELS} pixels`, `${w} × ${h}`);
+  }
+  if (compression === 0 && bpp > 0) {
+    const need = b.readUInt32LE(10) + Math.ceil((w * bpp) / 32) * 4 * h;
+    if (need > b.length) throw bad(`${need} bytes for ${w} × ${h} at ${bpp} bits`, `${b.length} bytes`);
+  }
 }
 
 async function applyBase(img: sharp.Sharp, spec: BaseSpec, where: string): Promise<RgbImage> {

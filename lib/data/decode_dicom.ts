@@ -27,12 +27,19 @@ export async function decodeDicom(bytes: Uint8Array, file: string): Promise<Pixe
   const px = ds.elements.x7fe00010;
   if (!px || rows === 0 || cols === 0) throw bad(file, "pixel data with Rows and Columns", "none");
   if (spp !== 1) throw bad(file, "single-sample (grayscale) pixels", `SamplesPerPixel ${spp}`);
+  if (!px.encapsulatedPixelData) {
+    // Uncompressed: the pixel data element must hold every pixel (dicom-parser does not check its length field).
+    const need = rows * cols * (bits === 16 ? 2 : 1);
+    if (px.dataOffset + need > bytes.length || px.length < need) {
+      throw bad(file, `${need} bytes of pixel data for ${rows} × ${cols} at ${bits} bits`, `${px.length} bytes`);
+    }
+  }
   let values: ArrayLike<number>;
   if (px.encapsulatedPixelData) {
     if (!JPEG_SYNTAXES.has(syntax))
       throw bad(file, "uncompressed or JPEG-baseline pixel data", `transfer syntax ${syntax}`);
     const frame = dicomParser.readEncapsulatedPixelDataFromFragments(ds, px, 0, px.fragments?.length);
-    const { data } = await sharp(frame)
+    const { data } = await sharp(frame, { limitInputPixels: 16384 * 16384 })
       .toColourspace("b-w")
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });

@@ -5,9 +5,10 @@
  */
 import * as fs from "node:fs";
 import { DataError } from "../errors";
-import { openForRead, readAt } from "./file_read";
+import { openForRead, readAt, readWholeFile } from "./file_read";
 import { halfToFloat32, HOST_LITTLE_ENDIAN, swapBytesInPlace } from "./float_bits";
 import { sizeOf, type HostData, type HostDType, type HostTensor } from "./host_tensor";
+import { isDict, isTuple, parsePyLiteral, PyLiteralSyntaxError, type PyLit } from "./py_literal";
 
 /** A decoded .npy array: numeric data as a HostTensor, or strings with their shape (both in C order). */
 export type NpyArray =
@@ -28,6 +29,11 @@ export interface NpyHeader {
   /** Total data bytes (elements × itemSize). */
   dataBytes: number;
 }
+
+/** The largest .npy header read, as numpy.load's default `max_header_size`. */
+export const MAX_NPY_HEADER_BYTES = 10000;
+/** The most elements a string (`<U`/`|S`) array may have: each becomes a JS string, whatever its stored width. */
+export const MAX_NPY_STRING_ELEMENTS = 1 << 24;
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
@@ -54,8 +60,19 @@ export function npyHeaderEnd(prefix: Uint8Array, where: string): number {
   checkMagic(prefix, where);
   const major = prefix[6];
   const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  if (major === 2 || major === 3) {
+    const len = view.getUint32(8, true);
+    if (len > MAX_NPY_HEADER_BYTES) {
+      throw new DataError(".npy header is too large", {
+        where: `${where}:8`,
+        expected: `at most ${MAX_NPY_HEADER_BYTES} bytes (numpy.load's default max_header_size)`,
+        got: `${len} bytes`,
+        fix: "the header length field is corrupt; re-create the file with numpy.save",
+      });
+    }
+    return 12 + len;
+  }
   if (major === 1) return 10 + view.getUint16(8, true);
-  if (major === 2 || major === 3) return 12 + view.getUint32(8, true);
   throw new DataError("Unsupported .npy format version", {
     where: `${where}:6`,
     expected: "1.0, 2.0 or 3.0",
@@ -89,53 +106,73 @@ export function parseNpyHeader(bytes: Uint8Array, where = "<npy>"): NpyHeader {
     });
   }
   const text = Buffer.from(bytes.subarray(bytes[6] === 1 ? 10 : 12, end)).toString(bytes[6] === 3 ? "utf8" : "latin1");
-  const descr = matchField(text, /'descr'\s*:\s*'([^']*)'/, "descr", where, text);
-  const fortran = matchField(text, /'fortran_order'\s*:\s*(True|False)/, "fortran_order", where, text);
-  const shapeText = matchField(text, /'shape'\s*:\s*\(([^)]*)\)/, "shape", where, text);
-  const shape = shapeText
-    .split(",")
-    .map((s) => s.trim().replace(/L$/, ""))
-    .filter((s) => s !== "")
-    .map((s) => {
-      if (!/^\d+$/.test(s)) {
-        throw new DataError(".npy shape is not a tuple of integers", {
-          where: `${where}:header.shape`,
-          expected: "(d0, d1, ...)",
-          got: `(${shapeText})`,
-          fix: "the header is corrupt; re-create the file",
-        });
-      }
-      return Number(s);
-    });
+  const { descr, fortranOrder, shape } = headerDict(text, where);
   const itemSize = describeDType(descr, where).itemSize;
   return {
     version,
     descr,
-    fortranOrder: fortran === "True",
+    fortranOrder,
     shape,
     dataOffset: end,
     itemSize,
-    dataBytes: sizeOf(shape) * itemSize,
+    dataBytes: checkedBytes(shape, itemSize, where),
   };
 }
 
-function matchField(text: string, re: RegExp, key: string, where: string, header: string): string {
-  const m = re.exec(text);
-  if (m) return m[1];
-  if (key === "descr" && /'descr'\s*:\s*\[/.test(text)) {
+/** The header dict, checked as numpy does: a Python literal dict with exactly descr, fortran_order and shape. */
+function headerDict(text: string, where: string): { descr: string; fortranOrder: boolean; shape: number[] } {
+  const bad = (what: string, got: string) =>
+    new DataError(what, {
+      where: `${where}:header`,
+      expected: "{'descr': <dtype str>, 'fortran_order': <bool>, 'shape': <tuple of int>} (a Python literal)",
+      got,
+      fix: "the header is corrupt; re-create the file with numpy.save",
+    });
+  let lit: PyLit;
+  try {
+    lit = parsePyLiteral(text);
+  } catch (e) {
+    if (!(e instanceof PyLiteralSyntaxError)) throw e;
+    throw bad(
+      ".npy header is not a valid Python literal",
+      `${e.message}: ${JSON.stringify(text.trim().slice(0, 120))}`,
+    );
+  }
+  if (!isDict(lit)) throw bad(".npy header is not a dict", JSON.stringify(text.trim().slice(0, 120)));
+  const keys = [...lit.dict.keys()].map(String).sort();
+  if (keys.join(",") !== "descr,fortran_order,shape") throw bad(".npy header has the wrong keys", keys.join(", "));
+  const descr = lit.dict.get("descr")!;
+  const fortran = lit.dict.get("fortran_order")!;
+  const shape = lit.dict.get("shape")!;
+  if (Array.isArray(descr)) {
     throw new DataError("Structured (record) .npy arrays are not supported", {
       where: `${where}:header.descr`,
       expected: "a simple dtype",
-      got: header.trim().slice(0, 120),
+      got: text.trim().slice(0, 120),
       fix: "save each field as its own array",
     });
   }
-  throw new DataError(`.npy header has no valid '${key}'`, {
-    where: `${where}:header`,
-    expected: "{'descr': ..., 'fortran_order': ..., 'shape': (...)}",
-    got: header.trim().slice(0, 120),
-    fix: "the header is corrupt; re-create the file with numpy.save",
-  });
+  if (typeof descr !== "string") throw bad(".npy header 'descr' is not a string", JSON.stringify(descr));
+  if (typeof fortran !== "boolean") throw bad(".npy header 'fortran_order' is not a bool", JSON.stringify(fortran));
+  if (!isTuple(shape) || !shape.tuple.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)) {
+    throw bad(".npy header 'shape' is not a tuple of non-negative integers", JSON.stringify(shape));
+  }
+  return { descr, fortranOrder: fortran, shape: shape.tuple as number[] };
+}
+
+/** elements × itemSize, refusing shapes whose size overflows (it is compared with the bytes present later). */
+function checkedBytes(shape: readonly number[], itemSize: number, where: string): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  if (!Number.isSafeInteger(n) || !Number.isSafeInteger(n * itemSize)) {
+    throw new DataError(".npy shape is too large", {
+      where: `${where}:header.shape`,
+      expected: `an element count and byte size below 2**53`,
+      got: `(${shape.join(", ")}) of ${itemSize}-byte items`,
+      fix: "the header is corrupt; re-create the file",
+    });
+  }
+  return n * itemSize;
 }
 
 interface DTypeInfo {
@@ -152,6 +189,14 @@ function describeDType(descr: string, where: string): DTypeInfo {
   const little = m ? m[1] === "<" || m[1] === "|" || (m[1] === "=" && HOST_LITTLE_ENDIAN) : true;
   if (m && m[3] !== "" && (m[2] === "U" || m[2] === "S")) {
     const n = Number(m[3]);
+    if (!Number.isSafeInteger(4 * n)) {
+      throw new DataError("Unsupported .npy dtype", {
+        where: `${where}:header.descr`,
+        expected: "a string width below 2**51",
+        got: descr,
+        fix: "the header is corrupt; re-create the file",
+      });
+    }
     return m[2] === "U"
       ? { kind: "unicode", itemSize: 4 * n, little, unit: 4 }
       : { kind: "bytes", itemSize: n, little, unit: 1 };
@@ -195,7 +240,16 @@ export function decodeNpy(bytes: Uint8Array, where = "<npy>"): NpyArray {
   if (dt.little !== HOST_LITTLE_ENDIAN) swapBytesInPlace(data, dt.unit);
   const n = sizeOf(h.shape);
   if (dt.kind !== "numeric") {
-    const values = decodeStrings(data, n, dt);
+    if (n > MAX_NPY_STRING_ELEMENTS) {
+      // Zero-width strings (|S0, <U0) take no data bytes, so only this bounds the list built from the shape.
+      throw new DataError("Too many elements in a .npy string array", {
+        where: `${where}:header.shape`,
+        expected: `at most ${MAX_NPY_STRING_ELEMENTS} strings`,
+        got: `${n} (${h.descr} × (${h.shape.join(", ")}))`,
+        fix: "split the array, or store codes in a numeric array and the strings separately",
+      });
+    }
+    const values = decodeStrings(data, n, dt, where);
     return {
       kind: "string",
       descr: h.descr,
@@ -233,7 +287,7 @@ function numericView(data: Uint8Array, descr: string, n: number): HostData {
   }
 }
 
-function decodeStrings(data: Uint8Array, n: number, dt: DTypeInfo): string[] {
+function decodeStrings(data: Uint8Array, n: number, dt: DTypeInfo, where: string): string[] {
   const out: string[] = new Array(n);
   if (dt.kind === "bytes") {
     for (let i = 0; i < n; i++) {
@@ -249,7 +303,17 @@ function decodeStrings(data: Uint8Array, n: number, dt: DTypeInfo): string[] {
     let end = (i + 1) * chars;
     while (end > i * chars && cps[end - 1] === 0) end--;
     let s = "";
-    for (let j = i * chars; j < end; j++) s += String.fromCodePoint(cps[j]);
+    for (let j = i * chars; j < end; j++) {
+      if (cps[j] > 0x10ffff) {
+        throw new DataError("Invalid character in a .npy unicode array", {
+          where: `${where}[${i}]`,
+          expected: "UTF-32 code points up to 0x10FFFF",
+          got: `0x${cps[j].toString(16)}`,
+          fix: "the data are corrupt; re-create the file",
+        });
+      }
+      s += String.fromCodePoint(cps[j]);
+    }
     out[i] = s;
   }
   return out;
@@ -295,18 +359,7 @@ export function readNpyHeader(path: string): NpyHeader {
 
 /** Reads a .npy file. */
 export function readNpy(path: string): NpyArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(path);
-  } catch (e) {
-    throw new DataError("Cannot read .npy file", {
-      where: path,
-      expected: "a readable .npy file",
-      got: (e as NodeJS.ErrnoException).code ?? (e as Error).message,
-      fix: "check the path (relative paths resolve from the working directory)",
-    });
-  }
-  return decodeNpy(bytes, path);
+  return decodeNpy(readWholeFile(path, DataError, ".npy file"), path);
 }
 
 const NAMES: Record<string, string> = {

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import { CheckpointError, DataError } from "../errors";
-import { readAt, openForRead } from "./file_read";
+import { readAt, openForRead, readWholeFile } from "./file_read";
 import { HOST_LITTLE_ENDIAN } from "./float_bits";
 import type { StateDict } from "./host_tensor";
 import { writeSafetensors } from "./safetensors";
@@ -237,7 +237,7 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /** Pre-1.6 format: pickles of magic, protocol version, sys_info, the object, the storage keys; then raw storages. */
 function readLegacy(file: string, findGlobal: Resolver): PyValue {
-  const data = new Uint8Array(fs.readFileSync(file));
+  const data = readWholeFile(file, CheckpointError, "PyTorch checkpoint");
   const none: UnpickleHooks = { findGlobal: globalResolver() }; // the header pickles are plain data, always strict
   const magic = unpickle(data, none, file, 0);
   if (magic.value !== LEGACY_MAGIC) {
@@ -263,6 +263,15 @@ function readLegacy(file: string, findGlobal: Resolver): PyValue {
   // storages finds that end and each storage's size; the second pass rebuilds the tensors from the real bytes.
   const sizes = new Map<string, { type: TorchStorageType; numel: number }>();
   const dry = storageLoader((key, type, numel) => {
+    if (!Number.isSafeInteger(numel) || numel < 0 || numel * type.dtype.itemsize > data.length) {
+      // The storage's bytes follow in this file, so a larger count is corrupt: refuse it before allocating.
+      throw new CheckpointError("Legacy checkpoint storage is larger than the file", {
+        where: `${file} (storage ${key})`,
+        expected: `at most ${data.length} bytes`,
+        got: `${numel} × ${type.dtype.itemsize} bytes`,
+        fix: FIX_RESAVE,
+      });
+    }
     sizes.set(key, { type, numel });
     return new TorchStorage(key, type.dtype, numel, () => new Uint8Array(numel * type.dtype.itemsize), false);
   });

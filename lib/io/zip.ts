@@ -24,10 +24,13 @@ const SIG_EOCD64_LOCATOR = 0x07064b50;
 const SIG_EOCD64 = 0x06064b50;
 const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
+/** Deflate's largest possible expansion (258 bytes from 2 bits, rounded up). */
+const MAX_DEFLATE_RATIO = 1032;
 
 /** A zip archive opened for lazy reading. Call `close()` when done. */
 export class ZipReader {
   private fd: number | undefined;
+  private readonly starts = new Map<ZipEntry, number>();
 
   private constructor(
     readonly path: string,
@@ -52,6 +55,18 @@ export class ZipReader {
   read(entry: ZipEntry): Uint8Array {
     const comp = this.readCompressed(entry);
     let out: Uint8Array;
+    if (entry.method === 0 && entry.size !== entry.compressedSize) {
+      throw this.err("stored zip member has two different sizes", entry, `${entry.compressedSize}`, `${entry.size}`);
+    }
+    if (entry.method === 8 && entry.size > MAX_DEFLATE_RATIO * entry.compressedSize + 64) {
+      // Deflate cannot expand data more than ~1032:1, so a larger size field is corrupt: refuse it before allocating.
+      throw this.err(
+        "zip member size is impossible for its compressed size",
+        entry,
+        `at most ${MAX_DEFLATE_RATIO}× ${entry.compressedSize} bytes`,
+        `${entry.size}`,
+      );
+    }
     if (entry.method === 0) out = comp;
     else {
       try {
@@ -111,13 +126,45 @@ export class ZipReader {
     return readAt(this.requireFd(), this.dataStart(entry), entry.compressedSize, this.path, DataError);
   }
 
+  /** Where a member's data start, after checking its local header against the central directory. */
   private dataStart(entry: ZipEntry): number {
-    const h = readAt(this.requireFd(), entry.localHeaderOffset, 30, this.path, DataError);
+    const cached = this.starts.get(entry);
+    if (cached !== undefined) return cached;
+    const fd = this.requireFd();
+    const h = readAt(fd, entry.localHeaderOffset, 30, this.path, DataError);
     const v = new DataView(h.buffer);
     if (v.getUint32(0, true) !== SIG_LOCAL) {
       throw this.err("zip local header signature is wrong", entry, hex(SIG_LOCAL), hex(v.getUint32(0, true)));
     }
-    return entry.localHeaderOffset + 30 + v.getUint16(26, true) + v.getUint16(28, true);
+    const nameLen = v.getUint16(26, true);
+    const extraLen = v.getUint16(28, true);
+    const tail = readAt(fd, entry.localHeaderOffset + 30, nameLen + extraLen, this.path, DataError);
+    const local: ZipEntry = {
+      name: Buffer.from(tail.subarray(0, nameLen)).toString(v.getUint16(6, true) & 0x800 ? "utf8" : "latin1"),
+      method: v.getUint16(8, true),
+      crc32: v.getUint32(14, true),
+      compressedSize: v.getUint32(18, true),
+      size: v.getUint32(22, true),
+      localHeaderOffset: entry.localHeaderOffset,
+    };
+    applyZip64Extra(local, tail.subarray(nameLen));
+    const mismatch = (field: string, cd: string | number, lh: string | number) =>
+      this.err(`zip local header disagrees with the central directory (${field})`, entry, `${cd}`, `${lh}`);
+    if (local.name !== entry.name) throw mismatch("name", entry.name, local.name);
+    if (local.method !== entry.method) throw mismatch("compression method", entry.method, local.method);
+    // Bit 3: CRC and sizes follow the data in a data descriptor, and the local header holds zeros.
+    if ((v.getUint16(6, true) & 0x8) === 0) {
+      if (local.crc32 !== entry.crc32) throw mismatch("CRC-32", hex(entry.crc32), hex(local.crc32));
+      if (local.compressedSize !== entry.compressedSize)
+        throw mismatch("compressed size", entry.compressedSize, local.compressedSize);
+      if (local.size !== entry.size) throw mismatch("size", entry.size, local.size);
+    }
+    const start = entry.localHeaderOffset + 30 + nameLen + extraLen;
+    if (start + entry.compressedSize > fs.fstatSync(fd).size) {
+      throw this.err("zip member data runs past the end of the file", entry, "a complete member", "a truncated one");
+    }
+    this.starts.set(entry, start);
+    return start;
   }
 
   private requireFd(): number {

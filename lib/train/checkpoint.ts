@@ -5,8 +5,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CheckpointError } from "../errors";
-import { writeFileAtomic } from "../io/atomic";
+import { CheckpointError, TrainingError } from "../errors";
+import { writeFailure, writeFileAtomic } from "../io/atomic";
 import type { HostTensor, StateDict } from "../io/host_tensor";
 import { readSafetensors, writeSafetensors } from "../io/safetensors";
 import type { OptimizerState } from "./optim";
@@ -50,8 +50,32 @@ export function saveCheckpoint(
   opts: { best?: boolean; keep?: number } = {},
 ): string {
   const name = `step-${String(trainer.step).padStart(8, "0")}`;
-  const dir = path.join(root, name);
   const staging = path.join(root, `.${name}.${process.pid}.staging`);
+  try {
+    return writeCheckpoint(root, name, staging, weights, optimizer, trainer, opts);
+  } catch (e) {
+    // A full or read-only disk: drop the partial folder; latest.json still names the previous, complete checkpoint.
+    for (const d of [staging, path.join(root, `.best.${process.pid}.staging`)]) {
+      try {
+        fs.rmSync(d, { recursive: true, force: true });
+      } catch {
+        // best effort: pruneOld removes staging folders on the next successful save
+      }
+    }
+    throw writeFailure(e, staging, `checkpoint step ${trainer.step} under ${root}`, TrainingError);
+  }
+}
+
+function writeCheckpoint(
+  root: string,
+  name: string,
+  staging: string,
+  weights: StateDict,
+  optimizer: OptimizerState,
+  trainer: TrainerState,
+  opts: { best?: boolean; keep?: number },
+): string {
+  const dir = path.join(root, name);
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
   writeSafetensors(path.join(staging, "model.safetensors"), weights, { metadata: { format: "pt" } });

@@ -10,6 +10,7 @@ import type { Module } from "../nn/module";
 import type { TrainingCallbacks } from "./callbacks";
 import { loadLatestCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint";
 import { evaluate, lossOf, type EvalSource } from "./evaluate";
+import { interruptCount, yieldToEventLoop } from "./interrupt";
 import { defaultParamGroups, Optimizer, type OptimizerOptions, type ParamGroup } from "./optim";
 import { applySchedule, validateSchedule, type ScheduleOptions } from "./schedule";
 
@@ -130,6 +131,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     }
   }
 
+  const interrupts0 = interruptCount();
   const cbs = o.callbacks ?? [];
   await each(cbs, (c) => c.onTrainBegin?.({ epochs: o.epochs, stepsPerEpoch: train.batchesPerEpoch(0) }));
   const checkpoint = (best = false) => {
@@ -201,6 +203,15 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       );
       tBatch = now;
       if (o.checkpointEverySteps && opt.step % o.checkpointEverySteps === 0) checkpoint();
+      await yieldToEventLoop(); // a front end's interrupt (SIGINT, interrupt_request) is handled here
+      if (interruptCount() !== interrupts0) {
+        throw new TrainingError("Training interrupted", {
+          where: `epoch ${epoch + 1}, update ${opt.step}`,
+          fix: o.checkpointDir
+            ? `run fit() again with the same checkpointDir to resume from the last checkpoint in ${o.checkpointDir}`
+            : "pass checkpointDir to make an interrupted run resumable",
+        });
+      }
       if (o.stopAfterSteps !== undefined && opt.step >= o.stopAfterSteps) {
         checkpoint();
         return {

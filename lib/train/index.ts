@@ -11,6 +11,7 @@ export * from "./loss";
 export * from "./fit";
 export * from "./evaluate";
 export * from "./checkpoint";
+export * from "./interrupt";
 export { terminalProgress } from "./callbacks";
 export * from "./preds_csv";
 export * from "./run_config";

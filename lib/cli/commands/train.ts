@@ -1,8 +1,8 @@
 /** `peftlab train --config run.json [--out DIR] [--resume]`: runs one RunConfig into a run folder. */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { ConfigError, runExperiment, terminalProgress } from "../../index";
+import { readTextFile } from "../../io/file_read";
 import { formatTable, writeJson, writeOut } from "../output";
 
 /** Adds `train` to the program. */
@@ -47,17 +47,7 @@ export function register(program: Command): void {
 
 /** Reads a config JSON file, with a ConfigError naming the file when it is missing or malformed. */
 export function readConfigFile(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError("Cannot read the config file", {
-      where: file,
-      expected: "a readable JSON file",
-      got: (e as Error).message,
-      fix: "check the --config path",
-    });
-  }
+  const text = readTextFile(file, ConfigError, "config file (JSON)");
   try {
     return JSON.parse(text);
   } catch (e) {

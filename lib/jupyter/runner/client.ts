@@ -47,6 +47,18 @@ function loadZmq(): typeof zmqTypes {
   return require(require.resolve("zeromq", { paths: [tslabDir] })) as typeof zmqTypes;
 }
 
+/** The kernel process exited while a request was running (a crash, an out-of-memory abort, a kill). */
+export class KernelDiedError extends Error {
+  constructor(
+    message: string,
+    /** The last lines of the kernel's stderr. */
+    readonly stderrTail: string,
+  ) {
+    super(message);
+    this.name = "KernelDiedError";
+  }
+}
+
 export class KernelClient {
   readonly session = randomBytes(16).toString("hex");
   private readonly waiters = new Map<string, (m: JupyterMessage) => void>();
@@ -120,6 +132,23 @@ export class KernelClient {
     await c.waitReady(o.startupTimeout ?? 60);
     c.startupMs = Date.now() - t0;
     return c;
+  }
+
+  /** The kernel's process id. */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** The kernel's exit code (-1 for a signal), or null while it runs. */
+  get exitCode(): number | null {
+    return this.exited;
+  }
+
+  /** Interrupts the running cell as Jupyter does for interrupt_mode "signal" (SIGINT), or by interrupt_request. */
+  async interrupt(mode: "signal" | "message" = "signal"): Promise<void> {
+    if (this.exited !== null) return;
+    if (mode === "signal") this.child.kill("SIGINT");
+    else await this.request(this.control, requestMessage("interrupt_request", this.session, {}), 10_000);
   }
 
   /** The kernel's stderr so far (for error reports). */
@@ -228,7 +257,19 @@ export class KernelClient {
     });
     try {
       const timeoutMs = o.timeoutS !== undefined && o.timeoutS > 0 ? o.timeoutS * 1000 : 2 ** 31 - 1;
-      const reply = await this.request(this.shell, msg, timeoutMs).catch((e: Error) => {
+      const died = new Promise<never>((_, reject) => {
+        const onExit = () =>
+          reject(
+            new KernelDiedError(
+              `the kernel died while running the cell (exit ${this.exited})`,
+              this.stderr.split("\n").filter(Boolean).slice(-5).join("\n"),
+            ),
+          );
+        if (this.exited !== null) onExit();
+        else this.child.once("exit", () => setImmediate(onExit));
+      });
+      died.catch(() => undefined);
+      const reply = await Promise.race([this.request(this.shell, msg, timeoutMs), died]).catch((e: Error) => {
         if (this.exited === null) this.child.kill("SIGINT");
         throw e;
       });

@@ -1,9 +1,9 @@
 /** Runs a notebook headless through the peftlab kernel: parameters, outputs stored, stop at the first failing cell. */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../io/atomic";
+import { readTextFile } from "../../io/file_read";
 import { ConfigError } from "../../errors";
-import { KernelClient } from "./client";
+import { KernelClient, KernelDiedError } from "./client";
 import { notebookHtml } from "./html_report";
 import {
   cellSource,
@@ -42,8 +42,9 @@ export interface RunNotebookResult {
 export function readNotebook(file: string): Notebook {
   let nb: Notebook;
   try {
-    nb = JSON.parse(fs.readFileSync(file, "utf8")) as Notebook;
+    nb = JSON.parse(readTextFile(file, ConfigError, "notebook")) as Notebook;
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError("Cannot read the notebook", {
       where: file,
       expected: "an .ipynb JSON file",
@@ -109,13 +110,15 @@ export async function runNotebook(o: RunNotebookOptions): Promise<RunNotebookRes
         status = String(replyContent.status);
         const n = replyContent.execution_count;
         cell.execution_count = typeof n === "number" ? n : null;
-      } catch {
+      } catch (e) {
         status = "error";
-        replyContent = {
-          ename: "CellTimeoutError",
-          evalue: `cell ${i} did not finish within ${o.timeoutS} s`,
-          traceback: [`CellTimeoutError: cell ${i} did not finish within ${o.timeoutS} s`],
-        };
+        // The kernel died (a crash or an out-of-memory abort), or the cell ran past the time limit.
+        const died = e instanceof KernelDiedError;
+        const evalue = died
+          ? `cell ${i}: ${e.message}${e.stderrTail ? `\n${e.stderrTail}` : ""}`
+          : `cell ${i} did not finish within ${o.timeoutS} s`;
+        const ename = died ? "KernelDied" : "CellTimeoutError";
+        replyContent = { ename, evalue, traceback: [`${ename}: ${evalue}`] };
         outputs.push({
           output_type: "error",
           ...(replyContent as { ename: string; evalue: string; traceback: string[] }),

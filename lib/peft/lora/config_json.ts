@@ -108,7 +108,7 @@ export function configFromJson(
   const dropped: string[] = [];
   for (const k of Object.keys(json)) {
     if (known.has(k) || k === "exclude_modules") continue;
-    const defaults = IGNORED_IF_DEFAULT[k];
+    const defaults = Object.hasOwn(IGNORED_IF_DEFAULT, k) ? IGNORED_IF_DEFAULT[k] : undefined; // not "constructor"
     if (defaults && !defaults.some((d) => JSON.stringify(d) === JSON.stringify(json[k]))) {
       throw new ConfigError(`Unsupported LoRA setting ${k}`, {
         where: `${where}: ${k}`,

@@ -21,6 +21,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, ConfigError } from "../../errors";
 import { writeFileAtomic } from "../../io/atomic";
+import { readTextFile } from "../../io/file_read";
 import type { HostTensor, StateDict } from "../../io/host_tensor";
 import { readSafetensors, writeSafetensors } from "../../io/safetensors";
 import { torchShapeOf } from "../../nn/layout";
@@ -187,8 +188,9 @@ export function readAdapter(
   }
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(fs.readFileSync(files.config, "utf8")) as Record<string, unknown>;
+    json = JSON.parse(readTextFile(files.config, CheckpointError, ADAPTER_CONFIG_NAME)) as Record<string, unknown>;
   } catch (e) {
+    if (e instanceof CheckpointError) throw e;
     throw new CheckpointError("adapter_config.json is not valid JSON", {
       where: files.config,
       got: (e as Error).message,

@@ -14,8 +14,8 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { DataError } from "../../errors";
-import { writeFileAtomic } from "../../io/atomic";
+import { DataError, TrainingError } from "../../errors";
+import { writeFailure, writeFileAtomic } from "../../io/atomic";
 import { hostTensor } from "../../io/host_tensor";
 import { readSafetensors, writeSafetensors } from "../../io/safetensors";
 import type { ImageClassifier } from "../../models/types";
@@ -138,6 +138,15 @@ function readEntry(dir: string, key: string, log: (m: string) => void): { entrie
 }
 
 function writeEntry(dir: string, key: string, entries: Map<string, Entry>, d: number, labelShape: number[]): void {
+  try {
+    writeEntryFiles(dir, key, entries, d, labelShape);
+  } catch (e) {
+    // The manifest is written last, so a failed write leaves the previous entry (or none) in force.
+    throw writeFailure(e, dir, `feature cache entry ${key}`, TrainingError);
+  }
+}
+
+function writeEntryFiles(dir: string, key: string, entries: Map<string, Entry>, d: number, labelShape: number[]): void {
   const ids = [...entries.keys()].sort();
   const ls = labelShape.reduce((a, b) => a * b, 1);
   const feats = new Float32Array(ids.length * d);
@@ -175,7 +184,11 @@ export async function extractFeatures(
 ): Promise<CachedFeatures> {
   const log = opts.log ?? ((m: string) => console.warn(`[peftlab] ${m}`));
   const key = featureCacheKey(model, opts);
-  fs.mkdirSync(opts.dir, { recursive: true });
+  try {
+    fs.mkdirSync(opts.dir, { recursive: true });
+  } catch (e) {
+    throw writeFailure(e, opts.dir, "the feature cache folder", TrainingError);
+  }
   const { entries } = readEntry(opts.dir, key, log);
   const order: string[] = [];
   let labelShape: number[] | undefined;
