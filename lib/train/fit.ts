@@ -6,11 +6,13 @@ import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, TrainingError } from "../errors";
 import type { MetricsTask } from "../metrics";
-import type { Module } from "../nn/module";
+import { isImageClassifier, type ImageClassifier } from "../models/types";
+import type { Module, Parameter } from "../nn/module";
+import type { Strategy } from "../peft/strategies/types";
 import type { TrainingCallbacks } from "./callbacks";
 import { loadLatestCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint";
 import { evaluate, lossOf, type EvalSource } from "./evaluate";
-import { defaultParamGroups, Optimizer, type OptimizerOptions, type ParamGroup } from "./optim";
+import { defaultParamGroups, Optimizer, resolvedWeightDecay, type OptimizerOptions } from "./optim";
 import { applySchedule, validateSchedule, type ScheduleOptions } from "./schedule";
 
 /** A source of training batches with an exact, resumable position (lib/data's DataLoader satisfies it). */
@@ -19,22 +21,6 @@ export interface TrainSource {
   batchesPerEpoch(epoch?: number): number;
   state(): { epoch: number; batch: number; seed: number };
   seek(s: { epoch: number; batch: number; seed: number }): void;
-}
-
-/** Hooks a fine-tuning strategy (lib/peft/strategies) plugs into the loop. All optional. */
-export interface FitStrategy {
-  name: string;
-  /** Before training: set trainable parameters and return the optimiser's parameter groups (default groups otherwise). */
-  setup?(model: Module, optimizer: OptimizerOptions): ParamGroup[] | void;
-  /** At the start of each epoch (also the resumed one): change the trainable set or group lrs. */
-  onEpochStart?(ctx: { epoch: number; model: Module; optimizer: Optimizer }): void;
-  /** An extra loss term computed inside the gradient tape (L2-SP, L1-SP). */
-  penalty?(model: Module): tf.Scalar | null;
-  /** Per-parameter lr multipliers for this update (Auto-RGN), from gradients by parameter name. */
-  lrMultipliers?(grads: Map<string, tf.Tensor>, model: Module): Map<string, number> | undefined;
-  /** Opaque JSON state saved in checkpoints. */
-  getState?(): unknown;
-  setState?(s: unknown): void;
 }
 
 /** Everything fit() needs, as plain data plus the strategy and callbacks. */
@@ -48,7 +34,11 @@ export interface FitOptions {
   /** Clip the global gradient norm (default off). */
   maxGradNorm?: number;
   loss?: { labelSmoothing?: number; classWeights?: number[]; posWeight?: number[] };
-  strategy?: FitStrategy;
+  /**
+   * What trains and how (lib/peft/strategies: FT, LP, LoRA, LLRD, …); the model must then be an ImageClassifier.
+   * Default: every trainable parameter in defaultParamGroups.
+   */
+  strategy?: Strategy;
   val?: EvalSource;
   /** Metric to monitor, e.g. "val_loss", "val_accuracy", "val_roc_auc_macro" (default val_loss when val is given). */
   monitor?: string;
@@ -89,9 +79,15 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
   if (schedule) validateSchedule(schedule);
   seedStochasticModules(model, o.seed ?? 0);
 
-  // 1. Strategy decides what trains; the optimiser gets its groups.
-  const groups = o.strategy?.setup?.(model, o.optimizer) ?? defaultParamGroups(model, o.optimizer);
+  // 1. Strategy decides what trains; the optimiser gets its groups (by reference: a strategy may rescale them later).
+  const strategy = o.strategy;
+  const clf = strategy && strategyModel(model, strategy);
+  const groups =
+    strategy && clf
+      ? strategy.setup(clf, { lr: o.optimizer.lr, weightDecay: resolvedWeightDecay(o.optimizer) })
+      : defaultParamGroups(model, o.optimizer);
   const opt = new Optimizer(groups, o.optimizer);
+  const params = new Map<string, Parameter>(model.namedParameters());
   const nameOf = new Map<string, string>(model.namedParameters().map(([n, p]) => [p.variable.name, n]));
 
   // 2. Resume when a checkpoint exists.
@@ -124,7 +120,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       st = ck.trainer;
       epochAcc = (st as TrainerState & { epochAcc?: typeof epochAcc }).epochAcc ?? epochAcc;
       restoreRng(model, st.rng);
-      o.strategy?.setState?.(st.strategy);
+      strategy?.setState?.(st.strategy);
       train.seek(st.loader);
       resumedFrom = ck.dir;
     }
@@ -137,7 +133,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     st.step = opt.step;
     st.loader = train.state();
     st.rng = collectRng(model);
-    st.strategy = o.strategy?.getState?.();
+    st.strategy = strategy?.getState?.();
     st.optimizer = { step: opt.step, groupLrs: [...opt.groupLrs], beta1: opt.beta1 };
     (st as TrainerState & { epochAcc?: typeof epochAcc }).epochAcc = epochAcc;
     const os = opt.getState();
@@ -148,7 +144,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
   model.train();
   for (let epoch = train.state().epoch; epoch < o.epochs; epoch++) {
     // 3. One epoch: batches → accumulated gradients → one update.
-    o.strategy?.onEpochStart?.({ epoch, model, optimizer: opt });
+    if (strategy && clf) strategy.onEpochStart(epoch, clf);
     await each(cbs, (c) => c.onEpochBegin?.({ epoch }));
     let micro = 0;
     let acc: Map<string, tf.Tensor> | undefined;
@@ -161,7 +157,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.apply(b.x); // [B, K]
         let loss = lossOf(o.task, logits, b.y, o.loss ?? {});
-        const pen = o.strategy?.penalty?.(model);
+        const pen = strategy && clf ? strategy.penalty(clf) : null;
         if (pen) loss = tf.add(loss, pen) as tf.Scalar;
         return accum > 1 ? (tf.div(loss, accum) as tf.Scalar) : loss;
       }, vars);
@@ -185,7 +181,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       b.dispose();
       if (micro % accum !== 0 && train.state().batch < train.batchesPerEpoch(epoch)) continue;
       if (o.maxGradNorm) clipGlobalNorm(acc, o.maxGradNorm);
-      const mult = o.strategy?.lrMultipliers?.(acc, model);
+      const mult = strategy?.lrMultipliers(acc, params) ?? undefined;
       opt.apply(acc, mult);
       tf.dispose([...acc.values()]);
       acc = undefined;
@@ -256,6 +252,17 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     wallTimeS: (Date.now() - t0) / 1000,
     resumedFrom,
   };
+}
+
+/** The model a strategy acts on: strategies read stages and head names, so it must be an ImageClassifier. */
+function strategyModel(model: Module, strategy: Strategy): ImageClassifier {
+  if (isImageClassifier(model)) return model;
+  throw new ConfigError("A fine-tuning strategy needs an image classifier", {
+    where: `fit(strategy: ${strategy.name})`,
+    expected: "a model with stages(), headNames and forwardFeatures() (lib/models' ImageClassifier)",
+    got: model.constructor.name,
+    fix: "pass no strategy (every trainable parameter trains), or wrap the model as an ImageClassifier",
+  });
 }
 
 function accumulate(acc: Map<string, tf.Tensor> | undefined, grads: tf.NamedTensorMap, nameOf: Map<string, string>) {

@@ -21,17 +21,17 @@ import { getPeftModel } from "../peft/lora/model";
 import { saveAdapter } from "../peft/lora/save";
 import type { JsonValue, RunRecord } from "../results/run_record";
 import { runKey } from "../results/run_record";
-import type { TrainingCallbacks } from "./callbacks";
+import { freezeBatchNormStats, type TrainingCallbacks } from "./callbacks";
 import { evaluate, type EvalResult } from "./evaluate";
-import { fit, type FitResult, type FitStrategy } from "./fit";
-import type { ParamGroup } from "./optim";
-import { fitStrategyOf, makeStrategy } from "./strategy_adapter";
+import { fit, type FitResult } from "./fit";
+import { makeStrategy } from "../peft/strategies/registry";
+import type { Strategy, StrategyParamGroup } from "../peft/strategies/types";
 import { loadCheckpointDir } from "./checkpoint";
 import { writePredsCsv } from "./preds_csv";
 import { fitLogisticRegression, knnPredictProba, uniC } from "../peft/probe";
 import { resolveRunConfig, type RunConfig } from "./run_config";
 import { runSplits, runTransform, type RunSplits } from "./run_data";
-import { FeatureBatches, fitOptionsFrom, loraFitStrategy, metricsJsonlWriter } from "./run_methods";
+import { FeatureBatches, fitOptionsFrom, metricsJsonlWriter } from "./run_methods";
 import { runModelSpec, type RunModelSpec } from "./run_models";
 import {
   datasetFeatures,
@@ -314,17 +314,19 @@ async function runTrained(
   const t = cfg.training;
   let counts: { trainable: number; all: number };
   let save: (out: string) => void;
-  let strategy: FitStrategy | undefined;
+  let strategy: Strategy | undefined;
+  const extraCallbacks: TrainingCallbacks[] = [];
   if (m.kind === "lora") {
     const lm = getPeftModel(model, { modulesToSave: model.headNames, seed: cfg.seed, ...m.lora });
     counts = lm.trainableParameterCounts();
     save = (out) => saveAdapter(lm, path.join(out, "adapter"));
-    strategy = loraFitStrategy();
+    // BatchNorm statistics stay the base model's, so the adapter alone reproduces the trained model.
+    extraCallbacks.push(freezeBatchNormStats(model));
   } else if (m.kind === "strategy") {
     // Every arm (FT, LP, LP-FT, G-LF, G-FL, L2-SP, L1-SP, Auto-RGN, LLRD, discriminative) goes through lib/peft.
-    const base = fitStrategyOf(makeStrategy(m.name, m.options ?? {}));
-    let groups: ParamGroup[] = [];
-    strategy = { ...base, setup: (mod, opt) => (groups = base.setup!(mod, opt) ?? []) } satisfies FitStrategy;
+    const base = makeStrategy(m.name, m.options ?? {});
+    let groups: StrategyParamGroup[] = [];
+    strategy = { ...base, setup: (mod, ctx) => (groups = base.setup(mod, ctx)) } satisfies Strategy;
     // Trainable = every parameter the strategy's groups ever train (gradual unfreezing counts the whole schedule).
     counts = {
       get trainable() {
@@ -363,6 +365,7 @@ async function runTrained(
   const ckDir = o.out && path.join(o.out, "checkpoints");
   try {
     const callbacks = [
+      ...extraCallbacks,
       ...(o.callbacks ?? []),
       ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : []),
     ];

@@ -1,17 +1,14 @@
 /**
- * The pieces runExperiment composes per method: in-memory feature batches (linear heads on cached features), the
- * LoRA fit strategy (BatchNorm statistics stay frozen, so the adapter alone reproduces the model), fit() options
- * from a RunConfig, and a metrics.jsonl writer that stays correct across resumes.
+ * The pieces runExperiment composes per method: in-memory feature batches (linear heads on cached features), fit()
+ * options from a RunConfig, and a metrics.jsonl writer that stays correct across resumes.
  */
 import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../io/atomic";
 import { epochOrder } from "../data/samplers";
-import { BatchNorm2d } from "../nn/layers";
-import type { Module } from "../nn/module";
 import type { TrainingCallbacks } from "./callbacks";
 import type { EvalSource } from "./evaluate";
-import type { FitOptions, FitStrategy, TrainSource } from "./fit";
+import type { FitOptions, TrainSource } from "./fit";
 import type { RunConfig } from "./run_config";
 import type { DatasetFeatures } from "./run_probe";
 
@@ -61,14 +58,6 @@ export class FeatureBatches implements TrainSource, EvalSource {
       yield b;
     }
   }
-}
-
-/** LoRA on a CNN: BatchNorm layers run in eval mode while training, so the frozen running statistics stay the base model's. */
-export function loraFitStrategy(): FitStrategy {
-  const freezeBn = (model: Module) => {
-    for (const [, m] of model.namedModules()) if (m instanceof BatchNorm2d) m.training = false;
-  };
-  return { name: "lora-frozen-bn", onEpochStart: ({ model }) => freezeBn(model) };
 }
 
 /** fit() options from a RunConfig (the same object fit takes, plus the run's wiring). */
