@@ -10,7 +10,7 @@ import { Linear } from "../../lib/nn/layers";
 import { SeedSequence } from "../../lib/nn/init";
 import { loadCheckpointDir, loadLatestCheckpoint } from "../../lib/train/checkpoint";
 import { fit } from "../../lib/train/fit";
-import { FeatureBatches } from "../../lib/train/run_methods";
+import { FeatureBatches } from "../../lib/experiments/run_methods";
 import { CHILD, tinyPbc, trainTiny } from "./tiny";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-fit-"));

@@ -10,8 +10,8 @@ import type { NormalizeSpec } from "../data/transforms";
 import type { MetricsTask } from "../metrics";
 import type { LoraOptions } from "../peft/lora/config";
 import { STRATEGY_NAMES, type StrategyName } from "../peft/strategies/registry";
-import type { OptimizerOptions } from "./optim";
-import type { ScheduleOptions } from "./schedule";
+import type { OptimizerOptions } from "../train/optim";
+import type { ScheduleOptions } from "../train/schedule";
 import { expandPath, int, num, obj, type Obj, oneOf, type PathOptions, req, str } from "./config_fields";
 
 /** Where the images come from. A manifest may be a CSV/JSON manifest or a prepared folder's dataset.json. */

@@ -21,7 +21,7 @@ import {
   trainEvaluate,
   type HostImages,
   type HostSplits,
-} from "../../lib/recipes";
+} from "../../lib/experiments";
 import { describeBackends, maxAbsDiff } from "../helpers/backends";
 
 /** N items of shape [4, 4, 3] whose label is decided by the sign of the mean of channel 0 (learnable). */

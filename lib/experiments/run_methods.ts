@@ -6,9 +6,9 @@ import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { writeFileAtomic } from "../io/atomic";
 import { epochOrder } from "../data/samplers";
-import type { TrainingCallbacks } from "./callbacks";
-import type { EvalSource } from "./evaluate";
-import type { FitOptions, TrainSource } from "./fit";
+import type { TrainingCallbacks } from "../train/callbacks";
+import type { EvalSource } from "../train/evaluate";
+import type { FitOptions, TrainSource } from "../train/fit";
 import type { RunConfig } from "./run_config";
 import type { DatasetFeatures } from "./run_probe";
 

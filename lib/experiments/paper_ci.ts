@@ -27,7 +27,7 @@ import { type HostImages, mapHostImages } from "./host_data";
 import { loadPreparedDataset } from "../data/prepared";
 import { splitOf } from "../data/types";
 import { Conv2d } from "../nn/layers";
-import { datasetFeatures } from "../train/run_probe";
+import { datasetFeatures } from "./run_probe";
 import { createModel } from "../models/create";
 import { getPretrainedCfg } from "../models/registry";
 import { ciVitBackbone } from "./ci_backbone";

@@ -7,7 +7,7 @@ import { ConfigError } from "../errors";
 import type { Displayable } from "../display/bundle";
 import { plotly, type PlotlyFigure } from "../display/plotly";
 import type { RunRecord } from "../results/run_record";
-import { recordHistory } from "./sweep";
+import { recordHistory } from "./sweep_runs";
 
 type Figure = PlotlyFigure & Displayable;
 

@@ -1,9 +1,9 @@
 /** Helpers of notebooks 00–02: balanced pseudo-epochs, k-shot rows, host subsets, the stain shift on host images. */
 import * as assert from "node:assert/strict";
 import { describeBackends } from "../helpers/backends";
-import { BalancedHostBatches, kShotIndices, stainShiftHost, subsetHost } from "../../lib/recipes/paper_ci";
-import { loraToyExperiment } from "../../lib/recipes/lora_toy";
-import type { HostImages } from "../../lib/recipes/host_data";
+import { BalancedHostBatches, kShotIndices, stainShiftHost, subsetHost } from "../../lib/experiments/paper_ci";
+import { loraToyExperiment } from "../../lib/experiments/lora_toy";
+import type { HostImages } from "../../lib/experiments/host_data";
 
 function host(labels: number[]): HostImages {
   const n = labels.length;
