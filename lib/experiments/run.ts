@@ -31,7 +31,8 @@ import { writePredsCsv } from "./preds_csv";
 import { fitLogisticRegression, knnPredictProba, uniC } from "../peft/probe";
 import { resolveRunConfig, type RunConfig } from "./run_config";
 import { runSplits, runTransform, type RunSplits } from "./run_data";
-import { FeatureBatches, fitOptionsFrom, metricsJsonlWriter } from "./run_methods";
+import { fitOptionsFrom, metricsJsonlWriter } from "./run_methods";
+import { HostBatches } from "../data/host_batches";
 import { runModelSpec, type RunModelSpec } from "./run_models";
 import {
   datasetFeatures,
@@ -266,17 +267,14 @@ async function trainHeadOnFeatures(
 ): Promise<{ fit: FitResult; probe: SoftmaxProbe }> {
   const head = new Linear(feats.d, K, { seeds: new SeedSequence(cfg.seed) });
   try {
-    const src = new FeatureBatches(tr, labels(s.train), tr.ids, cfg.training.batchSize, cfg.seed, true);
-    const val = s.val
-      ? new FeatureBatches(
-          selectRows(feats, s.val),
-          labels(s.val),
-          s.val.items.map((it) => it.id),
-          cfg.training.evalBatchSize,
-          cfg.seed,
-          false,
-        )
-      : undefined;
+    // Cached features as host items [n, d] with int32 class labels.
+    const rows = (f: DatasetFeatures, ds: ImageDataset, batchSize: number, shuffle: boolean) =>
+      new HostBatches(
+        { x: f.data, n: f.n, itemShape: [f.d], labels: labels(ds), ids: f.ids },
+        { batchSize, shuffle, seed: cfg.seed, labelDtype: "int32" },
+      );
+    const src = rows(tr, s.train, cfg.training.batchSize, true);
+    const val = s.val ? rows(selectRows(feats, s.val), s.val, cfg.training.evalBatchSize, false) : undefined;
     const fr = await fit(
       head,
       src,

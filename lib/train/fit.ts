@@ -35,6 +35,11 @@ export interface FitOptions {
   maxGradNorm?: number;
   loss?: { labelSmoothing?: number; classWeights?: number[]; posWeight?: number[] };
   /**
+   * Replaces the task's training loss (torch's `criterion`), e.g. MSE for a regression toy: (outputs, y) → scalar.
+   * Validation still evaluates with the task's loss and metrics.
+   */
+  criterion?: (outputs: tf.Tensor, y: tf.Tensor) => tf.Scalar;
+  /**
    * What trains and how (lib/peft/strategies: FT, LP, LoRA, LLRD, …); the model must then be an ImageClassifier.
    * Default: every trainable parameter in defaultParamGroups.
    */
@@ -156,7 +161,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       const vars = model.trainableVariables();
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.apply(b.x); // [B, K]
-        let loss = lossOf(o.task, logits, b.y, o.loss ?? {});
+        let loss = o.criterion ? o.criterion(logits, b.y) : lossOf(o.task, logits, b.y, o.loss ?? {});
         const pen = strategy && clf ? strategy.penalty(clf) : null;
         if (pen) loss = tf.add(loss, pen) as tf.Scalar;
         return accum > 1 ? (tf.div(loss, accum) as tf.Scalar) : loss;
@@ -319,6 +324,7 @@ function hashConfig(o: FitOptions): string {
   const plain = {
     ...o,
     callbacks: undefined,
+    criterion: o.criterion ? "fn" : undefined,
     val: undefined,
     strategy: o.strategy?.name,
     stopAfterSteps: undefined,

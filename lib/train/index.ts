@@ -10,4 +10,5 @@ export * from "./loss";
 export * from "./fit";
 export * from "./evaluate";
 export * from "./checkpoint";
+export * from "./train_evaluate";
 export { terminalProgress, freezeBatchNormStats } from "./callbacks";

@@ -10,9 +10,9 @@ import type { ImageClassifier } from "../models/types";
 import type { Strategy } from "../peft/strategies/types";
 import type { JsonValue } from "../results/run_record";
 import type { RunBody } from "../results/run_log";
-import type { TrainingCallbacks } from "../train/callbacks";
-import { evaluate, type EvalResult, type EvalSource } from "../train/evaluate";
-import { fit, type FitOptions, type TrainSource } from "../train/fit";
+import type { TrainingCallbacks } from "./callbacks";
+import { evaluate, type EvalResult, type EvalSource } from "./evaluate";
+import { fit, type FitOptions, type TrainSource } from "./fit";
 
 /** Keeps a host copy of the weights of the best epoch by `monitor`; `restore()` loads them back into the model. */
 export function bestWeightsCallback(
