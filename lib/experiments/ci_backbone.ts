@@ -22,9 +22,8 @@ import type { TransformOptions } from "../data/pipeline";
 import { createVit, type VisionTransformer } from "../models/vit";
 import type { VitOptions } from "../models/vit_config";
 import { sharedPath } from "../paths";
-import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../train/optim";
-import { applySchedule } from "../train/schedule";
-import { lossOf } from "../train/evaluate";
+import { fit } from "../train/fit";
+import type { OptimizerOptions } from "../train/optim";
 import { stableStringify } from "../results/run_record";
 
 /** Architecture of the stand-in (timm ViT names; `img_size` 28 = MedMNIST size). */
@@ -249,37 +248,35 @@ async function pretrainAndSave(
     weightDecay: p.weightDecay,
     noDecayNormsAndBiases: true,
   };
-  const opt = new Optimizer(defaultParamGroups(model, optOpts), optOpts);
   const schedule = {
     kind: "warmup_cosine" as const,
-    warmupSteps: p.warmupSteps,
+    // fit() requires warm-up < total; only test-sized budgets (steps ≤ warmupSteps) are affected.
+    warmupSteps: Math.min(p.warmupSteps, p.steps - 1),
     totalSteps: p.steps,
     minLr: p.lr / 100,
   };
-  const nameOf = new Map(model.namedParameters().map(([n, q]) => [q.variable.name, n]));
-  model.train();
   let step = 0;
   try {
-    while (step < p.steps) {
-      const b = await dl.next();
-      if (b === null) continue; // epoch boundary: the loader starts the next epoch on the next call
-      applySchedule(opt, schedule, step);
-      const { value, grads } = tf.variableGrads(
-        () => lossOf("multiclass", model.apply(b.x), b.y), // [B, 8] logits → CE
-        model.trainableVariables(),
-      );
-      const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g as tf.Tensor]));
-      opt.apply(named);
-      tf.dispose([...named.values()]);
-      step++;
-      if (step % 40 === 0 || step === p.steps)
-        log(`[ciVitBackbone] step ${step}/${p.steps} loss ${(await value.data())[0].toFixed(4)}`);
-      value.dispose();
-      b.dispose();
-    }
+    // A step budget, not whole epochs: enough epochs to cover p.steps, stopped after exactly p.steps updates.
+    await fit(model, dl, {
+      task: "multiclass",
+      epochs: Math.ceil(p.steps / dl.batchesPerEpoch(0)),
+      stopAfterSteps: p.steps,
+      optimizer: optOpts,
+      schedule,
+      seed: p.seed,
+      callbacks: [
+        {
+          onBatchEnd({ loss }) {
+            step++;
+            if (step % 40 === 0 || step === p.steps)
+              log(`[ciVitBackbone] step ${step}/${p.steps} loss ${loss.toFixed(4)}`);
+          },
+        },
+      ],
+    });
   } finally {
     await dl.close();
-    opt.dispose();
   }
   const valAccuracy = await accuracyOn(model, splitOf(ds, "val"), { size: arch.imgSize, normalize: NORMALIZE });
   const report: Report = {

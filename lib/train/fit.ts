@@ -57,7 +57,7 @@ export interface FitOptions {
   resume?: boolean;
   seed?: number;
   callbacks?: TrainingCallbacks[];
-  /** Stop after this many updates (for tests of kill/resume); the state is checkpointed first. */
+  /** Stop after this many updates (a step budget, or kill/resume tests); the state is checkpointed first. */
   stopAfterSteps?: number;
 }
 
@@ -204,11 +204,13 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       if (o.checkpointEverySteps && opt.step % o.checkpointEverySteps === 0) checkpoint();
       if (o.stopAfterSteps !== undefined && opt.step >= o.stopAfterSteps) {
         checkpoint();
+        const steps = opt.step;
+        opt.dispose();
         return {
           history: st.history,
           best: st.best,
           stoppedEarly: false,
-          steps: opt.step,
+          steps,
           wallTimeS: (Date.now() - t0) / 1000,
           resumedFrom,
         };
