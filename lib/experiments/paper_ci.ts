@@ -14,7 +14,7 @@ import type { ImageClassifier } from "../models/types";
 import { currentBackend } from "../backend";
 import { sharedPath } from "../paths";
 import { fitLogisticRegression, predictProba, uniC } from "../peft/probe/logreg";
-import { linearHeadPredictProba, trainLinearHead, type LinearHeadOptions } from "../peft/probe/linear_head";
+import { linearHeadPredictProba, trainLinearHead, type LinearHeadOptions } from "../train/linear_head";
 import type { JsonValue } from "../results/run_record";
 import type { RunBody } from "../results/run_log";
 import { type HostImages, mapHostImages } from "../data/host_data";
@@ -172,19 +172,19 @@ export function logisticProbeRun(
 }
 
 /** The seed-000 head-only baseline: a linear head trained with AdamW + warm-up/cosine on cached features. */
-export function linearHeadRun(
+export async function linearHeadRun(
   train: HostImages,
   tests: Record<string, HostImages>,
   numClasses: number,
   f: ProbeRecordFields,
   o: LinearHeadOptions,
-): { record: RunBody; evals: Record<string, ProbeEval> } {
+): Promise<{ record: RunBody; evals: Record<string, ProbeEval> }> {
   const t0 = new Date();
   const d = train.itemShape[0];
-  const head = trainLinearHead({ features: train.x, n: train.n, d, labels: train.labels }, numClasses, o);
+  const head = await trainLinearHead({ features: train.x, n: train.n, d, labels: train.labels }, numClasses, o);
   const evals: Record<string, ProbeEval> = {};
   for (const [name, h] of Object.entries(tests)) {
-    evals[name] = evalScores("multiclass", h.labels, linearHeadPredictProba(head, h.x, h.n, d), numClasses);
+    evals[name] = evalScores("multiclass", h.labels, await linearHeadPredictProba(head, h.x, h.n, d), numClasses);
   }
   const trainable = head.W.size + head.b.size;
   head.W.dispose();

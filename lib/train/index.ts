@@ -11,4 +11,5 @@ export * from "./fit";
 export * from "./evaluate";
 export * from "./checkpoint";
 export * from "./train_evaluate";
+export * from "./linear_head";
 export { terminalProgress, freezeBatchNormStats } from "./callbacks";
