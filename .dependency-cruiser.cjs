@@ -8,12 +8,10 @@
  *   leaves beside them: metrics (errors only), data (io's file formats), results (io, metrics)
  *   display: above train (its live dashboard is a training callback), below experiments
  *   kernel-ext/ and notebooks/: the public entry only
- *
- * `lib/recipes` is checked as the experiment layer it is being merged into (lib/experiments).
  */
 
 /** Everything at or above the experiment layer. */
-const TOP = "^lib/(experiments|recipes|bench|cli|jupyter)/|^lib/index\\.ts$";
+const TOP = "^lib/(experiments|bench|cli|jupyter)/|^lib/index\\.ts$";
 
 /** A rule: `from` (a path regex) must not import anything matching `to`. */
 function rule(name, comment, from, to) {
@@ -84,8 +82,8 @@ module.exports = {
     ),
     rule(
       "experiments-below-bench-and-cli",
-      "lib/experiments (and lib/recipes) never import the bench, the CLI, lib/jupyter or the public entry",
-      "^lib/(experiments|recipes)/",
+      "lib/experiments never import the bench, the CLI, lib/jupyter or the public entry",
+      "^lib/experiments/",
       "^lib/(bench|cli|jupyter)/|^lib/index\\.ts$",
     ),
     rule(

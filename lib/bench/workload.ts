@@ -1,7 +1,7 @@
 /** The contract between the benchmark runner and one workload, plus helpers shared by the workload files. */
 import * as tf from "@tensorflow/tfjs";
 import type { Module } from "../nn/module";
-import { lossGradients } from "../train/frozen_prefix";
+import { lossGradients } from "./frozen_prefix";
 import { crossEntropy } from "../train/loss";
 import type { Optimizer } from "../train/optim";
 import type { FlopCount } from "./flops";

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createVit, type VisionTransformer } from "../models/vit";
 import type { VitOptions } from "../models/vit_config";
 import { getPeftModel, type LoraModel } from "../peft/lora";
-import { prefixTrainStep, PrefixTokenCache, splitVitAtBlock } from "../train/frozen_prefix";
+import { prefixTrainStep, PrefixTokenCache, splitVitAtBlock } from "./frozen_prefix";
 import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../train/optim";
 import { vitInferenceFlops, vitLoraTrainFlops, type VitShape } from "./flops";
 import { round, timeSteps } from "./measure";
@@ -164,7 +164,7 @@ async function prefixTrain(ctx: WorkloadContext): Promise<WorkloadOutcome> {
   const step = (i: number) => {
     const b = batches[i % batches.length];
     const tokens = cache.get(b.ids); // [B, T, D]
-    // Same step as prefixTrainStep (lib/train/frozen_prefix.ts), with the micro-batching the full-forward pair uses.
+    // Same step as prefixTrainStep (lib/bench/frozen_prefix.ts), with the micro-batching the full-forward pair uses.
     const loss =
       micro >= s.batch
         ? prefixTrainStep(split, opt, tokens, b.y)

@@ -66,3 +66,5 @@ export {
   medmnistUrl,
   type MedmnistInfo,
 } from "./prepare/medmnist_info";
+export * from "./host_data";
+export * from "./host_batches";

@@ -7,5 +7,6 @@ export * from "./table";
 export * from "./tensor";
 export * from "./image_grid";
 export * from "./charts";
+export * from "./run_charts";
 export * from "./params";
 export * from "./dashboard";

@@ -25,3 +25,5 @@ export * from "./registry";
 export * from "./builders";
 export * from "./create";
 export * from "./parity";
+export * from "./cnn_prefix";
+export * from "./vit_repool";

@@ -69,3 +69,15 @@ export function stableStringify(value: unknown, where = "value"): string {
 export function runKey(identity: unknown): string {
   return createHash("sha256").update(stableStringify(identity, "identity")).digest("hex").slice(0, 16);
 }
+
+/** Per-epoch history saved in a record by trainEvaluate (empty when absent). */
+export function recordHistory(r: RunRecord): Record<string, number>[] {
+  const h = r.extra?.history;
+  if (!Array.isArray(h)) return [];
+  return h.map((row) => {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries((row ?? {}) as Record<string, unknown>))
+      out[k] = typeof v === "number" ? v : NaN;
+    return out;
+  });
+}

@@ -1,7 +1,10 @@
 /**
- * Training callbacks (the live notebook dashboard implements them) and a terminal progress bar on cli-progress.
+ * Training callbacks (the live notebook dashboard implements them), a terminal progress bar on cli-progress, and
+ * freezeBatchNormStats (BatchNorm layers kept in eval mode while the rest trains).
  */
 import { SingleBar, Presets } from "cli-progress";
+import { BatchNorm2d } from "../nn/layers";
+import type { Module } from "../nn/module";
 
 /** onTrainBegin: the plan. */
 export interface TrainBeginInfo {
@@ -62,6 +65,19 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): T
         .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(4)}`)
         .join(" ");
       stream.write(`epoch ${info.epoch + 1}: ${logs}\n`);
+    },
+  };
+}
+
+/**
+ * Keeps every BatchNorm2d of `model` in eval mode during training (re-applied at each epoch start, after fit()'s
+ * model.train()), so the running statistics stay the pretrained ones: LoRA on a CNN, where the adapter alone must
+ * reproduce the model, and CNN fine-tuning with frozen BN statistics. BN's affine parameters still train if trainable.
+ */
+export function freezeBatchNormStats(model: Module): TrainingCallbacks {
+  return {
+    onEpochBegin() {
+      for (const [, m] of model.namedModules()) if (m instanceof BatchNorm2d) m.training = false;
     },
   };
 }

@@ -6,12 +6,14 @@ import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, TrainingError } from "../errors";
 import type { MetricsTask } from "../metrics";
-import type { Module } from "../nn/module";
+import { isImageClassifier, type ImageClassifier } from "../models/types";
+import type { Module, Parameter } from "../nn/module";
+import type { Strategy } from "../peft/strategies/types";
 import type { TrainingCallbacks } from "./callbacks";
 import { loadLatestCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint";
 import { evaluate, lossOf, type EvalSource } from "./evaluate";
 import { interruptCount, yieldToEventLoop } from "./interrupt";
-import { defaultParamGroups, Optimizer, type OptimizerOptions, type ParamGroup } from "./optim";
+import { defaultParamGroups, Optimizer, resolvedWeightDecay, type OptimizerOptions } from "./optim";
 import { applySchedule, validateSchedule, type ScheduleOptions } from "./schedule";
 
 /** A source of training batches with an exact, resumable position (lib/data's DataLoader satisfies it). */
@@ -20,22 +22,6 @@ export interface TrainSource {
   batchesPerEpoch(epoch?: number): number;
   state(): { epoch: number; batch: number; seed: number };
   seek(s: { epoch: number; batch: number; seed: number }): void;
-}
-
-/** Hooks a fine-tuning strategy (lib/peft/strategies) plugs into the loop. All optional. */
-export interface FitStrategy {
-  name: string;
-  /** Before training: set trainable parameters and return the optimiser's parameter groups (default groups otherwise). */
-  setup?(model: Module, optimizer: OptimizerOptions): ParamGroup[] | void;
-  /** At the start of each epoch (also the resumed one): change the trainable set or group lrs. */
-  onEpochStart?(ctx: { epoch: number; model: Module; optimizer: Optimizer }): void;
-  /** An extra loss term computed inside the gradient tape (L2-SP, L1-SP). */
-  penalty?(model: Module): tf.Scalar | null;
-  /** Per-parameter lr multipliers for this update (Auto-RGN), from gradients by parameter name. */
-  lrMultipliers?(grads: Map<string, tf.Tensor>, model: Module): Map<string, number> | undefined;
-  /** Opaque JSON state saved in checkpoints. */
-  getState?(): unknown;
-  setState?(s: unknown): void;
 }
 
 /** Everything fit() needs, as plain data plus the strategy and callbacks. */
@@ -49,7 +35,16 @@ export interface FitOptions {
   /** Clip the global gradient norm (default off). */
   maxGradNorm?: number;
   loss?: { labelSmoothing?: number; classWeights?: number[]; posWeight?: number[] };
-  strategy?: FitStrategy;
+  /**
+   * Replaces the task's training loss (torch's `criterion`), e.g. MSE for a regression toy: (outputs, y) → scalar.
+   * Validation still evaluates with the task's loss and metrics.
+   */
+  criterion?: (outputs: tf.Tensor, y: tf.Tensor) => tf.Scalar;
+  /**
+   * What trains and how (lib/peft/strategies: FT, LP, LoRA, LLRD, …); the model must then be an ImageClassifier.
+   * Default: every trainable parameter in defaultParamGroups.
+   */
+  strategy?: Strategy;
   val?: EvalSource;
   /** Metric to monitor, e.g. "val_loss", "val_accuracy", "val_roc_auc_macro" (default val_loss when val is given). */
   monitor?: string;
@@ -63,7 +58,7 @@ export interface FitOptions {
   resume?: boolean;
   seed?: number;
   callbacks?: TrainingCallbacks[];
-  /** Stop after this many updates (for tests of kill/resume); the state is checkpointed first. */
+  /** Stop after this many updates (a step budget, or kill/resume tests); the state is checkpointed first. */
   stopAfterSteps?: number;
 }
 
@@ -90,9 +85,15 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
   if (schedule) validateSchedule(schedule);
   seedStochasticModules(model, o.seed ?? 0);
 
-  // 1. Strategy decides what trains; the optimiser gets its groups.
-  const groups = o.strategy?.setup?.(model, o.optimizer) ?? defaultParamGroups(model, o.optimizer);
+  // 1. Strategy decides what trains; the optimiser gets its groups (by reference: a strategy may rescale them later).
+  const strategy = o.strategy;
+  const clf = strategy && strategyModel(model, strategy);
+  const groups =
+    strategy && clf
+      ? strategy.setup(clf, { lr: o.optimizer.lr, weightDecay: resolvedWeightDecay(o.optimizer) })
+      : defaultParamGroups(model, o.optimizer);
   const opt = new Optimizer(groups, o.optimizer);
+  const params = new Map<string, Parameter>(model.namedParameters());
   const nameOf = new Map<string, string>(model.namedParameters().map(([n, p]) => [p.variable.name, n]));
 
   // 2. Resume when a checkpoint exists.
@@ -125,7 +126,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       st = ck.trainer;
       epochAcc = (st as TrainerState & { epochAcc?: typeof epochAcc }).epochAcc ?? epochAcc;
       restoreRng(model, st.rng);
-      o.strategy?.setState?.(st.strategy);
+      strategy?.setState?.(st.strategy);
       train.seek(st.loader);
       resumedFrom = ck.dir;
     }
@@ -139,7 +140,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     st.step = opt.step;
     st.loader = train.state();
     st.rng = collectRng(model);
-    st.strategy = o.strategy?.getState?.();
+    st.strategy = strategy?.getState?.();
     st.optimizer = { step: opt.step, groupLrs: [...opt.groupLrs], beta1: opt.beta1 };
     (st as TrainerState & { epochAcc?: typeof epochAcc }).epochAcc = epochAcc;
     const os = opt.getState();
@@ -150,7 +151,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
   model.train();
   for (let epoch = train.state().epoch; epoch < o.epochs; epoch++) {
     // 3. One epoch: batches → accumulated gradients → one update.
-    o.strategy?.onEpochStart?.({ epoch, model, optimizer: opt });
+    if (strategy && clf) strategy.onEpochStart(epoch, clf);
     await each(cbs, (c) => c.onEpochBegin?.({ epoch }));
     let micro = 0;
     let acc: Map<string, tf.Tensor> | undefined;
@@ -162,8 +163,8 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       const vars = model.trainableVariables();
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.apply(b.x); // [B, K]
-        let loss = lossOf(o.task, logits, b.y, o.loss ?? {});
-        const pen = o.strategy?.penalty?.(model);
+        let loss = o.criterion ? o.criterion(logits, b.y) : lossOf(o.task, logits, b.y, o.loss ?? {});
+        const pen = strategy && clf ? strategy.penalty(clf) : null;
         if (pen) loss = tf.add(loss, pen) as tf.Scalar;
         return accum > 1 ? (tf.div(loss, accum) as tf.Scalar) : loss;
       }, vars);
@@ -187,7 +188,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       b.dispose();
       if (micro % accum !== 0 && train.state().batch < train.batchesPerEpoch(epoch)) continue;
       if (o.maxGradNorm) clipGlobalNorm(acc, o.maxGradNorm);
-      const mult = o.strategy?.lrMultipliers?.(acc, model);
+      const mult = strategy?.lrMultipliers(acc, params) ?? undefined;
       opt.apply(acc, mult);
       tf.dispose([...acc.values()]);
       acc = undefined;
@@ -214,11 +215,13 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       }
       if (o.stopAfterSteps !== undefined && opt.step >= o.stopAfterSteps) {
         checkpoint();
+        const steps = opt.step;
+        opt.dispose();
         return {
           history: st.history,
           best: st.best,
           stoppedEarly: false,
-          steps: opt.step,
+          steps,
           wallTimeS: (Date.now() - t0) / 1000,
           resumedFrom,
         };
@@ -267,6 +270,17 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     wallTimeS: (Date.now() - t0) / 1000,
     resumedFrom,
   };
+}
+
+/** The model a strategy acts on: strategies read stages and head names, so it must be an ImageClassifier. */
+function strategyModel(model: Module, strategy: Strategy): ImageClassifier {
+  if (isImageClassifier(model)) return model;
+  throw new ConfigError("A fine-tuning strategy needs an image classifier", {
+    where: `fit(strategy: ${strategy.name})`,
+    expected: "a model with stages(), headNames and forwardFeatures() (lib/models' ImageClassifier)",
+    got: model.constructor.name,
+    fix: "pass no strategy (every trainable parameter trains), or wrap the model as an ImageClassifier",
+  });
 }
 
 function accumulate(acc: Map<string, tf.Tensor> | undefined, grads: tf.NamedTensorMap, nameOf: Map<string, string>) {
@@ -323,6 +337,7 @@ function hashConfig(o: FitOptions): string {
   const plain = {
     ...o,
     callbacks: undefined,
+    criterion: o.criterion ? "fn" : undefined,
     val: undefined,
     strategy: o.strategy?.name,
     stopAfterSteps: undefined,

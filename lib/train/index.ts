@@ -1,7 +1,6 @@
 /**
- * lib/train: optimisers, schedules, losses, the fit() loop with resumable checkpoints, evaluation, probes in runs (on
- * lib/peft's probes and feature cache), and the
- * RunConfig → run folder layer (runExperiment) that the CLI and notebooks share.
+ * lib/train: optimisers, schedules, losses, the fit() loop with resumable checkpoints and evaluation. Run configs,
+ * notebooks' runs and the per-paper set-ups are one layer above, in lib/experiments.
  * The callback types (TrainingCallbacks, …) are defined in ./callbacks and reach the public entry through lib/display,
  * whose dashboard implements them; only terminalProgress is re-exported from here.
  */
@@ -12,13 +11,6 @@ export * from "./fit";
 export * from "./evaluate";
 export * from "./checkpoint";
 export * from "./interrupt";
-export { terminalProgress } from "./callbacks";
-export * from "./preds_csv";
-export * from "./run_config";
-export * from "./run_models";
-export * from "./run_probe";
-export * from "./run_data";
-export * from "./run_methods";
-export * from "./run_predict";
-export * from "./run";
-export * from "./strategy_adapter";
+export * from "./train_evaluate";
+export * from "./linear_head";
+export { terminalProgress, freezeBatchNormStats } from "./callbacks";

@@ -54,9 +54,14 @@ export function isNoDecay(name: string, p: Parameter): boolean {
   return p.shape.length <= 1 || /(^|\.)(cls_token|reg_token|pos_embed|dist_token|mask_token)$/.test(name);
 }
 
+/** The weight decay a run uses when none is given: AdamW's 0.01 (torch.optim.AdamW's default), otherwise 0. */
+export function resolvedWeightDecay(opts: OptimizerOptions): number {
+  return opts.weightDecay ?? (opts.name === "adamw" ? 0.01 : 0);
+}
+
 /** Default groups: trainable params, split into decay / no-decay when requested. */
 export function defaultParamGroups(model: Module, opts: OptimizerOptions): ParamGroup[] {
-  const wd = opts.weightDecay ?? (opts.name === "adamw" ? 0.01 : 0);
+  const wd = resolvedWeightDecay(opts);
   const trainable = model.namedParameters().filter(([, p]) => p.trainable);
   if (!opts.noDecayNormsAndBiases) return [{ name: "all", params: trainable, lr: opts.lr, weightDecay: wd }];
   return [

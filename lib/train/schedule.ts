@@ -10,6 +10,16 @@ export type ScheduleOptions =
   | { kind: "constant" }
   | { kind: "warmup_cosine"; warmupSteps: number; totalSteps: number; minLr?: number; warmupStartFactor?: number }
   | {
+      /**
+       * CosineAnnealingLR over all `totalSteps` (to minLr, default 1e-6), dampened by pytorch_warmup's LinearWarmup:
+       * lr × min(1, (step + 1) / warmupSteps). Seed 000's linear-head recipe.
+       */
+      kind: "cosine_dampened_warmup";
+      warmupSteps: number;
+      totalSteps: number;
+      minLr?: number;
+    }
+  | {
       kind: "onecycle";
       totalSteps: number;
       pctStart?: number;
@@ -44,6 +54,12 @@ export function lrAt(s: ScheduleOptions, base: number, step: number): number {
       const span = Math.max(1, s.totalSteps - s.warmupSteps);
       const p = Math.min(1, (step - s.warmupSteps) / span);
       return minLr + (base - minLr) * 0.5 * (1 + Math.cos(Math.PI * p));
+    }
+    case "cosine_dampened_warmup": {
+      const minLr = s.minLr ?? 1e-6;
+      const p = Math.min(step, s.totalSteps) / s.totalSteps;
+      const cos = minLr + ((base - minLr) * (1 + Math.cos(Math.PI * p))) / 2;
+      return cos * (s.warmupSteps > 0 ? Math.min(1, (step + 1) / s.warmupSteps) : 1);
     }
     case "onecycle":
       return oneCycle(s, base, step).lr;
@@ -102,6 +118,10 @@ export function validateSchedule(s: ScheduleOptions): void {
       need(s.warmupSteps >= 0, "warmupSteps", "≥ 0", s.warmupSteps);
       need(s.totalSteps > s.warmupSteps, "totalSteps", `> warmupSteps (${s.warmupSteps})`, s.totalSteps);
       return;
+    case "cosine_dampened_warmup":
+      need(s.warmupSteps >= 0, "warmupSteps", "≥ 0", s.warmupSteps);
+      need(s.totalSteps > 0, "totalSteps", "> 0", s.totalSteps);
+      return;
     case "onecycle":
       need(s.totalSteps > 1, "totalSteps", "> 1", s.totalSteps);
       return;
@@ -115,7 +135,7 @@ export function validateSchedule(s: ScheduleOptions): void {
     default:
       throw new ConfigError("Unknown schedule kind", {
         where: "schedule.kind",
-        expected: "constant, warmup_cosine, onecycle, step or half_cycle_cosine",
+        expected: "constant, warmup_cosine, cosine_dampened_warmup, onecycle, step or half_cycle_cosine",
         got: String((s as { kind: unknown }).kind),
       });
   }

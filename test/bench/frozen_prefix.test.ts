@@ -1,5 +1,5 @@
 /**
- * Frozen-prefix training (lib/train/frozen_prefix.ts) gives the same gradients and the same AdamW updates as
+ * Frozen-prefix training (lib/bench/frozen_prefix.ts) gives the same gradients and the same AdamW updates as
  * full-forward training on a tiny ViT with LoRA on its last blocks, and refuses prefixes it cannot cache.
  */
 import { strict as assert } from "node:assert";
@@ -15,7 +15,7 @@ import {
   PrefixTokenCache,
   splitVitAtBlock,
   suffixGradients,
-} from "../../lib/train/frozen_prefix";
+} from "../../lib/bench/frozen_prefix";
 import { crossEntropy } from "../../lib/train/loss";
 import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../../lib/train/optim";
 import { describeBackends, maxAbsDiff } from "../helpers/backends";

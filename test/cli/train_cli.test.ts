@@ -7,8 +7,8 @@ import { initBackend } from "../../lib/backend";
 import { imageFolderDataset } from "../../lib/data";
 import { computeMetrics } from "../../lib/metrics";
 import { sharedPath } from "../../lib/paths";
-import { mapClassesByName } from "../../lib/train/run_data";
-import { readPredsCsv } from "../../lib/train/preds_csv";
+import { mapClassesByName } from "../../lib/experiments/run_data";
+import { readPredsCsv } from "../../lib/experiments/preds_csv";
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";

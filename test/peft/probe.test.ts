@@ -11,12 +11,9 @@ import {
   knnPredict,
   knnPredictProba,
   lbfgs,
-  linearHeadPredictProba,
   predict,
   predictProba,
-  trainLinearHead,
   uniC,
-  warmupCosineLr,
   type FeatureBatch,
 } from "../../lib/peft/probe";
 import { describeBackends } from "../helpers/backends";
@@ -104,41 +101,6 @@ describe("kNN probe (DINO weighting)", () => {
     assert.ok(Math.abs(proba[1] - w2 / (w0 + w2)) < 1e-12);
     assert.deepEqual(knnPredict(train, q, { k: 2, temperature: 0.5 }), [0]);
   });
-});
-
-describeBackends("probe training on cached features", () => {
-  it("warm-up then cosine schedule", () => {
-    const o = { lr: 1, warmupSteps: 4, minLr: 0 };
-    assert.equal(warmupCosineLr(0, 100, o), (0.25 * (1 + Math.cos(0))) / 2);
-    assert.ok(Math.abs(warmupCosineLr(50, 100, o) - 0.5) < 1e-12);
-    assert.ok(Math.abs(warmupCosineLr(100, 100, o)) < 1e-12);
-  });
-
-  for (const optimizer of ["adamw", "sgd"] as const) {
-    it(`${optimizer} linear head separates separable features`, () => {
-      const n = 60;
-      const feats = new Float32Array(n * 2);
-      const labels: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const c = i % 3;
-        feats[2 * i] = Math.cos((2 * Math.PI * c) / 3) + 0.1 * Math.sin(i);
-        feats[2 * i + 1] = Math.sin((2 * Math.PI * c) / 3) + 0.1 * Math.cos(i);
-        labels.push(c);
-      }
-      const head = trainLinearHead({ features: feats, n, d: 2, labels }, 3, {
-        optimizer,
-        lr: optimizer === "sgd" ? 0.5 : 0.05,
-        epochs: 30,
-        batchSize: 16,
-        warmupSteps: 5,
-      });
-      assert.ok(head.losses[head.losses.length - 1] < head.losses[0] / 2);
-      const p = linearHeadPredictProba(head, feats, n, 2);
-      const acc =
-        labels.filter((c, i) => [0, 1, 2].reduce((b, k) => (p[i * 3 + k] > p[i * 3 + b] ? k : b), 0) === c).length / n;
-      assert.equal(acc, 1);
-    });
-  }
 });
 
 describeBackends("feature cache", () => {

@@ -10,7 +10,8 @@ import { Linear } from "../../lib/nn/layers";
 import { SeedSequence } from "../../lib/nn/init";
 import { loadCheckpointDir, loadLatestCheckpoint } from "../../lib/train/checkpoint";
 import { fit } from "../../lib/train/fit";
-import { FeatureBatches } from "../../lib/train/run_methods";
+import { HostBatches } from "../../lib/data/host_batches";
+import type { HostImages } from "../../lib/data/host_data";
 import { CHILD, tinyPbc, trainTiny } from "./tiny";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-fit-"));
@@ -23,8 +24,11 @@ function features(n: number, d: number, k: number, seed: number, shuffleLabels =
   const x = new Float32Array(n * d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = rnd() + (j % k === y[i] ? 1 : 0);
   const labels = shuffleLabels ? y.map((v, i) => (i % 4 === 0 ? v : (v + 1) % k)) : y;
-  return { x: { data: x, n, d }, y: labels, ids: y.map((_, i) => String(i)) };
+  return { x, n, itemShape: [d], labels: Float32Array.from(labels), ids: y.map((_, i) => String(i)) };
 }
+
+const batches = (h: HostImages, batchSize: number, shuffle: boolean) =>
+  new HostBatches(h, { batchSize, shuffle, seed: 0, labelDtype: "int32" });
 
 describe("fit() on cpu", function () {
   this.timeout(300000);
@@ -83,8 +87,8 @@ describe("fit() on cpu", function () {
   it("stops with TrainingError on a NaN loss and keeps the last good checkpoint", async () => {
     const dir = tmp();
     const f = features(24, 5, 3, 1);
-    f.x.data[13 * 5] = NaN; // row 13 is in the third batch of 6 (no shuffle)
-    const src = new FeatureBatches(f.x, f.y, f.ids, 6, 0, false);
+    f.x[13 * 5] = NaN; // row 13 is in the third batch of 6 (no shuffle)
+    const src = batches(f, 6, false);
     const model = new Linear(5, 3, { seeds: new SeedSequence(0) });
     await assert.rejects(
       fit(model, src, {
@@ -118,11 +122,11 @@ describe("fit() on cpu", function () {
       const tr = features(30, 6, 3, 2);
       const va = features(30, 6, 3, 2, true); // same inputs, other labels: val gets worse as train fits
       const model = new Linear(6, 3, { seeds: new SeedSequence(0) });
-      const r = await fit(model, new FeatureBatches(tr.x, tr.y, tr.ids, 10, 0, true), {
+      const r = await fit(model, batches(tr, 10, true), {
         task: "multiclass",
         epochs: 30,
         optimizer: { name: "sgd", lr: 0.5 },
-        val: new FeatureBatches(va.x, va.y, va.ids, 10, 0, false),
+        val: batches(va, 10, false),
         monitor: c.monitor,
         earlyStoppingPatience: 2,
         checkpointDir: dir,
@@ -142,7 +146,7 @@ describe("fit() on cpu", function () {
     const f = features(16, 4, 2, 5);
     const run = async (bs: number, accum: number) => {
       const model = new Linear(4, 2, { seeds: new SeedSequence(3) });
-      await fit(model, new FeatureBatches(f.x, f.y, f.ids, bs, 0, false), {
+      await fit(model, batches(f, bs, false), {
         task: "multiclass",
         epochs: 2,
         optimizer: { name: "sgd", lr: 0.3 },

@@ -2,5 +2,4 @@
 export * from "./lbfgs";
 export * from "./logreg";
 export * from "./feature_cache";
-export * from "./linear_head";
 export * from "./knn";

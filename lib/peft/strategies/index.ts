@@ -7,3 +7,4 @@ export * from "./sp";
 export * from "./auto_rgn";
 export * from "./lrd";
 export * from "./lora";
+export * from "./registry";

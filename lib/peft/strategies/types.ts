@@ -1,5 +1,5 @@
 /**
- * The fine-tuning strategy interface the training loop (lib/train) calls. A strategy decides which parameters train,
+ * The one fine-tuning strategy protocol: lib/train's fit() takes a Strategy directly (FitOptions.strategy). A strategy decides which parameters train,
  * in which optimiser groups with which lr scales, what extra loss term is added, and per-tensor lr multipliers.
  *
  * How the loop uses a strategy, in order:
@@ -12,7 +12,12 @@
  * 3. Per step, inside the loss closure: `loss = task loss + (strategy.penalty(model) ?? 0)` (differentiable).
  * 4. Per step, after the gradients: `mult = strategy.lrMultipliers(grads, params)`; the optimiser multiplies each
  *    named parameter's lr by `mult.get(name) ?? 1`.
+ * 5. With checkpoints: `getState()` is saved with each checkpoint and `setState()` restores it on resume (optional;
+ *    the built-in strategies derive everything from the epoch, so they keep no state).
  * Parameters whose trainable flag is false must not be updated, and weight decay must not touch them either.
+ * fit() passes `ctx.weightDecay` as the optimiser resolves it (AdamW's default 0.01 as in torch, otherwise 0), so a
+ * strategy's groups decay exactly as fit()'s default groups would. Things that are not about what trains (e.g.
+ * BatchNorm statistics frozen during LoRA) are fit() callbacks, not strategies.
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "../../nn/module";
@@ -51,4 +56,7 @@ export interface Strategy {
   penalty(model: ImageClassifier): tf.Scalar | null;
   /** Per-parameter lr multipliers for this step, by parameter name, or null for none. */
   lrMultipliers(grads: Map<string, tf.Tensor>, params: Map<string, Parameter>): Map<string, number> | null;
+  /** Opaque JSON state saved in checkpoints (optional). */
+  getState?(): unknown;
+  setState?(s: unknown): void;
 }

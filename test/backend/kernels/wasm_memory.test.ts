@@ -4,7 +4,7 @@ import { initBackend } from "../../../lib/backend";
 import { MobileNetV2 } from "../../../lib/models/mobilenetv2";
 import { getPeftModel } from "../../../lib/peft/lora/model";
 import { BatchNorm2d } from "../../../lib/nn/layers";
-import { lossGradients } from "../../../lib/train/frozen_prefix";
+import { lossGradients } from "../../../lib/bench/frozen_prefix";
 import { crossEntropy } from "../../../lib/train/loss";
 import { defaultParamGroups, Optimizer } from "../../../lib/train/optim";
 import { TEST_BACKENDS, maxAbsDiff } from "../../helpers/backends";

@@ -9,8 +9,9 @@ import type { AugmentOptions } from "../data/pipeline";
 import type { NormalizeSpec } from "../data/transforms";
 import type { MetricsTask } from "../metrics";
 import type { LoraOptions } from "../peft/lora/config";
-import type { OptimizerOptions } from "./optim";
-import type { ScheduleOptions } from "./schedule";
+import { STRATEGY_NAMES, type StrategyName } from "../peft/strategies/registry";
+import type { OptimizerOptions } from "../train/optim";
+import type { ScheduleOptions } from "../train/schedule";
 import { expandPath, int, num, obj, type Obj, oneOf, type PathOptions, req, str } from "./config_fields";
 
 /** Where the images come from. A manifest may be a CSV/JSON manifest or a prepared folder's dataset.json. */
@@ -52,21 +53,6 @@ export interface RunModelConfig {
    */
   args?: Record<string, unknown>;
 }
-
-/** Strategies from lib/peft/strategies, by name (built by strategy_adapter's makeStrategy with `options`). */
-export const STRATEGY_NAMES = [
-  "FT",
-  "LP",
-  "LP-FT",
-  "G-LF",
-  "G-FL",
-  "L2-SP",
-  "L1-SP",
-  "Auto-RGN",
-  "LLRD",
-  "discriminative",
-] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** What is adapted and how. */
 export type MethodConfig =

@@ -1,4 +1,4 @@
-/** lib/recipes: host batches, the CNN frozen-prefix split, trainEvaluate + strategies, sweeps and summaries. */
+/** lib/experiments (and what moved down from lib/recipes): host batches, the CNN frozen-prefix split, trainEvaluate + strategies, sweeps and summaries. */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -21,7 +21,7 @@ import {
   trainEvaluate,
   type HostImages,
   type HostSplits,
-} from "../../lib/recipes";
+} from "../../lib";
 import { describeBackends, maxAbsDiff } from "../helpers/backends";
 
 /** N items of shape [4, 4, 3] whose label is decided by the sign of the mean of channel 0 (learnable). */

@@ -1,18 +1,19 @@
 /**
  * Small in-memory datasets for the paper notebooks: a MedMNIST-style .npz is decoded once into host float arrays at
  * the model's input size and normalisation, split by its own keys, and subsampled with lib/data's stratified
- * fraction sampler. `HostBatches` then serves them (or any cached feature maps) as fit()'s TrainSource and
+ * fraction sampler. `HostBatches` (./host_batches) then serves them (or any cached feature maps) as fit()'s TrainSource and
  * evaluate()'s EvalSource, without re-decoding images every epoch. Meant for datasets that fit in memory (CI scale,
  * MedMNIST); the full-scale datasets go through lib/data's DataLoader instead.
  */
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError, DataError } from "../errors";
-import { npzDataset } from "../data/sources_npz";
-import { epochOrder } from "../data/samplers";
-import { stratifiedFraction } from "../data/splits";
-import { splitOf, type ImageDataset } from "../data/types";
-import type { TrainSource } from "../train/fit";
-import type { EvalSource } from "../train/evaluate";
+import { DataLoader } from "./loader";
+import type { TransformOptions } from "./pipeline";
+import { npzDataset } from "./sources_npz";
+import { kShot, stratifiedFraction } from "./splits";
+import { hedShift, type HedShift } from "./stain_shift";
+import { resolveNorm } from "./transforms";
+import { splitOf, type ImageDataset } from "./types";
 
 /** N items of one shape, row-major, with one label each (a class index, or 0/1 for a one-logit binary head). */
 export interface HostImages {
@@ -128,77 +129,6 @@ export function toHostImages(ds: ImageDataset, o: Pick<NpzSplitOptions, "size" |
   };
 }
 
-/** Options of HostBatches. */
-export interface HostBatchesOptions {
-  batchSize: number;
-  /** Shuffle every epoch (train); false keeps item order (eval). */
-  shuffle: boolean;
-  seed: number;
-  /** Labels as int32 class indices (cross-entropy) or float32 0/1 (BCE on one logit). */
-  labelDtype: "int32" | "float32";
-  /** Items per (pseudo-)epoch, drawn from the epoch's permutation; default all. */
-  itemsPerEpoch?: number;
-}
-
-/** Batches over host arrays with an exact, seekable position: a TrainSource and an EvalSource. */
-export class HostBatches implements TrainSource, EvalSource {
-  private pos = { epoch: 0, batch: 0 };
-  private readonly per: number;
-  constructor(
-    readonly data: HostImages,
-    private readonly o: HostBatchesOptions,
-  ) {
-    this.per = data.itemShape.reduce((a, b) => a * b, 1);
-    if (!(o.batchSize >= 1) || data.n === 0) {
-      throw new ConfigError("HostBatches needs items and a positive batch size", {
-        where: "HostBatches",
-        expected: "n ≥ 1, batchSize ≥ 1",
-        got: `n ${data.n}, batchSize ${o.batchSize}`,
-      });
-    }
-  }
-
-  private get epochItems(): number {
-    return Math.min(this.data.n, this.o.itemsPerEpoch ?? this.data.n);
-  }
-  batchesPerEpoch(): number {
-    return Math.ceil(this.epochItems / this.o.batchSize);
-  }
-  state() {
-    return { epoch: this.pos.epoch, batch: this.pos.batch, seed: this.o.seed };
-  }
-  seek(s: { epoch: number; batch: number; seed: number }): void {
-    this.pos = { epoch: s.epoch, batch: s.batch };
-  }
-  async next() {
-    if (this.pos.batch >= this.batchesPerEpoch()) {
-      this.pos = { epoch: this.pos.epoch + 1, batch: 0 };
-      return null;
-    }
-    const order = epochOrder(this.data.n, this.o.seed, this.pos.epoch, this.o.shuffle).slice(0, this.epochItems);
-    const idx = order.slice(this.pos.batch * this.o.batchSize, (this.pos.batch + 1) * this.o.batchSize);
-    this.pos = { ...this.pos, batch: this.pos.batch + 1 };
-    return this.batchOf(idx);
-  }
-  async *epoch() {
-    for (;;) {
-      const b = await this.next();
-      if (b === null) return;
-      yield b;
-    }
-  }
-
-  private batchOf(idx: number[]) {
-    const xs = new Float32Array(idx.length * this.per);
-    idx.forEach((r, i) => xs.set(this.data.x.subarray(r * this.per, (r + 1) * this.per), i * this.per));
-    const x = tf.tensor(xs, [idx.length, ...this.data.itemShape]); // [B, ...item]
-    const lab = idx.map((r) => this.data.labels[r]);
-    const y =
-      this.o.labelDtype === "int32" ? tf.tensor1d(Int32Array.from(lab), "int32") : tf.tensor1d(Float32Array.from(lab)); // [B]
-    return { x, y, ids: idx.map((r) => this.data.ids[r]), dispose: () => tf.dispose([x, y]) };
-  }
-}
-
 /** Runs `fn` over `data` in batches (eval, no gradient) and returns its outputs as new host items (same labels, ids). */
 export function mapHostImages(data: HostImages, fn: (x: tf.Tensor) => tf.Tensor, batchSize = 64): HostImages {
   let out: Float32Array | undefined;
@@ -215,4 +145,67 @@ export function mapHostImages(data: HostImages, fn: (x: tf.Tensor) => tf.Tensor,
     y.dispose();
   }
   return { x: out ?? new Float32Array(0), n: data.n, itemShape, labels: data.labels, ids: data.ids };
+}
+
+/** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */
+export async function decodeToHost(ds: ImageDataset, transform: TransformOptions, batchSize = 64): Promise<HostImages> {
+  const dl = new DataLoader(ds, {
+    batchSize,
+    transform: { ...transform, augment: undefined },
+    augment: false,
+    shuffle: false,
+  });
+  const per = transform.size * transform.size * 3;
+  const x = new Float32Array(ds.items.length * per);
+  const labels: number[] = [];
+  const ids: string[] = [];
+  try {
+    for await (const b of dl.epoch()) {
+      x.set(await b.x.data(), ids.length * per);
+      labels.push(...(await b.y.data()));
+      ids.push(...b.ids);
+    }
+  } finally {
+    await dl.close();
+  }
+  return { x, n: ids.length, itemShape: [transform.size, transform.size, 3], labels: Float32Array.from(labels), ids };
+}
+
+/** The rows `idx` of host items. */
+export function subsetHost(h: HostImages, idx: readonly number[]): HostImages {
+  const per = h.itemShape.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(idx.length * per);
+  idx.forEach((r, i) => x.set(h.x.subarray(r * per, (r + 1) * per), i * per));
+  return {
+    x,
+    n: idx.length,
+    itemShape: [...h.itemShape],
+    labels: Float32Array.from(idx, (r) => h.labels[r]),
+    ids: idx.map((r) => h.ids[r]),
+  };
+}
+
+/** The same items with the stain shift applied in pixel space (un-normalise → HED shift → normalise again). */
+export function stainShiftHost(
+  h: HostImages,
+  normalize: TransformOptions["normalize"],
+  shift: string | HedShift,
+): HostImages {
+  const { mean, std } = resolveNorm(normalize ?? "imagenet");
+  const rgb = new Float32Array(h.x.length);
+  for (let i = 0; i < h.x.length; i++) rgb[i] = h.x[i] * std[i % 3] + mean[i % 3];
+  const shifted = hedShift(rgb, shift);
+  for (let i = 0; i < shifted.length; i++) shifted[i] = (shifted[i] - mean[i % 3]) / std[i % 3];
+  return { ...h, x: shifted, ids: h.ids.map((id) => `${id}#shifted`) };
+}
+
+/** k items per class (lib/data's kShot, the same per-class order for every k), as row indices. */
+export function kShotIndices(h: HostImages, classes: string[], shots: number, seed: number): number[] {
+  const ds: ImageDataset = {
+    name: "host",
+    classes,
+    task: "multiclass",
+    items: Array.from(h.labels, (l, i) => ({ id: String(i), label: l })),
+  };
+  return kShot(ds, shots, seed).items.map((it) => Number(it.id));
 }

@@ -4,10 +4,9 @@
  */
 import type { ColumnTable } from "arquero";
 import { ConfigError } from "../errors";
-import type { Displayable } from "../display/bundle";
-import { plotly, type PlotlyFigure } from "../display/plotly";
-import type { RunRecord } from "../results/run_record";
-import { recordHistory } from "./sweep";
+import type { Displayable } from "./bundle";
+import { plotly, type PlotlyFigure } from "./plotly";
+import { recordHistory, type RunRecord } from "../results/run_record";
 
 type Figure = PlotlyFigure & Displayable;
 

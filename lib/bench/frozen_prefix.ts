@@ -1,6 +1,7 @@
 /**
- * Frozen-prefix training for ViTs: when only the last blocks (LoRA on blocks k…L−1, the head) are trainable, the
- * tokens entering block k depend on the image alone. Compute them once per item, keep them on the host, and train
+ * Frozen-prefix training steps for ViTs, used by the bench's frozen-prefix workload (one step at a time; training
+ * loops are fit()'s). When only the last blocks (LoRA on blocks k…L−1, the head) are trainable, the tokens entering
+ * block k depend on the image alone. Compute them once per item, keep them on the host, and train
  * only the suffix (blocks k…L−1, norm, pooling, head) on the cached tokens, as the feature cache does for a frozen
  * backbone. The gradients and updates are the same as full-forward training (nothing before block k has a gradient).
  *
@@ -11,8 +12,8 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError, ShapeError } from "../errors";
 import type { VisionTransformer } from "../models/vit";
 import type { Module } from "../nn/module";
-import { crossEntropy } from "./loss";
-import type { Optimizer } from "./optim";
+import { crossEntropy } from "../train/loss";
+import type { Optimizer } from "../train/optim";
 
 /** A ViT cut before block `k`: prefix(images) gives the tokens entering block k, suffix(tokens) the logits. */
 export interface PrefixSplit {

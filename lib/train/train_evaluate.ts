@@ -1,6 +1,5 @@
 /**
- * One training run of a paper notebook, top to bottom: a lib/peft Strategy is plugged into fit() through
- * `strategyHooks`, the weights of the best validation epoch are kept in memory (`bestWeightsCallback`, the paper's
+ * One training run of a paper notebook, top to bottom: fit() trains with a lib/peft Strategy, the weights of the best validation epoch are kept in memory (`bestWeightsCallback`, the paper's
  * "checkpoint-best" without disk writes), then val and test are evaluated from those weights. The result is a
  * RunRecord body (for runSweep / recordsTable) plus the test predictions for ROC curves and confusion matrices.
  */
@@ -8,33 +7,12 @@ import { currentBackend } from "../backend";
 import { ConfigError } from "../errors";
 import type { StateDict } from "../io/host_tensor";
 import type { ImageClassifier } from "../models/types";
-import type { Parameter } from "../nn/module";
 import type { Strategy } from "../peft/strategies/types";
 import type { JsonValue } from "../results/run_record";
 import type { RunBody } from "../results/run_log";
-import type { TrainingCallbacks } from "../train/callbacks";
-import { evaluate, type EvalResult, type EvalSource } from "../train/evaluate";
-import { fit, type FitOptions, type FitStrategy, type TrainSource } from "../train/fit";
-import type { ParamGroup } from "../train/optim";
-
-/** fit()'s strategy hooks for a lib/peft Strategy acting on `model` (the same object fit trains). */
-export function strategyHooks(strategy: Strategy, model: ImageClassifier, extra?: FitStrategy): FitStrategy {
-  let params: Map<string, Parameter> | undefined;
-  return {
-    name: strategy.name,
-    setup: (_m, opt) => {
-      const groups = strategy.setup(model, { lr: opt.lr, weightDecay: opt.weightDecay ?? 0 });
-      params = new Map(model.namedParameters());
-      return groups as ParamGroup[];
-    },
-    onEpochStart: (ctx) => {
-      strategy.onEpochStart(ctx.epoch, model);
-      extra?.onEpochStart?.(ctx);
-    },
-    penalty: () => strategy.penalty(model),
-    lrMultipliers: (grads) => strategy.lrMultipliers(grads, params ?? new Map(model.namedParameters())) ?? undefined,
-  };
-}
+import type { TrainingCallbacks } from "./callbacks";
+import { evaluate, type EvalResult, type EvalSource } from "./evaluate";
+import { fit, type FitOptions, type TrainSource } from "./fit";
 
 /** Keeps a host copy of the weights of the best epoch by `monitor`; `restore()` loads them back into the model. */
 export function bestWeightsCallback(
@@ -72,14 +50,13 @@ export interface TrainEvalSpec {
   model: ImageClassifier;
   /** A lib/peft strategy (FT, LP, LoRA, …); it sets what trains. */
   strategy: Strategy;
-  /** Extra fit hooks combined with the strategy's (e.g. frozen BatchNorm statistics for LoRA on a CNN). */
-  extraHooks?: FitStrategy;
   train: TrainSource;
   val: EvalSource;
   test: EvalSource;
   fit: Omit<FitOptions, "strategy" | "val" | "callbacks">;
   /** Metric kept for model selection, e.g. "val_roc_auc" (default "val_loss"). */
   monitor?: string;
+  /** fit() callbacks, e.g. freezeBatchNormStats(model) for LoRA on a CNN, or a live dashboard. */
   callbacks?: TrainingCallbacks[];
   /** Record fields. */
   modelId: string;
@@ -108,7 +85,7 @@ export async function trainEvaluate(s: TrainEvalSpec): Promise<TrainEvalResult> 
   const keep = bestWeightsCallback(s.model, monitor, mode);
   const fr = await fit(s.model, s.train, {
     ...s.fit,
-    strategy: strategyHooks(s.strategy, s.model, s.extraHooks),
+    strategy: s.strategy,
     val: s.val,
     monitor,
     mode,

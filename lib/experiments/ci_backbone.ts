@@ -22,10 +22,9 @@ import type { TransformOptions } from "../data/pipeline";
 import { createVit, type VisionTransformer } from "../models/vit";
 import type { VitOptions } from "../models/vit_config";
 import { sharedPath } from "../paths";
-import { defaultParamGroups, Optimizer, type OptimizerOptions } from "../train/optim";
+import { fit } from "../train/fit";
+import type { OptimizerOptions } from "../train/optim";
 import type { TrainingCallbacks } from "../train/callbacks";
-import { applySchedule } from "../train/schedule";
-import { lossOf } from "../train/evaluate";
 import { stableStringify } from "../results/run_record";
 
 /** Architecture of the stand-in (timm ViT names; `img_size` 28 = MedMNIST size). */
@@ -253,49 +252,37 @@ async function pretrainAndSave(
     weightDecay: p.weightDecay,
     noDecayNormsAndBiases: true,
   };
-  const opt = new Optimizer(defaultParamGroups(model, optOpts), optOpts);
   const schedule = {
     kind: "warmup_cosine" as const,
-    warmupSteps: p.warmupSteps,
+    // fit() requires warm-up < total; only test-sized budgets (steps ≤ warmupSteps) are affected.
+    warmupSteps: Math.min(p.warmupSteps, p.steps - 1),
     totalSteps: p.steps,
     minLr: p.lr / 100,
   };
-  const nameOf = new Map(model.namedParameters().map(([n, q]) => [q.variable.name, n]));
-  model.train();
   let step = 0;
-  for (const cb of callbacks)
-    await cb.onTrainBegin?.({ epochs: 1, stepsPerEpoch: p.steps, batchSize: p.batchSize, title: "pretraining" });
-  let tStep = performance.now();
   try {
-    while (step < p.steps) {
-      const b = await dl.next();
-      if (b === null) continue; // epoch boundary: the loader starts the next epoch on the next call
-      applySchedule(opt, schedule, step);
-      const { value, grads } = tf.variableGrads(
-        () => lossOf("multiclass", model.apply(b.x), b.y), // [B, 8] logits → CE
-        model.trainableVariables(),
-      );
-      const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g as tf.Tensor]));
-      opt.apply(named);
-      tf.dispose([...named.values()]);
-      step++;
-      if (callbacks.length > 0) {
-        const loss = (await value.data())[0];
-        const now = performance.now();
-        const imgPerSec = (p.batchSize * 1000) / Math.max(now - tStep, 1e-6);
-        tStep = now;
-        for (const cb of callbacks) await cb.onBatchEnd?.({ epoch: 0, step, loss, imgPerSec });
-      }
-      if (step % 40 === 0 || step === p.steps)
-        log(`[ciVitBackbone] step ${step}/${p.steps} loss ${(await value.data())[0].toFixed(4)}`);
-      value.dispose();
-      b.dispose();
-    }
+    // A step budget, not whole epochs: enough epochs to cover p.steps, stopped after exactly p.steps updates.
+    await fit(model, dl, {
+      task: "multiclass",
+      epochs: Math.ceil(p.steps / dl.batchesPerEpoch(0)),
+      stopAfterSteps: p.steps,
+      optimizer: optOpts,
+      schedule,
+      seed: p.seed,
+      callbacks: [
+        ...callbacks,
+        {
+          onBatchEnd({ loss }) {
+            step++;
+            if (step % 40 === 0 || step === p.steps)
+              log(`[ciVitBackbone] step ${step}/${p.steps} loss ${loss.toFixed(4)}`);
+          },
+        },
+      ],
+    });
   } finally {
     await dl.close();
-    opt.dispose();
   }
-  for (const cb of callbacks) await cb.onTrainEnd?.();
   const valAccuracy = await accuracyOn(model, splitOf(ds, "val"), { size: arch.imgSize, normalize: NORMALIZE });
   const report: Report = {
     valAccuracy,

@@ -11,7 +11,7 @@ import type { ImageDataset } from "../data/types";
 import { computeMetrics, type MetricsReport, type MetricsTask } from "../metrics";
 import { loadAdapter } from "../peft/lora/save";
 import type { RunRecord } from "../results/run_record";
-import { evaluate, type EvalResult } from "./evaluate";
+import { evaluate, type EvalResult } from "../train/evaluate";
 import type { Predictions } from "./preds_csv";
 import { knnPredictProba } from "../peft/probe";
 import { datasetFeatures, loadSoftmaxProbe, padColumns, softmaxProbeProba } from "./run_probe";

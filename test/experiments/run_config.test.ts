@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { ConfigError } from "../../lib/errors";
-import { resolveRunConfig } from "../../lib/train/run_config";
+import { resolveRunConfig } from "../../lib/experiments/run_config";
 
 const base = () => ({
   name: "t",

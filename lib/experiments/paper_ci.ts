@@ -1,33 +1,27 @@
 /**
  * Experiment helpers for notebooks 00–02 (LoRA from scratch, seed 000 cytology few-shot, seed 001 mitosis data
  * scaling): the PBC image-folder splits, images decoded once into host arrays, frozen features, the L-BFGS logistic
- * probe and the trained linear head as run records, balanced pseudo-epochs, k-shot subsets and the stain-shifted
- * "unseen domain". Training runs themselves go through lib/recipes' trainEvaluate.
+ * probe and the trained linear head as run records. Host-array helpers (subsets, k-shot, stain shift, decoding) are
+ * in lib/data; training runs go through lib/train's trainEvaluate.
  */
-import * as tf from "@tensorflow/tfjs";
 import { DataError } from "../errors";
-import { DataLoader } from "../data/loader";
 import type { TransformOptions } from "../data/pipeline";
-import { balancedEpoch } from "../data/samplers";
 import { imageFolderDataset } from "../data/sources";
-import { kShot, stratifiedSplit } from "../data/splits";
-import { hedShift, type HedShift } from "../data/stain_shift";
-import { resolveNorm } from "../data/transforms";
+import { stratifiedSplit } from "../data/splits";
 import type { ImageDataset } from "../data/types";
 import { computeMetrics, type MetricsReport, type MetricsTask } from "../metrics";
 import type { ImageClassifier } from "../models/types";
 import { currentBackend } from "../backend";
 import { sharedPath } from "../paths";
 import { fitLogisticRegression, predictProba, uniC } from "../peft/probe/logreg";
-import { linearHeadPredictProba, trainLinearHead, type LinearHeadOptions } from "../peft/probe/linear_head";
+import { linearHeadPredictProba, trainLinearHead, type LinearHeadOptions } from "../train/linear_head";
 import type { JsonValue } from "../results/run_record";
 import type { RunBody } from "../results/run_log";
-import type { TrainSource } from "../train/fit";
-import { type HostImages, mapHostImages } from "./host_data";
+import { type HostImages, mapHostImages } from "../data/host_data";
 import { loadPreparedDataset } from "../data/prepared";
 import { splitOf } from "../data/types";
 import { Conv2d } from "../nn/layers";
-import { datasetFeatures } from "../train/run_probe";
+import { datasetFeatures } from "./run_probe";
 import { createModel } from "../models/create";
 import { getPretrainedCfg } from "../models/registry";
 import type { TrainingCallbacks } from "../train/callbacks";
@@ -108,69 +102,6 @@ export async function cachedHostFeatures(
   return { x: f.data, n: f.n, itemShape: [f.d], labels, ids: f.ids, cached: f.computed === 0 };
 }
 
-/** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */
-export async function decodeToHost(ds: ImageDataset, transform: TransformOptions, batchSize = 64): Promise<HostImages> {
-  const dl = new DataLoader(ds, {
-    batchSize,
-    transform: { ...transform, augment: undefined },
-    augment: false,
-    shuffle: false,
-  });
-  const per = transform.size * transform.size * 3;
-  const x = new Float32Array(ds.items.length * per);
-  const labels: number[] = [];
-  const ids: string[] = [];
-  try {
-    for await (const b of dl.epoch()) {
-      x.set(await b.x.data(), ids.length * per);
-      labels.push(...(await b.y.data()));
-      ids.push(...b.ids);
-    }
-  } finally {
-    await dl.close();
-  }
-  return { x, n: ids.length, itemShape: [transform.size, transform.size, 3], labels: Float32Array.from(labels), ids };
-}
-
-/** The rows `idx` of host items. */
-export function subsetHost(h: HostImages, idx: readonly number[]): HostImages {
-  const per = h.itemShape.reduce((a, b) => a * b, 1);
-  const x = new Float32Array(idx.length * per);
-  idx.forEach((r, i) => x.set(h.x.subarray(r * per, (r + 1) * per), i * per));
-  return {
-    x,
-    n: idx.length,
-    itemShape: [...h.itemShape],
-    labels: Float32Array.from(idx, (r) => h.labels[r]),
-    ids: idx.map((r) => h.ids[r]),
-  };
-}
-
-/** The same items with the stain shift applied in pixel space (un-normalise → HED shift → normalise again). */
-export function stainShiftHost(
-  h: HostImages,
-  normalize: TransformOptions["normalize"],
-  shift: string | HedShift,
-): HostImages {
-  const { mean, std } = resolveNorm(normalize ?? "imagenet");
-  const rgb = new Float32Array(h.x.length);
-  for (let i = 0; i < h.x.length; i++) rgb[i] = h.x[i] * std[i % 3] + mean[i % 3];
-  const shifted = hedShift(rgb, shift);
-  for (let i = 0; i < shifted.length; i++) shifted[i] = (shifted[i] - mean[i % 3]) / std[i % 3];
-  return { ...h, x: shifted, ids: h.ids.map((id) => `${id}#shifted`) };
-}
-
-/** k items per class (lib/data's kShot, the same per-class order for every k), as row indices. */
-export function kShotIndices(h: HostImages, classes: string[], shots: number, seed: number): number[] {
-  const ds: ImageDataset = {
-    name: "host",
-    classes,
-    task: "multiclass",
-    items: Array.from(h.labels, (l, i) => ({ id: String(i), label: l })),
-  };
-  return kShot(ds, shots, seed).items.map((it) => Number(it.id));
-}
-
 /** Pre-logits features of host images (model in eval mode, no augmentation). */
 export function hostFeatures(model: ImageClassifier, h: HostImages, batchSize = 64): HostImages {
   const was = model.training;
@@ -179,57 +110,6 @@ export function hostFeatures(model: ImageClassifier, h: HostImages, batchSize = 
     return mapHostImages(h, (x) => model.forwardFeatures(x), batchSize); // [N, d]
   } finally {
     model.train(was);
-  }
-}
-
-/** Balanced pseudo-epochs over host items (seed 001: equal class shares, resampled every epoch) as a TrainSource. */
-export class BalancedHostBatches implements TrainSource {
-  private pos = { epoch: 0, batch: 0 };
-  private readonly per: number;
-  private readonly ds: ImageDataset;
-  constructor(
-    readonly data: HostImages,
-    private readonly o: {
-      batchSize: number;
-      epochSize: number;
-      seed: number;
-      numClasses: number;
-      labelDtype: "int32" | "float32";
-    },
-  ) {
-    this.per = data.itemShape.reduce((a, b) => a * b, 1);
-    const classes = Array.from({ length: o.numClasses }, (_, i) => String(i));
-    this.ds = {
-      name: "host",
-      classes,
-      task: "multiclass",
-      items: Array.from(data.labels, (l, i) => ({ id: String(i), label: l })),
-    };
-  }
-  batchesPerEpoch(): number {
-    return Math.ceil(this.o.epochSize / this.o.batchSize);
-  }
-  state() {
-    return { ...this.pos, seed: this.o.seed };
-  }
-  seek(s: { epoch: number; batch: number }): void {
-    this.pos = { epoch: s.epoch, batch: s.batch };
-  }
-  async next() {
-    if (this.pos.batch >= this.batchesPerEpoch()) {
-      this.pos = { epoch: this.pos.epoch + 1, batch: 0 };
-      return null;
-    }
-    const order = balancedEpoch(this.ds, { size: this.o.epochSize, seed: this.o.seed, epoch: this.pos.epoch });
-    const idx = order.slice(this.pos.batch * this.o.batchSize, (this.pos.batch + 1) * this.o.batchSize);
-    this.pos = { ...this.pos, batch: this.pos.batch + 1 };
-    const xs = new Float32Array(idx.length * this.per);
-    idx.forEach((r, i) => xs.set(this.data.x.subarray(r * this.per, (r + 1) * this.per), i * this.per));
-    const x = tf.tensor(xs, [idx.length, ...this.data.itemShape]); // [B, H, W, 3]
-    const lab = idx.map((r) => this.data.labels[r]);
-    const y =
-      this.o.labelDtype === "int32" ? tf.tensor1d(Int32Array.from(lab), "int32") : tf.tensor1d(Float32Array.from(lab)); // [B]
-    return { x, y, ids: idx.map((r) => this.data.ids[r]), dispose: () => tf.dispose([x, y]) };
   }
 }
 
@@ -293,19 +173,19 @@ export function logisticProbeRun(
 }
 
 /** The seed-000 head-only baseline: a linear head trained with AdamW + warm-up/cosine on cached features. */
-export function linearHeadRun(
+export async function linearHeadRun(
   train: HostImages,
   tests: Record<string, HostImages>,
   numClasses: number,
   f: ProbeRecordFields,
   o: LinearHeadOptions,
-): { record: RunBody; evals: Record<string, ProbeEval> } {
+): Promise<{ record: RunBody; evals: Record<string, ProbeEval> }> {
   const t0 = new Date();
   const d = train.itemShape[0];
-  const head = trainLinearHead({ features: train.x, n: train.n, d, labels: train.labels }, numClasses, o);
+  const head = await trainLinearHead({ features: train.x, n: train.n, d, labels: train.labels }, numClasses, o);
   const evals: Record<string, ProbeEval> = {};
   for (const [name, h] of Object.entries(tests)) {
-    evals[name] = evalScores("multiclass", h.labels, linearHeadPredictProba(head, h.x, h.n, d), numClasses);
+    evals[name] = evalScores("multiclass", h.labels, await linearHeadPredictProba(head, h.x, h.n, d), numClasses);
   }
   const trainable = head.W.size + head.b.size;
   head.W.dispose();

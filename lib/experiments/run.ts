@@ -21,17 +21,18 @@ import { getPeftModel } from "../peft/lora/model";
 import { saveAdapter } from "../peft/lora/save";
 import type { JsonValue, RunRecord } from "../results/run_record";
 import { runKey } from "../results/run_record";
-import type { TrainingCallbacks } from "./callbacks";
-import { evaluate, type EvalResult } from "./evaluate";
-import { fit, type FitResult, type FitStrategy } from "./fit";
-import type { ParamGroup } from "./optim";
-import { fitStrategyOf, makeStrategy } from "./strategy_adapter";
-import { loadCheckpointDir } from "./checkpoint";
+import { freezeBatchNormStats, type TrainingCallbacks } from "../train/callbacks";
+import { evaluate, type EvalResult } from "../train/evaluate";
+import { fit, type FitResult } from "../train/fit";
+import { makeStrategy } from "../peft/strategies/registry";
+import type { Strategy, StrategyParamGroup } from "../peft/strategies/types";
+import { loadCheckpointDir } from "../train/checkpoint";
 import { writePredsCsv } from "./preds_csv";
 import { fitLogisticRegression, knnPredictProba, uniC } from "../peft/probe";
 import { resolveRunConfig, type RunConfig } from "./run_config";
 import { runSplits, runTransform, type RunSplits } from "./run_data";
-import { FeatureBatches, fitOptionsFrom, loraFitStrategy, metricsJsonlWriter } from "./run_methods";
+import { fitOptionsFrom, metricsJsonlWriter } from "./run_methods";
+import { HostBatches } from "../data/host_batches";
 import { runModelSpec, type RunModelSpec } from "./run_models";
 import {
   datasetFeatures,
@@ -266,17 +267,14 @@ async function trainHeadOnFeatures(
 ): Promise<{ fit: FitResult; probe: SoftmaxProbe }> {
   const head = new Linear(feats.d, K, { seeds: new SeedSequence(cfg.seed) });
   try {
-    const src = new FeatureBatches(tr, labels(s.train), tr.ids, cfg.training.batchSize, cfg.seed, true);
-    const val = s.val
-      ? new FeatureBatches(
-          selectRows(feats, s.val),
-          labels(s.val),
-          s.val.items.map((it) => it.id),
-          cfg.training.evalBatchSize,
-          cfg.seed,
-          false,
-        )
-      : undefined;
+    // Cached features as host items [n, d] with int32 class labels.
+    const rows = (f: DatasetFeatures, ds: ImageDataset, batchSize: number, shuffle: boolean) =>
+      new HostBatches(
+        { x: f.data, n: f.n, itemShape: [f.d], labels: labels(ds), ids: f.ids },
+        { batchSize, shuffle, seed: cfg.seed, labelDtype: "int32" },
+      );
+    const src = rows(tr, s.train, cfg.training.batchSize, true);
+    const val = s.val ? rows(selectRows(feats, s.val), s.val, cfg.training.evalBatchSize, false) : undefined;
     const fr = await fit(
       head,
       src,
@@ -314,17 +312,19 @@ async function runTrained(
   const t = cfg.training;
   let counts: { trainable: number; all: number };
   let save: (out: string) => void;
-  let strategy: FitStrategy | undefined;
+  let strategy: Strategy | undefined;
+  const extraCallbacks: TrainingCallbacks[] = [];
   if (m.kind === "lora") {
     const lm = getPeftModel(model, { modulesToSave: model.headNames, seed: cfg.seed, ...m.lora });
     counts = lm.trainableParameterCounts();
     save = (out) => saveAdapter(lm, path.join(out, "adapter"));
-    strategy = loraFitStrategy();
+    // BatchNorm statistics stay the base model's, so the adapter alone reproduces the trained model.
+    extraCallbacks.push(freezeBatchNormStats(model));
   } else if (m.kind === "strategy") {
     // Every arm (FT, LP, LP-FT, G-LF, G-FL, L2-SP, L1-SP, Auto-RGN, LLRD, discriminative) goes through lib/peft.
-    const base = fitStrategyOf(makeStrategy(m.name, m.options ?? {}));
-    let groups: ParamGroup[] = [];
-    strategy = { ...base, setup: (mod, opt) => (groups = base.setup!(mod, opt) ?? []) } satisfies FitStrategy;
+    const base = makeStrategy(m.name, m.options ?? {});
+    let groups: StrategyParamGroup[] = [];
+    strategy = { ...base, setup: (mod, ctx) => (groups = base.setup(mod, ctx)) } satisfies Strategy;
     // Trainable = every parameter the strategy's groups ever train (gradual unfreezing counts the whole schedule).
     counts = {
       get trainable() {
@@ -363,6 +363,7 @@ async function runTrained(
   const ckDir = o.out && path.join(o.out, "checkpoints");
   try {
     const callbacks = [
+      ...extraCallbacks,
       ...(o.callbacks ?? []),
       ...(o.out ? [metricsJsonlWriter(path.join(o.out, "metrics.jsonl"))] : []),
     ];

@@ -2,7 +2,8 @@
  * LoRA on one Linear layer, for teaching (notebook 00): a frozen base W and a target W + ΔW* whose update has a
  * known low rank and spectrum; a LoRA layer of rank r learns ΔW from input/output pairs with Adam. Shows that the
  * adapter starts as the identity (B = 0), that its ΔW never exceeds rank r, how close it gets to ΔW*, and that
- * merge / unmerge are exact up to float rounding.
+ * merge / unmerge are exact up to float rounding. Training is fit() with an MSE criterion over one epoch of `steps`
+ * random batches.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Linear } from "../nn/layers";
@@ -10,7 +11,7 @@ import { SeedSequence } from "../nn/init";
 import { LoraLinear } from "../peft/lora/layer";
 import { loraScaling } from "../peft/lora/config";
 import { loraDeltaSingularValues } from "../peft/lora/spectrum";
-import { Optimizer } from "../train/optim";
+import { fit, type TrainSource } from "../train/fit";
 
 /** Settings of the toy problem. */
 export interface LoraToyOptions {
@@ -62,8 +63,30 @@ function maxAbs(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
+/**
+ * One epoch of `o.steps` batches x ~ N(0, 1) [B, in] with targets base(x) + x·ΔW* [B, out]. Batch s draws with seed
+ * seed·1000 + s + 1: tfjs treats a seed of 0 as "unseeded", so seed 0's first batch used to differ run to run.
+ */
+function toyBatches(o: LoraToyOptions, base: Linear, dStar: tf.Tensor2D): TrainSource {
+  let pos = { epoch: 0, batch: 0 };
+  return {
+    batchesPerEpoch: () => o.steps,
+    state: () => ({ ...pos, seed: o.seed }),
+    seek: (st) => (pos = { epoch: st.epoch, batch: st.batch }),
+    async next() {
+      if (pos.batch >= o.steps) {
+        pos = { epoch: pos.epoch + 1, batch: 0 };
+        return null;
+      }
+      const x = tf.randomNormal([o.batchSize, o.inFeatures], 0, 1, "float32", o.seed * 1000 + ++pos.batch); // [B, in]
+      const y = tf.tidy(() => tf.add(base.apply(x), tf.matMul(x, dStar))); // [B, out]
+      return { x, y, ids: [], dispose: () => tf.dispose([x, y]) };
+    },
+  };
+}
+
 /** Trains one LoRA layer per rank on the same frozen base and target; see LoraToyResult. */
-export function loraToyExperiment(o: LoraToyOptions): LoraToyResult[] {
+export async function loraToyExperiment(o: LoraToyOptions): Promise<LoraToyResult[]> {
   const seeds = new SeedSequence(o.seed);
   const base = new Linear(o.inFeatures, o.outFeatures, { seeds });
   const dStar = targetDelta(o, seeds);
@@ -75,40 +98,23 @@ export function loraToyExperiment(o: LoraToyOptions): LoraToyResult[] {
     const layer = new LoraLinear(base, { r, scaling, dropout: 0, init: true, seed: o.seed + r });
     const probe = tf.randomNormal([32, o.inFeatures], 0, 1, "float32", o.seed + 1); // [32, in]
     const initMaxDiff = tf.tidy(() => maxAbs(layer.apply(probe), base.apply(probe)));
-    const opt = new Optimizer(
-      [
+    // Only the adapter trains: the base W (and bias) stay frozen, as in peft.
+    for (const [n, p] of layer.namedParameters()) p.trainable = n.startsWith("lora_");
+    const losses: number[] = [];
+    await fit(layer, toyBatches(o, base, dStar), {
+      task: "multiclass", // unused: the criterion replaces the task loss and there is no validation
+      criterion: (out, y) => tf.losses.meanSquaredError(y, out) as tf.Scalar,
+      epochs: 1,
+      optimizer: { name: "adam", lr: o.lr },
+      seed: o.seed,
+      callbacks: [
         {
-          name: "lora",
-          params: [
-            ["lora_A", layer.loraA.weight],
-            ["lora_B", layer.loraB.weight],
-          ],
-          lr: o.lr,
-          weightDecay: 0,
+          onBatchEnd({ step, loss }) {
+            if ((step - 1) % 10 === 0 || step === o.steps) losses.push(loss); // every 10th update and the last
+          },
         },
       ],
-      { name: "adam", lr: o.lr },
-    );
-    layer.loraA.weight.trainable = true;
-    layer.loraB.weight.trainable = true;
-    const losses: number[] = [];
-    for (let s = 0; s < o.steps; s++) {
-      const x = tf.randomNormal([o.batchSize, o.inFeatures], 0, 1, "float32", o.seed * 1000 + s); // [B, in]
-      const target = tf.tidy(() => tf.add(base.apply(x), tf.matMul(x, dStar))); // [B, out]
-      const vars = [layer.loraA.weight.variable, layer.loraB.weight.variable];
-      const { value, grads } = tf.variableGrads(
-        () => tf.losses.meanSquaredError(target, layer.apply(x)) as tf.Scalar,
-        vars,
-      );
-      opt.apply(
-        new Map([
-          ["lora_A", grads[vars[0].name]],
-          ["lora_B", grads[vars[1].name]],
-        ]),
-      );
-      if (s % 10 === 0 || s === o.steps - 1) losses.push(value.dataSync()[0]);
-      tf.dispose([x, target, value, ...Object.values(grads)]);
-    }
+    });
     const relError = tf.tidy(() => tf.norm(tf.sub(layer.deltaWeight(), dStar)).dataSync()[0] / dNorm);
     const unmerged = layer.apply(probe);
     layer.merge();
@@ -129,7 +135,6 @@ export function loraToyExperiment(o: LoraToyOptions): LoraToyResult[] {
       unmergeMaxDiff,
     });
     tf.dispose([probe, unmerged, merged, w0, layer.loraA.weight.variable, layer.loraB.weight.variable]);
-    opt.dispose();
   }
   dStar.dispose();
   return out;

@@ -7,9 +7,9 @@ import { runCli } from "../../lib/cli/main";
 import { ConfigError } from "../../lib/errors";
 import { sharedPath } from "../../lib/paths";
 import { featureMatrix, fitLogisticRegression, predictProba } from "../../lib/peft/probe";
-import { runExperiment } from "../../lib/train/run";
-import { runModelSpec } from "../../lib/train/run_models";
-import { softmaxProbeOf, softmaxProbeProba } from "../../lib/train/run_probe";
+import { runExperiment } from "../../lib/experiments/run";
+import { runModelSpec } from "../../lib/experiments/run_models";
+import { softmaxProbeOf, softmaxProbeProba } from "../../lib/experiments/run_probe";
 
 /** Copies `perClass` PBC images of each listed class into root/<class>/. */
 function pbcFolder(root: string, classes: string[], perClass: number): string {

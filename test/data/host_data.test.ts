@@ -1,9 +1,8 @@
-/** Helpers of notebooks 00–02: balanced pseudo-epochs, k-shot rows, host subsets, the stain shift on host images. */
+/** lib/data host arrays: balanced HostBatches pseudo-epochs, k-shot rows, host subsets, the stain shift on host images. */
 import * as assert from "node:assert/strict";
 import { describeBackends } from "../helpers/backends";
-import { BalancedHostBatches, kShotIndices, stainShiftHost, subsetHost } from "../../lib/recipes/paper_ci";
-import { loraToyExperiment } from "../../lib/recipes/lora_toy";
-import type { HostImages } from "../../lib/recipes/host_data";
+import { HostBatches } from "../../lib/data/host_batches";
+import { kShotIndices, stainShiftHost, subsetHost, type HostImages } from "../../lib/data/host_data";
 
 function host(labels: number[]): HostImages {
   const n = labels.length;
@@ -16,14 +15,15 @@ function host(labels: number[]): HostImages {
   };
 }
 
-describeBackends("paper_ci helpers", () => {
-  it("BalancedHostBatches: every pseudo-epoch is half and half, and epochs differ", async () => {
+describeBackends("host data helpers", () => {
+  it("HostBatches with balanced: every pseudo-epoch is half and half, and epochs differ", async () => {
     const h = host([...Array(40).fill(0), ...Array(8).fill(1)]); // 5:1 imbalance
-    const src = new BalancedHostBatches(h, {
+    const src = new HostBatches(h, {
       batchSize: 16,
-      epochSize: 64,
+      shuffle: true,
+      itemsPerEpoch: 64,
+      balanced: { numClasses: 2 },
       seed: 3,
-      numClasses: 2,
       labelDtype: "float32",
     });
     assert.equal(src.batchesPerEpoch(), 4);
@@ -66,26 +66,5 @@ describeBackends("paper_ci helpers", () => {
     assert.ok(Array.from(a.x).some((v, i) => Math.abs(v - h.x[i]) > 1e-3));
     const same = stainShiftHost(h, "inception", "identity");
     Array.from(same.x).forEach((v, i) => assert.ok(Math.abs(v - h.x[i]) < 1e-4));
-  });
-  it("loraToyExperiment: identity at init, exact merge/unmerge, and rank ≥ target recovers ΔW*", () => {
-    const [r1, r3] = loraToyExperiment({
-      inFeatures: 12,
-      outFeatures: 10,
-      targetSingularValues: [2, 1],
-      ranks: [1, 3],
-      alpha: 3,
-      useRslora: false,
-      steps: 200,
-      lr: 0.03,
-      batchSize: 32,
-      seed: 0,
-    });
-    assert.equal(r1.initMaxDiff, 0);
-    assert.ok(r3.mergeMaxDiff < 1e-4 && r3.unmergeMaxDiff < 1e-5);
-    assert.ok(r3.relError < 0.02, `rank 3 error ${r3.relError}`);
-    assert.ok(r1.relError > 0.3, `rank 1 cannot fit a rank-2 update (${r1.relError})`);
-    assert.equal(r1.singularValues.length, 1);
-    assert.ok(Math.abs(r3.singularValues[0] - 2) < 0.05 && Math.abs(r3.singularValues[1] - 1) < 0.05);
-    assert.ok(r3.singularValues[2] < 0.05);
   });
 });

@@ -10,7 +10,7 @@ import { ConfigError } from "../errors";
 import type { EvalResult } from "../train/evaluate";
 import { runSweep, type RunBody } from "../results/run_log";
 import type { RunRecord } from "../results/run_record";
-import type { TrainEvalResult } from "./train_eval";
+import type { TrainEvalResult } from "../train/train_evaluate";
 
 /** Options of sweepRuns. */
 export interface SweepRunsOptions<S> {
@@ -71,18 +71,6 @@ function summaryLine(m: Record<string, number> | undefined): string {
   if (!m) return "";
   const keys = ["accuracy", "roc_auc", "roc_auc_ovr", "roc_auc_macro"].filter((k) => k in m);
   return keys.map((k) => `test ${k} ${m[k].toFixed(3)}`).join(", ");
-}
-
-/** Per-epoch history saved in a record by trainEvaluate (empty when absent). */
-export function recordHistory(r: RunRecord): Record<string, number>[] {
-  const h = r.extra?.history;
-  if (!Array.isArray(h)) return [];
-  return h.map((row) => {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries((row ?? {}) as Record<string, unknown>))
-      out[k] = typeof v === "number" ? v : NaN;
-    return out;
-  });
 }
 
 /** One paired comparison: candidate vs baseline mean of a metric in one case (a combination of `by` values). */

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors";
 import { Module } from "../nn/module";
 import { Sequential } from "../nn/containers";
-import type { ImageClassifier, Stage } from "../models/types";
+import type { ImageClassifier, Stage } from "./types";
 
 /** The two halves of a split CNN. */
 export interface CnnPrefixSplit {

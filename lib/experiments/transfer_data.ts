@@ -7,7 +7,8 @@ import type { TransformOptions } from "../data/pipeline";
 import type { ImageDataset } from "../data/types";
 import type { EvalSource } from "../train/evaluate";
 import type { TrainSource } from "../train/fit";
-import { HostBatches, mapHostImages, type HostSplits } from "./host_data";
+import { HostBatches } from "../data/host_batches";
+import { mapHostImages, type HostSplits } from "../data/host_data";
 import type * as tf from "@tensorflow/tfjs";
 
 /** Sources of one run, plus sizes for the record and the schedule. */

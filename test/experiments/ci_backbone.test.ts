@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
 import { hasShared, sharedPath } from "../../lib/paths";
-import { ciVitBackbone, ciVitConfigHash, CI_VIT_ARCH, CI_VIT_PRETRAIN } from "../../lib/recipes/ci_backbone";
+import { ciVitBackbone, ciVitConfigHash, CI_VIT_ARCH, CI_VIT_PRETRAIN } from "../../lib/experiments/ci_backbone";
 
 // A tiny stand-in so the test pretrains in seconds; the code path is the notebooks' one.
 const TINY = {

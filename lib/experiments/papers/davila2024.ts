@@ -3,12 +3,12 @@
  * PROTOCOLS.md suggests. Those settings are [INF] (inferred, not read from the paper): each recipe says so in
  * `evidence`, so a notebook can flag them instead of presenting them as the paper's.
  */
-import { ConfigError } from "../errors";
-import { autoRgn } from "../peft/strategies/auto_rgn";
-import { fullFineTuning, linearProbing, lpFt } from "../peft/strategies/basic";
-import { gradualFirstToLast, gradualLastToFirst } from "../peft/strategies/gradual";
-import { l1sp, l2sp } from "../peft/strategies/sp";
-import type { Strategy } from "../peft/strategies/types";
+import { ConfigError } from "../../errors";
+import { autoRgn } from "../../peft/strategies/auto_rgn";
+import { fullFineTuning, linearProbing, lpFt } from "../../peft/strategies/basic";
+import { gradualFirstToLast, gradualLastToFirst } from "../../peft/strategies/gradual";
+import { l1sp, l2sp } from "../../peft/strategies/sp";
+import type { Strategy } from "../../peft/strategies/types";
 
 /** The eight arms, in the order the abstract lists their families. */
 export const DAVILA_STRATEGIES = ["FT", "LP", "LP-FT", "G-LF", "G-FL", "L2-SP", "L1-SP", "Auto-RGN"] as const;

@@ -1,0 +1,21 @@
+/**
+ * lib/experiments: the one orchestration layer, above lib/train. The CLI's JSON run configs (runExperiment: one
+ * RunConfig → one run folder and RunRecord) and the notebooks' runs (trainEvaluate sweeps, probe runs, per-paper
+ * set-ups in ./papers with the papers' settings as data) both go through it. Depends on everything below it.
+ */
+export * from "./preds_csv";
+export * from "./run_config";
+export * from "./run_models";
+export * from "./run_probe";
+export * from "./run_data";
+export * from "./run_methods";
+export * from "./run_predict";
+export * from "./run";
+export * from "./sweep_runs";
+export * from "./transfer_data";
+export * from "./ci_backbone";
+export * from "./paper_ci";
+export * from "./lora_toy";
+export * from "./papers/davila2024";
+export * from "./papers/lian2024_medpeft";
+export * from "./papers/zhaksylyk2025_breakhis";
