@@ -87,6 +87,7 @@ function vulkanIcdPresent(env: NodeJS.ProcessEnv): boolean {
 }
 
 interface Probe {
+  gpu: Gpu;
   adapter: GpuAdapter;
   report: WebgpuAdapterReport;
 }
@@ -103,6 +104,8 @@ interface Gpu {
 }
 
 let gpuModule: { create(flags: string[]): Gpu; globals: Record<string, unknown> } | undefined;
+/** Every Dawn instance made stays referenced: an adapter or device outliving its collected instance crashes Dawn. */
+const instances: Gpu[] = [];
 
 function loadDawn(): string | undefined {
   if (gpuModule) return undefined;
@@ -125,6 +128,7 @@ export async function probeWebgpu(env: NodeJS.ProcessEnv = process.env): Promise
   const err = loadDawn();
   if (err) return err;
   const gpu = gpuModule!.create([]);
+  instances.push(gpu);
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) return "Dawn found no WebGPU adapter (no usable Vulkan/Metal/D3D12 device)";
   const i = adapter.info ?? {};
@@ -152,7 +156,7 @@ export async function probeWebgpu(env: NodeJS.ProcessEnv = process.env): Promise
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     },
   };
-  return { adapter, report };
+  return { gpu, adapter, report };
 }
 
 /** "nvidia / hopper (NVIDIA H100 80GB HBM3)": the adapter in one phrase. */
@@ -185,7 +189,7 @@ export async function activateWebgpu(
     probe = await probeWebgpu({ ...env, VK_ICD_FILENAMES: SWIFTSHADER_ICD });
   }
   if (typeof probe === "string") return probe;
-  const { adapter, report } = probe;
+  const { gpu, adapter, report } = probe;
   if (report.software !== undefined && !force) {
     return `${adapterName(report)} is a software adapter: ${report.software}; force it with PEFTLAB_BACKEND=webgpu`;
   }
@@ -197,9 +201,7 @@ export async function activateWebgpu(
   }
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (g.navigator === undefined) g.navigator = {};
-  if (g.navigator.gpu === undefined) {
-    Object.defineProperty(g.navigator, "gpu", { value: gpuModule!.create([]), configurable: true });
-  }
+  Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true, writable: true });
   const wg = require("@tensorflow/tfjs-backend-webgpu") as {
     WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend;
   };

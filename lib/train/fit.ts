@@ -31,7 +31,10 @@ export interface FitStrategy {
   /** An extra loss term computed inside the gradient tape (L2-SP, L1-SP). */
   penalty?(model: Module): tf.Scalar | null;
   /** Per-parameter lr multipliers for this update (Auto-RGN), from gradients by parameter name. */
-  lrMultipliers?(grads: Map<string, tf.Tensor>, model: Module): Map<string, number> | undefined;
+  lrMultipliers?(
+    grads: Map<string, tf.Tensor>,
+    model: Module,
+  ): Map<string, number> | undefined | null | Promise<Map<string, number> | undefined | null>;
   /** Opaque JSON state saved in checkpoints. */
   getState?(): unknown;
   setState?(s: unknown): void;
@@ -132,7 +135,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
 
   const cbs = o.callbacks ?? [];
   await each(cbs, (c) => c.onTrainBegin?.({ epochs: o.epochs, stepsPerEpoch: train.batchesPerEpoch(0) }));
-  const checkpoint = (best = false) => {
+  const checkpoint = async (best = false) => {
     if (!o.checkpointDir) return;
     st.step = opt.step;
     st.loader = train.state();
@@ -140,8 +143,8 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     st.strategy = o.strategy?.getState?.();
     st.optimizer = { step: opt.step, groupLrs: [...opt.groupLrs], beta1: opt.beta1 };
     (st as TrainerState & { epochAcc?: typeof epochAcc }).epochAcc = epochAcc;
-    const os = opt.getState();
-    saveCheckpoint(o.checkpointDir, model.stateDict(), os, st, { best });
+    const os = await opt.getStateAsync();
+    saveCheckpoint(o.checkpointDir, await model.stateDictAsync(), os, st, { best });
   };
 
   let stoppedEarly = false;
@@ -184,8 +187,8 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       const bs = b.x.shape[0];
       b.dispose();
       if (micro % accum !== 0 && train.state().batch < train.batchesPerEpoch(epoch)) continue;
-      if (o.maxGradNorm) clipGlobalNorm(acc, o.maxGradNorm);
-      const mult = o.strategy?.lrMultipliers?.(acc, model);
+      if (o.maxGradNorm) await clipGlobalNorm(acc, o.maxGradNorm);
+      const mult = (await o.strategy?.lrMultipliers?.(acc, model)) ?? undefined;
       opt.apply(acc, mult);
       tf.dispose([...acc.values()]);
       acc = undefined;
@@ -200,9 +203,9 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
         }),
       );
       tBatch = now;
-      if (o.checkpointEverySteps && opt.step % o.checkpointEverySteps === 0) checkpoint();
+      if (o.checkpointEverySteps && opt.step % o.checkpointEverySteps === 0) await checkpoint();
       if (o.stopAfterSteps !== undefined && opt.step >= o.stopAfterSteps) {
-        checkpoint();
+        await checkpoint();
         return {
           history: st.history,
           best: st.best,
@@ -238,7 +241,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     const improved = st.best.value === null || (mode === "min" ? v < st.best.value : v > st.best.value);
     if (improved) st.best = { value: v, epoch: epoch + 1, badEpochs: 0 };
     else st.best.badEpochs += 1;
-    checkpoint(improved);
+    await checkpoint(improved);
     await each(cbs, (c) => c.onEpochEnd?.({ epoch, logs }));
     if (o.earlyStoppingPatience !== undefined && st.best.badEpochs >= o.earlyStoppingPatience) {
       stoppedEarly = true;
@@ -272,8 +275,10 @@ function accumulate(acc: Map<string, tf.Tensor> | undefined, grads: tf.NamedTens
   return out;
 }
 
-function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): void {
-  const total = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+async function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<void> {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))))); // []
+  const total = (await norm.data())[0];
+  norm.dispose();
   const coef = maxNorm / (total + 1e-6);
   if (coef >= 1) return;
   for (const [k, g] of grads) {
