@@ -229,6 +229,8 @@ async function requestDevice(adapter: GpuAdapter): Promise<unknown> {
 }
 
 const SYNC_CALLS = /\.(dataSync|arraySync|bufferSync)\b/;
+/** A stack frame inside tfjs: its installed files, or its sources where source maps point. */
+const TFJS_FRAME = /node_modules[\\/]@tensorflow[\\/]|[\\/]tfjs-(core|backend-[a-z]+)[\\/]src[\\/]/;
 
 /**
  * Replaces the backend's readSync so that a synchronous read of data still on the GPU fails with a BackendError
@@ -260,9 +262,13 @@ export function installReadSyncGuard(backend: tf.KernelBackend): void {
 /** From a stack trace: which sync call was made (`dataSync()`), and the first frame outside tfjs after it. */
 export function syncCallSite(stack: string): { call: string; caller: string } {
   const lines = stack.split("\n").map((s) => s.trim());
-  const i = lines.findIndex((s) => SYNC_CALLS.test(s));
+  // The outermost tfjs sync frame is the one called (arraySync calls dataSync); the next other frame called it.
+  let i = -1;
+  lines.forEach((s, j) => {
+    if (SYNC_CALLS.test(s) && TFJS_FRAME.test(s)) i = j;
+  });
   if (i < 0) return { call: "readSync()", caller: "an unknown caller" };
   const call = `${SYNC_CALLS.exec(lines[i])![1]}()`;
-  const caller = lines.slice(i + 1).find((s) => s.startsWith("at ") && !/node_modules[\\/]@tensorflow/.test(s));
+  const caller = lines.slice(i + 1).find((s) => s.startsWith("at ") && !TFJS_FRAME.test(s));
   return { call, caller: caller ? caller.replace(/^at /, "") : "an unknown caller" };
 }
