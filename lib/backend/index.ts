@@ -84,6 +84,7 @@ export function parseBackendName(value: string, where = "PEFTLAB_BACKEND"): Back
 }
 
 let current: BackendChoice | undefined;
+const warnedOnStderr = new Set<string>();
 
 /** The choice made by the last initBackend call, if any. */
 export function currentBackend(): BackendChoice | undefined {
@@ -98,7 +99,13 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const prefer = fromEnv !== undefined && fromEnv !== "" ? parseBackendName(fromEnv) : (options.prefer ?? "auto");
   const candidates: BackendName[] = prefer === "auto" ? [...BACKEND_NAMES] : [prefer];
   const skipped: { name: BackendName; why: string }[] = [];
-  const warn = log ?? ((l: string) => console.error(l));
+  // A software-adapter warning goes to the caller's log, or once per process to stderr when the caller is silent.
+  const warn =
+    options.log ??
+    ((l: string) => {
+      if (!warnedOnStderr.has(l)) console.error(l);
+      warnedOnStderr.add(l);
+    });
   for (const name of candidates) {
     const why = await tryActivate(name, prefer !== "auto", env, warn);
     if (why !== undefined) {

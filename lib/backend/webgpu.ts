@@ -168,6 +168,10 @@ export function adapterName(r: WebgpuAdapterReport): string {
 
 let activeReport: WebgpuAdapterReport | undefined;
 
+function softwareWarning(r: WebgpuAdapterReport): string {
+  return `[peftlab] warning: webgpu runs on a software adapter, ${adapterName(r)} (${r.software}): correct but very slow, for tests only`;
+}
+
 /** The adapter the webgpu backend runs on, once activated. */
 export function webgpuAdapter(): WebgpuAdapterReport | undefined {
   return activeReport;
@@ -182,6 +186,11 @@ export async function activateWebgpu(
   env: NodeJS.ProcessEnv,
   warn: (line: string) => void,
 ): Promise<string | undefined> {
+  // Already running on an accepted adapter: switch back to it (keeps its device and compiled shaders).
+  if (activeReport !== undefined && (force || activeReport.software === undefined) && tf.findBackend("webgpu")) {
+    if (activeReport.software !== undefined) warn(softwareWarning(activeReport));
+    return (await tf.setBackend("webgpu")) ? undefined : "webgpu backend failed to initialise";
+  }
   let probe = await probeWebgpu(env);
   if (typeof probe === "string" && force && icdFiles(env).length === 0 && fs.existsSync(SWIFTSHADER_ICD)) {
     // The loader reads its variables when Dawn creates an instance: set them in this process, then ask again.
@@ -194,10 +203,7 @@ export async function activateWebgpu(
     return `${adapterName(report)} is a software adapter: ${report.software}; force it with PEFTLAB_BACKEND=webgpu`;
   }
   if (report.software !== undefined) {
-    warn(
-      `[peftlab] warning: webgpu runs on a software adapter, ${adapterName(report)} (${report.software}): ` +
-        `correct but very slow, for tests only`,
-    );
+    warn(softwareWarning(report));
   }
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (g.navigator === undefined) g.navigator = {};
