@@ -4,11 +4,14 @@
  * reference and pretrained parity manifests. Skipped, with the reason, where Dawn finds no adapter.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
 import { attentionFromQkv } from "../../lib/backend/attention";
 import { CASE_HANDLERS } from "../../lib/cli/commands/check_parity";
+import { runCli } from "../../lib/cli/main";
 import { DataLoader } from "../../lib/data";
 import { checkParity, loadCaseModel, readManifest } from "../../lib/models/parity";
 import { batchNorm2d } from "../../lib/nn/batch_norm";
@@ -199,4 +202,77 @@ describe("webgpu: training (SwiftShader where no GPU)", function () {
       assert.ok(r.rows.length >= 1);
     });
   }
+});
+
+describe("webgpu: a LoRA run through `peftlab train` and `peftlab eval`", function () {
+  this.timeout(900000);
+  let tmp: string;
+  before(async function () {
+    const why = await webgpuUnavailable();
+    if (why !== undefined) {
+      console.log(`      skipped: webgpu unavailable: ${why}`);
+      this.skip();
+    }
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-webgpu-cli-"));
+  });
+  after(async () => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    await initBackend({ prefer: "cpu", log: null, env: {} });
+  });
+
+  it("trains, saves the adapter and evaluates on webgpu; eval reproduces the run's test metrics", async () => {
+    const data = path.join(tmp, "data");
+    for (const c of ["basophil", "eosinophil", "platelet"]) {
+      const src = sharedPath("data", "pbc-jpeg", c);
+      fs.mkdirSync(path.join(data, c), { recursive: true });
+      for (const f of fs.readdirSync(src).sort().slice(0, 6)) fs.copyFileSync(path.join(src, f), path.join(data, c, f));
+    }
+    const cfg = path.join(tmp, "lora.json");
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        name: "webgpu-lora",
+        seed: 0,
+        backend: "webgpu",
+        model: { id: "fixture:vit_timm" },
+        data: {
+          source: { kind: "imageFolder", path: data },
+          split: { kind: "stratified", fractions: { train: 0.5, val: 0.25, test: 0.25 }, seed: 0 },
+        },
+        method: { kind: "lora", lora: { r: 2, loraAlpha: 4, targetModules: ["qkv"] } },
+        training: { epochs: 2, batchSize: 3, optimizer: { name: "adamw", lr: 0.01 } },
+      }),
+    );
+    const out = path.join(tmp, "run");
+    const io = { out: "", err: "" };
+    const cli = (argv: string[]) =>
+      runCli(argv, {
+        out: (s) => (io.out += s),
+        err: (s) => (io.err += s),
+        env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES },
+      });
+    assert.equal(await cli(["train", "--config", cfg, "--out", out, "--json", "--quiet"]), 0, io.err);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"));
+    assert.equal(summary.backend, "webgpu");
+    assert.ok(fs.existsSync(path.join(out, "adapter", "adapter_model.safetensors")));
+    assert.equal(fs.readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 2);
+    const testDir = path.join(tmp, "test");
+    for (const line of fs.readFileSync(path.join(out, "preds_test.csv"), "utf8").trim().split("\n").slice(1)) {
+      const id = line.split(",")[0];
+      fs.mkdirSync(path.join(testDir, path.dirname(id)), { recursive: true });
+      fs.copyFileSync(path.join(data, id), path.join(testDir, id));
+    }
+    io.out = "";
+    assert.equal(await cli(["eval", "--run", out, "--data", testDir, "--json"]), 0, io.err);
+    const r = JSON.parse(io.out);
+    assert.equal(tf.getBackend(), "webgpu");
+    assert.equal(typeof summary.metrics.test.accuracy, "number");
+    for (const k of ["accuracy", "roc_auc_ovr", "log_loss", "balanced_accuracy"]) {
+      if (summary.metrics.test[k] === undefined) continue;
+      assert.ok(
+        Math.abs(r.metrics[k] - summary.metrics.test[k]) <= 1e-5,
+        `${k}: ${r.metrics[k]} vs ${summary.metrics.test[k]}`,
+      );
+    }
+  });
 });
