@@ -51,6 +51,9 @@ npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | sort -u | while r
   rel="${dir#"$ROOT"/}"
   case "$rel" in
     node_modules/@tensorflow/tfjs-node*) continue ;; # CUDA / libtensorflow: not this path
+    # The Jupyter kernel's ZeroMQ and its build tools, core-js, Plotly: the CLI's check never loads them.
+    node_modules/zeromq | node_modules/core-js | node_modules/rollup | node_modules/cmake-ts) continue ;;
+    node_modules/plotly.js-dist-min | node_modules/yargs | node_modules/yargs-parser) continue ;;
     node_modules/*) ;;
     *) continue ;;
   esac
@@ -95,7 +98,7 @@ fi
 echo "peftlab $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') bundle, node $(node --version), $(date -u +%FT%TZ)" >"$B/BUNDLE"
 mkdir -p "$OUTDIR"
 TARBALL="$OUTDIR/peftlab-gpu-bundle.tar.xz"
-tar -C "$STAGE" -cf - peftlab-gpu | xz -T0 -9 >"$TARBALL.tmp"
+tar -C "$STAGE" -cf - peftlab-gpu | xz -T0 -7 >"$TARBALL.tmp"
 mv "$TARBALL.tmp" "$TARBALL"
 SIZE=$(stat -c %s "$TARBALL")
 echo "gpu-bundle: $TARBALL $((SIZE / 1048576)) MiB (unpacked $(du -sm "$B" | cut -f1) MiB)"
