@@ -1,8 +1,9 @@
 /**
  * Chooses and tunes the tfjs backend. The only module that touches tfjs's kernel registry (through ./kernels).
  *
- * Order of preference: tfjs-node-gpu (CUDA usable) → tfjs-node → wasm (SIMD) → cpu. The native packages are
- * optional dependencies: they are required lazily, never at load time, because they cannot install everywhere.
+ * Order of preference: tfjs-node-gpu (CUDA usable) → webgpu (a hardware adapter; ./webgpu.ts) → tfjs-node → wasm
+ * (SIMD) → cpu. The native packages are optional dependencies: they are required lazily, never at load time,
+ * because they cannot install everywhere.
  */
 import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
@@ -10,6 +11,7 @@ import { BackendError } from "../errors";
 import { applyKernelOverrides, configureGemmThreads, gemmThreads, overridesInUse } from "./kernels";
 import { gemmEngine } from "./addon/loader";
 import { simdVariant } from "./wasm/loader";
+import { activateWebgpu, webgpuAdapter, type WebgpuAdapterReport } from "./webgpu";
 
 function gemmName(): string {
   const g = gemmEngine();
@@ -17,7 +19,7 @@ function gemmName(): string {
 }
 
 /** Backends peftlab knows how to select, in the order `auto` tries them. */
-export const BACKEND_NAMES = ["node-gpu", "node", "wasm", "cpu"] as const;
+export const BACKEND_NAMES = ["node-gpu", "webgpu", "node", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendPreference = BackendName | "auto";
 
@@ -38,6 +40,8 @@ export interface BackendChoice {
   gemm: string;
   /** Names of kernels replaced by peftlab's fast paths on this backend. */
   overrides: string[];
+  /** On webgpu: the adapter (vendor, architecture, description, limits, and why it is software if it is). */
+  adapter?: WebgpuAdapterReport;
 }
 
 export interface InitBackendOptions {
@@ -60,6 +64,8 @@ const ALIASES: Record<string, BackendPreference> = {
   tensorflow: "node",
   "tfjs-node": "node",
   wasm: "wasm",
+  webgpu: "webgpu",
+  "tfjs-backend-webgpu": "webgpu",
   cpu: "cpu",
 };
 
@@ -78,6 +84,7 @@ export function parseBackendName(value: string, where = "PEFTLAB_BACKEND"): Back
 }
 
 let current: BackendChoice | undefined;
+const warnedOnStderr = new Set<string>();
 
 /** The choice made by the last initBackend call, if any. */
 export function currentBackend(): BackendChoice | undefined {
@@ -92,8 +99,15 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const prefer = fromEnv !== undefined && fromEnv !== "" ? parseBackendName(fromEnv) : (options.prefer ?? "auto");
   const candidates: BackendName[] = prefer === "auto" ? [...BACKEND_NAMES] : [prefer];
   const skipped: { name: BackendName; why: string }[] = [];
+  // A software-adapter warning goes to the caller's log, or once per process to stderr when the caller is silent.
+  const warn =
+    options.log ??
+    ((l: string) => {
+      if (!warnedOnStderr.has(l)) console.error(l);
+      warnedOnStderr.add(l);
+    });
   for (const name of candidates) {
-    const why = await tryActivate(name);
+    const why = await tryActivate(name, prefer !== "auto", env, warn);
     if (why !== undefined) {
       skipped.push({ name, why });
       continue;
@@ -111,6 +125,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       fma: name === "wasm" && overrides.length > 0 && simdVariant() === "fma",
       gemm: name === "wasm" && overrides.length > 0 ? gemmName() : "tfjs",
       overrides: overridesInUse(overrides),
+      ...(name === "webgpu" ? { adapter: webgpuAdapter() } : {}),
     };
     if (log) log(describeChoice(current, prefer, fromEnv !== undefined && fromEnv !== ""));
     return current;
@@ -128,13 +143,21 @@ export function describeChoice(c: BackendChoice, prefer: BackendPreference, from
   const src = fromEnv ? "PEFTLAB_BACKEND" : prefer === "auto" ? "auto" : "prefer";
   const extra = c.name === "wasm" ? `, simd=${c.simd}, fma=${c.fma}, gemm=${c.gemm}, threads=${c.threads}` : "";
   const skip = c.skipped.length ? `; skipped ${c.skipped.map((s) => `${s.name} (${s.why})`).join(", ")}` : "";
+  const gpu = c.adapter ? `, adapter ${c.adapter.vendor || "?"} / ${c.adapter.architecture || "?"}` : "";
   const ov = c.overrides.length ? `; ${c.overrides.length} fast kernels` : "";
-  return `[peftlab] backend ${c.name} (${src}${extra})${ov}${skip}`;
+  return `[peftlab] backend ${c.name} (${src}${extra}${gpu})${ov}${skip}`;
 }
 
-async function tryActivate(name: BackendName): Promise<string | undefined> {
+async function tryActivate(
+  name: BackendName,
+  forced: boolean,
+  env: NodeJS.ProcessEnv,
+  warn: (line: string) => void,
+): Promise<string | undefined> {
   try {
     switch (name) {
+      case "webgpu":
+        return await activateWebgpu(forced, env, warn);
       case "node-gpu": {
         if (!cudaDriverPresent()) return "no NVIDIA driver found";
         const err = tryRequire("@tensorflow/tfjs-node-gpu");

@@ -87,7 +87,7 @@ function embedFn(model: VisionTransformer): (patches: tf.Tensor) => tf.Tensor {
       where: "splitVitAtBlock",
       expected: "VisionTransformer.embedTokens(patches) → tokens",
       got: "undefined",
-      fix: "update lib/train/frozen_prefix.ts to the ViT's current token-embedding API",
+      fix: "update lib/bench/frozen_prefix.ts to the ViT's current token-embedding API",
     });
   }
   return (x) => m.embedTokens!.call(model, x);

@@ -96,7 +96,14 @@ export function memoryStats(peakBytes: number | null): MemoryStats {
     tfBytes: tf.memory().numBytes,
     tfPeakBytes: peakBytes,
     wasmHeapMiB: wasmHeapMiB(),
+    gpuPeakBytes: gpuPeakBytes(),
   };
+}
+
+function gpuPeakBytes(): number | null {
+  if (tf.getBackend() !== "webgpu") return null;
+  const m = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
+  return typeof m.numBytesAllocatedInGPU === "number" ? m.numBytesAllocatedInGPU : null;
 }
 
 function wasmHeapMiB(): number | null {

@@ -50,6 +50,12 @@ export function formatBenchReport(rep: BenchReport): string {
     ok
       ? `backend ${ok.backend} (threads ${ok.threads}, simd ${ok.simd}, fma ${ok.fma}, gemm ${ok.gemm}); kernel overrides: ${ok.overrides.length ? ok.overrides.join(", ") : "none"}`
       : "no workload ran",
+    ...(ok?.adapter
+      ? [
+          `webgpu adapter ${ok.adapter.name}${ok.adapter.software ? ` [software: ${ok.adapter.software}]` : ""}; ` +
+            `peak GPU bytes ${rep.results.map((r) => `${r.workload} ${mib(r.memory?.gpuPeakBytes)}`).join(", ")}`,
+        ]
+      : []),
     `load average (1/5/15 min): start ${rep.host.loadStart.join(" ")}, end ${rep.host.loadEnd.join(" ")}` +
       `${rep.options.quick ? "; --quick (tiny shapes, not comparable)" : ""}`,
   ];

@@ -17,6 +17,11 @@ export interface MemoryStats {
   tfPeakBytes: number | null;
   /** Size of the wasm linear memory (it never shrinks, so this is its high-water mark); null off wasm. */
   wasmHeapMiB: number | null;
+  /**
+   * On webgpu: peak GPU bytes, the high-water mark of tfjs's GPU buffer pool (tf.memory().numBytesAllocatedInGPU:
+   * the pool only grows, so after the runs it is the peak of live tensors plus reusable free buffers); null elsewhere.
+   */
+  gpuPeakBytes?: number | null;
 }
 
 /** Time spent in one kernel during the profiled warm-up step. */
@@ -45,6 +50,8 @@ export interface WorkloadResult {
   gemm: string;
   /** Kernel names peftlab replaced on this backend for this run (empty for the baseline and on native backends). */
   overrides: string[];
+  /** On webgpu: the adapter, "vendor / architecture (description)", and whether it is a software one. */
+  adapter?: { name: string; software: string | null; maxBufferSize: number; maxStorageBufferBindingSize: number };
   batchSize: number | null;
   imageSize: number | null;
   /** Images processed per timed repeat. */

@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendPreference } from "../backend";
 import { removeKernelOverrides } from "../backend/kernels";
+import { adapterName } from "../backend/webgpu";
 import { ConfigError } from "../errors";
 import { memoryStats, round } from "./measure";
 import { loadAverage } from "./reference";
@@ -72,6 +73,15 @@ export async function runWorkload(req: WorkerRequest, log: (line: string) => voi
     overrides: choice.overrides,
     loadBefore,
   });
+  if (choice.adapter) {
+    const a = choice.adapter;
+    base.adapter = {
+      name: adapterName(a),
+      software: a.software ?? null,
+      maxBufferSize: a.limits.maxBufferSize,
+      maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize,
+    };
+  }
   let out: WorkloadOutcome | WorkloadSkip;
   try {
     out = await spec.run({

@@ -68,9 +68,12 @@ export async function timed<T>(f: () => Promise<T> | T): Promise<[T, number]> {
   return [r, (performance.now() - t0) / 1000];
 }
 
-/** Max |a − b| over two same-shaped tensors (reads both back; for small outputs such as logits). */
-export function maxAbsDiffOf(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+/** Max |a − b| over two same-shaped tensors (one asynchronous read of a scalar; every backend). */
+export async function maxAbsDiffOf(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b)))); // []
+  const v = (await d.data())[0];
+  d.dispose();
+  return v;
 }
 
 /**
@@ -80,23 +83,23 @@ export function maxAbsDiffOf(a: tf.Tensor, b: tf.Tensor): number {
  * forward and backward intermediate until the gradient call ends, about 1 GB per 224² image for ViT-S, so ViT-S at
  * batch 16 (or MobileNetV2 at 32) in one call overflows wasm's 4 GB memory.
  */
-export function trainStep(
+export async function trainStep(
   model: Module,
   opt: Optimizer,
   forward: (x: tf.Tensor) => tf.Tensor,
   x: tf.Tensor,
   y: tf.Tensor,
   micro: number,
-): number {
+): Promise<number> {
   const b = x.shape[0];
   const acc = new Map<string, tf.Tensor>();
-  let total = 0;
+  const losses: tf.Tensor[] = []; // weighted micro-batch losses, read back once after the update (no GPU stall)
   for (let s = 0; s < b; s += micro) {
     const n = Math.min(micro, b - s);
     const xs = n === b ? x : tf.slice(x, s, n);
     const ys = n === b ? y : tf.slice(y, s, n);
     const { loss, grads } = lossGradients(model, () => crossEntropy(forward(xs), ys));
-    total += loss.dataSync()[0] * (n / b);
+    losses.push(tf.mul(loss, n / b));
     for (const [k, g] of grads) {
       const prev = acc.get(k);
       acc.set(
@@ -110,5 +113,8 @@ export function trainStep(
   }
   opt.apply(acc);
   tf.dispose([...acc.values()]);
+  const sum = tf.addN(losses); // []
+  const total = (await sum.data())[0];
+  tf.dispose([sum, ...losses]);
   return total;
 }

@@ -79,9 +79,9 @@ async function mnv2Infer(ctx: WorkloadContext): Promise<WorkloadOutcome> {
   model.eval();
   const { x } = randomBatch(s.batch, s.size, CLASSES, 1);
   const timing = await timeSteps(
-    () => {
+    async () => {
       const logits = model.apply(x); // [B, K]
-      logits.dataSync();
+      await logits.data(); // waits for the GPU where there is one
       logits.dispose();
     },
     { ...ctx, label: "inference" },

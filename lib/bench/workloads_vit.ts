@@ -79,9 +79,9 @@ function perturbLoraB(lm: LoraModel): void {
   }
 }
 
-function inferStep(model: VisionTransformer, x: tf.Tensor): void {
+async function inferStep(model: VisionTransformer, x: tf.Tensor): Promise<void> {
   const logits = model.apply(x); // [B, K]
-  logits.dataSync();
+  await logits.data(); // waits for the GPU where there is one
   logits.dispose();
 }
 
@@ -122,7 +122,7 @@ async function inference(ctx: WorkloadContext, merged: boolean): Promise<Workloa
     const before = tf.tidy(() => model.apply(x));
     lm.merge();
     const after = tf.tidy(() => model.apply(x));
-    extra.mergedVsUnmergedMaxAbsDiff = maxAbsDiffOf(before, after);
+    extra.mergedVsUnmergedMaxAbsDiff = await maxAbsDiffOf(before, after);
     tf.dispose([before, after]);
   }
   const timing = await timeSteps(() => inferStep(model, x), {

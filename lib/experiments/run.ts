@@ -286,7 +286,7 @@ async function trainHeadOnFeatures(
         stopAfterSteps: o.stopAfterSteps,
       }),
     );
-    const sd = head.stateDict(); // torch layout: weight [K, d]
+    const sd = await head.stateDictAsync(); // torch layout: weight [K, d]
     const probe = {
       weight: Float32Array.from(sd.get("weight")!.data as Float32Array),
       bias: Float32Array.from(sd.get("bias")!.data as Float32Array),
@@ -311,7 +311,7 @@ async function runTrained(
   const m = cfg.method;
   const t = cfg.training;
   let counts: { trainable: number; all: number };
-  let save: (out: string) => void;
+  let save: (out: string) => Promise<void>;
   let strategy: Strategy | undefined;
   const extraCallbacks: TrainingCallbacks[] = [];
   if (m.kind === "lora") {
@@ -334,8 +334,10 @@ async function runTrained(
       },
       all: model.numParameters(),
     };
-    save = (out) =>
-      writeSafetensors(path.join(out, "model.safetensors"), model.stateDict(), { metadata: { format: "pt" } });
+    save = async (out) =>
+      writeSafetensors(path.join(out, "model.safetensors"), await model.stateDictAsync(), {
+        metadata: { format: "pt" },
+      });
   } else {
     throw new ConfigError("Not a trained method", {
       where: "method.kind",
@@ -384,7 +386,7 @@ async function runTrained(
     // The model that is kept and evaluated: the best epoch by the monitored metric when there is validation.
     if (ckDir && s.val && fs.existsSync(path.join(ckDir, "best")))
       model.loadStateDict(loadCheckpointDir(path.join(ckDir, "best")).weights);
-    if (o.out) save(o.out);
+    if (o.out) await save(o.out);
     const metrics: MethodResult["metrics"] = {};
     let testEval: MethodResult["testEval"];
     for (const [name, dl] of [

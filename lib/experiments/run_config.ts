@@ -84,7 +84,7 @@ export interface RunConfig {
   notes?: string;
   task: MetricsTask;
   seed: number;
-  backend: "auto" | "wasm" | "cpu" | "node" | "node-gpu";
+  backend: "auto" | "wasm" | "cpu" | "node" | "node-gpu" | "webgpu";
   scale: "ci" | "full";
   model: RunModelConfig;
   data: RunDataConfig;
@@ -117,7 +117,7 @@ export function resolveRunConfig(raw: unknown, opts: ResolveOptions = {}): RunCo
     notes: r.notes === undefined ? undefined : str(r.notes, "notes"),
     task: oneOf(r.task ?? "multiclass", "task", ["binary", "multiclass", "multilabel"] as const),
     seed,
-    backend: oneOf(r.backend ?? "auto", "backend", ["auto", "wasm", "cpu", "node", "node-gpu"] as const),
+    backend: oneOf(r.backend ?? "auto", "backend", ["auto", "wasm", "cpu", "node", "node-gpu", "webgpu"] as const),
     scale: oneOf(r.scale ?? "ci", "scale", ["ci", "full"] as const),
     model: {
       id: str(req(model.id, "model.id"), "model.id"),

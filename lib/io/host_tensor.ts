@@ -89,7 +89,12 @@ export async function fromTensor(t: tf.Tensor): Promise<HostTensor> {
   return { dtype, shape: [...t.shape], data: arr };
 }
 
-/** Synchronous variant of fromTensor. */
+/** Whether the active backend can read tensors synchronously (webgpu in Node cannot: no OffscreenCanvas). */
+export function syncReadsWork(): boolean {
+  return tf.getBackend() !== "webgpu";
+}
+
+/** Synchronous variant of fromTensor (cpu/wasm/node only: webgpu cannot read synchronously in Node). */
 export function fromTensorSync(t: tf.Tensor): HostTensor {
   const data = t.dataSync();
   const dtype: HostDType = t.dtype === "float32" ? "float32" : t.dtype === "bool" ? "bool" : "int32";

@@ -123,15 +123,15 @@ export const LORA_PLACEHOLDER_HANDLER: CaseHandler = {
 export const MODEL_CASE_HANDLER: CaseHandler = {
   name: "model",
   matches: () => true,
-  run: (c, ctx) => {
+  run: async (c, ctx) => {
     const model = loadCaseModel(c, ctx.dir);
     try {
       const io = readCaseIo(c, ctx.dir);
       const x = nchwToTensor(io.input); // [B, H, W, C]
       const feats = model.forwardFeatures(x); // [B, F]
       const logits = model.forwardHead(feats); // [B, K]
-      const logitsErr = maxAbsErr(logits, io.logits, `${c.name}: logits`);
-      const featuresErr = io.features ? maxAbsErr(feats, io.features, `${c.name}: features`) : null;
+      const logitsErr = await maxAbsErr(logits, io.logits, `${c.name}: logits`);
+      const featuresErr = io.features ? await maxAbsErr(feats, io.features, `${c.name}: features`) : null;
       tf.dispose([x, feats, logits]);
       return judge(c, logitsErr, featuresErr, ctx.tol);
     } finally {
@@ -227,7 +227,7 @@ export function nchwToTensor(h: HostTensor): tf.Tensor {
 }
 
 /** Max absolute difference between a tensor and a reference; shapes must match. */
-export function maxAbsErr(t: tf.Tensor, ref: HostTensor, where: string): number {
+export async function maxAbsErr(t: tf.Tensor, ref: HostTensor, where: string): Promise<number> {
   if (t.shape.length !== ref.shape.length || t.shape.some((v, i) => v !== ref.shape[i])) {
     throw new ShapeError("Output shape differs from the reference", {
       where,
@@ -235,7 +235,7 @@ export function maxAbsErr(t: tf.Tensor, ref: HostTensor, where: string): number 
       got: `[${t.shape}]`,
     });
   }
-  const a = t.dataSync();
+  const a = await t.data();
   const b = ref.data as ArrayLike<number>;
   let m = 0;
   for (let i = 0; i < a.length; i++) {

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, ConfigError } from "../errors";
-import { type HostTensor, type StateDict, fromTensorSync, sizeOf, toTensor } from "../io/host_tensor";
+import { type HostTensor, type StateDict, fromTensor, fromTensorSync, sizeOf, toTensor } from "../io/host_tensor";
 import { type ParamLayout, tfToTorch, torchShapeOf, torchToTf } from "./layout";
 
 /** A trainable (or frozen) tensor with the layout tag that maps it to and from PyTorch's layout. */
@@ -235,13 +235,31 @@ export abstract class Module {
       .reduce((a, [, p]) => a + p.numel, 0);
   }
 
-  /** State dict in PyTorch names and layout (parameters and persistent buffers). */
+  /**
+   * State dict in PyTorch names and layout (parameters and persistent buffers), read synchronously: cpu, wasm and
+   * tfjs-node only. Paths that can run on webgpu use `stateDictAsync()`.
+   */
   stateDict(): StateDict {
+    return this.assembleStateDict(this.stateTensors().map(fromTensorSync));
+  }
+
+  /** The state dict, read asynchronously: works on every backend, webgpu included. */
+  async stateDictAsync(): Promise<StateDict> {
+    return this.assembleStateDict(await Promise.all(this.stateTensors().map(fromTensor)));
+  }
+
+  private stateTensors(): tf.Variable[] {
+    const ps = this.namedParameters().map(([, p]) => p.variable);
+    return [...ps, ...this.namedBuffers().flatMap(([, b]) => (b.persistent ? [b.variable] : []))];
+  }
+
+  private assembleStateDict(hosts: HostTensor[]): StateDict {
     const sd: StateDict = new Map();
-    for (const [n, p] of this.namedParameters()) sd.set(n, tfToTorch(fromTensorSync(p.variable), p.layout, n));
+    let i = 0;
+    for (const [n, p] of this.namedParameters()) sd.set(n, tfToTorch(hosts[i++], p.layout, n));
     for (const [n, b] of this.namedBuffers()) {
       if (!b.persistent) continue;
-      const h = fromTensorSync(b.variable);
+      const h = hosts[i++];
       sd.set(n, b.torchDtype === "int64" ? toInt64(h) : h);
     }
     return sd;

@@ -135,7 +135,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
   const interrupts0 = interruptCount();
   const cbs = o.callbacks ?? [];
   await each(cbs, (c) => c.onTrainBegin?.({ epochs: o.epochs, stepsPerEpoch: train.batchesPerEpoch(0) }));
-  const checkpoint = (best = false) => {
+  const checkpoint = async (best = false) => {
     if (!o.checkpointDir) return;
     st.step = opt.step;
     st.loader = train.state();
@@ -143,8 +143,8 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     st.strategy = strategy?.getState?.();
     st.optimizer = { step: opt.step, groupLrs: [...opt.groupLrs], beta1: opt.beta1 };
     (st as TrainerState & { epochAcc?: typeof epochAcc }).epochAcc = epochAcc;
-    const os = opt.getState();
-    saveCheckpoint(o.checkpointDir, model.stateDict(), os, st, { best });
+    const os = await opt.getStateAsync();
+    saveCheckpoint(o.checkpointDir, await model.stateDictAsync(), os, st, { best });
   };
 
   let stoppedEarly = false;
@@ -187,8 +187,8 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
       const bs = b.x.shape[0];
       b.dispose();
       if (micro % accum !== 0 && train.state().batch < train.batchesPerEpoch(epoch)) continue;
-      if (o.maxGradNorm) clipGlobalNorm(acc, o.maxGradNorm);
-      const mult = strategy?.lrMultipliers(acc, params) ?? undefined;
+      if (o.maxGradNorm) await clipGlobalNorm(acc, o.maxGradNorm);
+      const mult = (await strategy?.lrMultipliers(acc, params)) ?? undefined;
       opt.apply(acc, mult);
       tf.dispose([...acc.values()]);
       acc = undefined;
@@ -203,7 +203,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
         }),
       );
       tBatch = now;
-      if (o.checkpointEverySteps && opt.step % o.checkpointEverySteps === 0) checkpoint();
+      if (o.checkpointEverySteps && opt.step % o.checkpointEverySteps === 0) await checkpoint();
       await yieldToEventLoop(); // a front end's interrupt (SIGINT, interrupt_request) is handled here
       if (interruptCount() !== interrupts0) {
         throw new TrainingError("Training interrupted", {
@@ -214,7 +214,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
         });
       }
       if (o.stopAfterSteps !== undefined && opt.step >= o.stopAfterSteps) {
-        checkpoint();
+        await checkpoint();
         const steps = opt.step;
         opt.dispose();
         return {
@@ -252,7 +252,7 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
     const improved = st.best.value === null || (mode === "min" ? v < st.best.value : v > st.best.value);
     if (improved) st.best = { value: v, epoch: epoch + 1, badEpochs: 0 };
     else st.best.badEpochs += 1;
-    checkpoint(improved);
+    await checkpoint(improved);
     await each(cbs, (c) => c.onEpochEnd?.({ epoch, logs }));
     if (o.earlyStoppingPatience !== undefined && st.best.badEpochs >= o.earlyStoppingPatience) {
       stoppedEarly = true;
@@ -297,8 +297,10 @@ function accumulate(acc: Map<string, tf.Tensor> | undefined, grads: tf.NamedTens
   return out;
 }
 
-function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): void {
-  const total = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+async function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<void> {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))))); // []
+  const total = (await norm.data())[0];
+  norm.dispose();
   const coef = maxNorm / (total + 1e-6);
   if (coef >= 1) return;
   for (const [k, g] of grads) {

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ConfigError } from "../errors";
 import type { HostTensor } from "../io/host_tensor";
-import { fromTensorSync, toTensor } from "../io/host_tensor";
+import { fromTensor, fromTensorSync, toTensor } from "../io/host_tensor";
 import type { Module, Parameter } from "../nn/module";
 
 /** A parameter group: named parameters sharing hyperparameters. `lr` is the base lr; schedules scale it. */
@@ -178,12 +178,23 @@ export class Optimizer {
     return b;
   }
 
-  /** Serialises the state for a checkpoint. */
+  /** Serialises the state for a checkpoint, reading synchronously (cpu/wasm/node; webgpu: `getStateAsync`). */
   getState(): OptimizerState {
+    return this.assembleState((v) => fromTensorSync(v));
+  }
+
+  /** Serialises the state for a checkpoint, reading asynchronously: every backend, webgpu included. */
+  async getStateAsync(): Promise<OptimizerState> {
+    const host = new Map<tf.Tensor, HostTensor>();
+    for (const s of this.state.values()) for (const v of s.values()) host.set(v, await fromTensor(v));
+    return this.assembleState((v) => host.get(v)!);
+  }
+
+  private assembleState(read: (v: tf.Tensor) => HostTensor): OptimizerState {
     const buffers: Record<string, Record<string, HostTensor>> = {};
     for (const [n, s] of this.state) {
       buffers[n] = {};
-      for (const [k, v] of s) buffers[n][k] = fromTensorSync(v);
+      for (const [k, v] of s) buffers[n][k] = read(v);
       buffers[n]["step"] = {
         dtype: "float32",
         shape: [],

@@ -22,14 +22,14 @@ function build() {
 
 describeBackends("bench ViT train step with micro-batches", () => {
   for (const micro of [1, 2, 4]) {
-    it(`micro-batch ${micro} of a batch of 6 matches the whole batch over 2 steps`, () => {
+    it(`micro-batch ${micro} of a batch of 6 matches the whole batch over 2 steps`, async () => {
       const x = tf.randomNormal([6, 16, 16, 3], 0, 1, "float32", 4);
       const y = tf.tensor1d([0, 1, 2, 2, 1, 0], "int32");
       const whole = build();
       const split = build();
       for (let s = 0; s < 2; s++) {
-        const lw = trainStep(whole.model, whole.opt, (t) => whole.model.apply(t), x, y, 6);
-        const ls = trainStep(split.model, split.opt, (t) => split.model.apply(t), x, y, micro);
+        const lw = await trainStep(whole.model, whole.opt, (t) => whole.model.apply(t), x, y, 6);
+        const ls = await trainStep(split.model, split.opt, (t) => split.model.apply(t), x, y, micro);
         assert.ok(Math.abs(lw - ls) < 1e-5, `loss ${lw} vs ${ls}`);
       }
       const other = new Map(split.model.namedParameters());

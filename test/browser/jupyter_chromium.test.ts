@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Browser, Page } from "puppeteer-core";
-import { buildKernelSpec, kernelEntry } from "../../kernel-ext/kernelspec";
+import { buildKernelSpec, kernelEntry } from "../../lib/jupyter/kernelspec";
 import { freePort, jupyterAvailable, startNotebookServer, type NotebookServer } from "./jupyter_server";
 
 const ROOT = path.resolve(__dirname, "../..");

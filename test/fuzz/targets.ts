@@ -21,7 +21,7 @@ import { convertTorchToSafetensors } from "../../lib/io/torch_checkpoint";
 import { globalResolver } from "../../lib/io/torch_globals";
 import { unpickle } from "../../lib/io/torch_pickle";
 import { readAdapter } from "../../lib/peft/lora/save";
-import { resolveRunConfig } from "../../lib/train/run_config";
+import { resolveRunConfig } from "../../lib/experiments/run_config";
 import type { Format } from "./mutate";
 
 /** One parser under fuzz. */

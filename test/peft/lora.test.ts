@@ -219,13 +219,13 @@ describeBackends("LoRA layers", () => {
     assert.match(line, /^trainable params: [\d,]+ \|\| all params: [\d,]+ \|\| trainable%: \d+\.\d{4}$/);
   });
 
-  it("base checkpoints still load under the original names", () => {
+  it("base checkpoints still load under the original names", async () => {
     const src = new TinyNet(9);
     const lm = getPeftModel(new TinyNet(1), { targetModules: ["fc1", "pw"], modulesToSave: ["head"] });
     lm.loadBaseStateDict(src.stateDict());
     const x = tinyImages(2, 6);
     assert.ok(maxAbsDiff(lm.forward(x), src.apply(x)) <= 1e-6, "B = 0 so the wrapped model computes the base");
-    const merged = lm.mergedStateDict();
+    const merged = await lm.mergedStateDict();
     assert.deepEqual([...merged.keys()], [...src.stateDict().keys()]);
   });
 });
@@ -354,8 +354,8 @@ describeBackends("LoRA adapters on disk", () => {
 });
 
 describeBackends("LoRA vs Python peft (shared fixture)", () => {
-  it("vit_lora: logits, loss and every gradient match PyTorch + peft", function () {
-    const r = runLoraParity(FIX, vitLoraCase() as never);
+  it("vit_lora: logits, loss and every gradient match PyTorch + peft", async function () {
+    const r = await runLoraParity(FIX, vitLoraCase() as never);
     assert.ok(r.logitsMaxAbs <= 1e-4, `logits ${r.logitsMaxAbs}`);
     assert.ok(r.lossAbsErr <= 1e-4, `loss ${r.lossAbsErr}`);
     assert.equal(r.grads.length, 10);

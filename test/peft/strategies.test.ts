@@ -23,7 +23,7 @@ import { describeBackends } from "../helpers/backends";
 import { TinyNet, tinyImages, tinyVit } from "./tiny_models";
 
 /** One plain SGD step as the training loop would run it (penalty in the loss, multipliers and lrScale on the lr). */
-function sgdStep(model: ImageClassifier, s: Strategy, groups: StrategyParamGroup[], lr = 0.05): void {
+async function sgdStep(model: ImageClassifier, s: Strategy, groups: StrategyParamGroup[], lr = 0.05): Promise<void> {
   const x = tinyImages(4, 6, 7);
   const y = tf.tensor1d([0, 1, 2, 1], "int32");
   const params = new Map(model.namedParameters());
@@ -38,7 +38,7 @@ function sgdStep(model: ImageClassifier, s: Strategy, groups: StrategyParamGroup
     trainable.map(([, p]) => p.variable),
   );
   const named = new Map(Object.entries(grads).map(([v, g]) => [byVar.get(v)!, g]));
-  const mult = s.lrMultipliers(named, params);
+  const mult = await s.lrMultipliers(named, params);
   for (const g of groups) {
     for (const [n, p] of g.params) {
       const grad = named.get(n);
@@ -101,11 +101,11 @@ describeBackends("strategies: one SGD step changes exactly the expected paramete
     ["discriminative lr", () => discriminativeLr(), [ALL]],
   ];
   for (const [title, make, perEpoch] of table) {
-    it(`${title}: trainable set per epoch`, () => {
+    it(`${title}: trainable set per epoch`, async () => {
       const model = new TinyNet(2);
       const s = make();
       const groups = s.setup(model, { lr: 0.05, weightDecay: 0 });
-      perEpoch.forEach((want, epoch) => {
+      for (const [epoch, want] of perEpoch.entries()) {
         s.onEpochStart(epoch, model);
         const trainable = model
           .namedParameters()
@@ -114,13 +114,13 @@ describeBackends("strategies: one SGD step changes exactly the expected paramete
           .sort();
         assert.deepEqual(trainable, [...want].sort(), `epoch ${epoch} trainable set`);
         const before = snapshot(model);
-        sgdStep(model, s, groups);
+        await sgdStep(model, s, groups);
         assert.deepEqual(changed(before, model), [...want].sort(), `epoch ${epoch} changed set`);
-      });
+      }
     });
   }
 
-  it("LoRA: only the LoRA A/B weights and the head (modules_to_save) change", () => {
+  it("LoRA: only the LoRA A/B weights and the head (modules_to_save) change", async () => {
     const model = new TinyNet(2);
     const s = loraStrategy({ targetModules: ["fc1", "pw"], r: 2, initLoraWeights: false });
     const groups = s.setup(model, { lr: 0.05, weightDecay: 0 });
@@ -132,7 +132,7 @@ describeBackends("strategies: one SGD step changes exactly the expected paramete
       ]),
     ].sort();
     const before = snapshot(model);
-    sgdStep(model, s, groups);
+    await sgdStep(model, s, groups);
     assert.deepEqual(changed(before, model), want);
     assert.deepEqual(s.lora!.config.modulesToSave, ["head"]);
   });
@@ -149,7 +149,7 @@ describeBackends("strategies: one SGD step changes exactly the expected paramete
 });
 
 describeBackends("strategy maths", () => {
-  it("Auto-RGN multipliers equal ‖g‖/‖θ‖ over the max, by hand", () => {
+  it("Auto-RGN multipliers equal ‖g‖/‖θ‖ over the max, by hand", async () => {
     const params = new Map<string, Parameter>();
     const mk = (v: number[]) => ({ variable: tf.variable(tf.tensor1d(v)), trainable: true }) as unknown as Parameter;
     params.set("a", mk([3, 4])); // ‖θ‖ = 5
@@ -160,7 +160,7 @@ describeBackends("strategy maths", () => {
       ["b", tf.tensor1d([0.5, 0])], // RGN 0.5
       ["z", tf.tensor1d([1, 1])],
     ]);
-    const m = autoRgnMultipliers(grads, params);
+    const m = await autoRgnMultipliers(grads, params);
     assert.ok(Math.abs(m.get("a")! - 1) < 1e-7);
     assert.ok(Math.abs(m.get("b")! - 0.25) < 1e-7);
     assert.equal(m.get("z"), 1);

@@ -10,7 +10,7 @@ import { SeedSequence } from "../../lib/nn/init";
 import { extractFeatures, type FeatureBatch } from "../../lib/peft";
 import { loadLatestCheckpoint } from "../../lib/train/checkpoint";
 import { fit, type FitOptions } from "../../lib/train/fit";
-import { FeatureBatches } from "../../lib/train/run_methods";
+import { HostBatches } from "../../lib/data/host_batches";
 import { injectDiskFault } from "../helpers/disk_faults";
 import { TinyNet } from "../peft/tiny_models";
 
@@ -27,7 +27,7 @@ function features(n: number, d: number, k: number) {
   const y = Array.from({ length: n }, (_, i) => i % k);
   const x = new Float32Array(n * d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) x[i * d + j] = rnd() + (j % k === y[i] ? 1 : 0);
-  return { x: { data: x, n, d }, y, ids: y.map((_, i) => String(i)) };
+  return { x, n, itemShape: [d], labels: Float32Array.from(y), ids: y.map((_, i) => String(i)) };
 }
 
 const F = features(36, 5, 3);
@@ -36,7 +36,7 @@ async function train(dir: string | undefined): Promise<Map<string, Float32Array>
   const model = new Linear(5, 3, { seeds: new SeedSequence(0) });
   const o: FitOptions = { task: "multiclass", epochs: 3, optimizer: { name: "adamw", lr: 0.05 }, seed: 3 };
   if (dir) Object.assign(o, { checkpointDir: dir, checkpointEverySteps: 1 });
-  await fit(model, new FeatureBatches(F.x, F.y, F.ids, 6, 1, true), o);
+  await fit(model, new HostBatches(F, { batchSize: 6, shuffle: true, seed: 1, labelDtype: "int32" }), o);
   return new Map([...model.stateDict()].map(([k, h]) => [k, Float32Array.from(h.data as Float32Array)]));
 }
 

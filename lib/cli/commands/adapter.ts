@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .requiredOption("--out <file>", "merged .safetensors to write")
     .action(async function (this: Command, opts: MergeOptions) {
       await initBackend({ log: null });
-      const r = mergeAdapter(opts);
+      const r = await mergeAdapter(opts);
       writeOut(this, `wrote ${r.out}: ${r.tensors} tensors, ${r.mergedModules} LoRA modules merged\n`);
     });
 }
@@ -157,11 +157,13 @@ export interface MergeOptions {
 }
 
 /** Builds the base model, loads the adapter, merges it and writes the merged state dict. */
-export function mergeAdapter(opts: MergeOptions): { out: string; tensors: number; mergedModules: number } {
+export async function mergeAdapter(
+  opts: MergeOptions,
+): Promise<{ out: string; tensors: number; mergedModules: number }> {
   const model = baseModel(opts);
   const lm = loadAdapter(model, opts.adapter);
   lm.safeMerge();
-  const sd = lm.mergedStateDict();
+  const sd = await lm.mergedStateDict();
   writeSafetensors(opts.out, sd);
   const n = lm.layers.size;
   model.dispose();

@@ -30,7 +30,7 @@ export function register(program: Command): void {
   program
     .command("bench")
     .description("benchmark training and inference workloads on the active backend; prints a table, writes JSON")
-    .option("--backend <name>", "auto, wasm, cpu, node or node-gpu (PEFTLAB_BACKEND overrides it)", "auto")
+    .option("--backend <name>", "auto, webgpu, wasm, cpu, node or node-gpu (PEFTLAB_BACKEND overrides it)", "auto")
     .option("--workloads <names>", "comma-separated workloads (default: all; see --list)")
     .option("--repeats <n>", "timed repeats per workload; the median is reported", "3")
     .option("--warmup <n>", "untimed warm-up runs per workload (the first is profiled)", "1")

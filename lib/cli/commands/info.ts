@@ -3,11 +3,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { initBackend, parseBackendName } from "../../index";
+import { adapterName, probeWebgpu, type WebgpuAdapterReport } from "../../backend/webgpu";
 import { formatTable, writeJson, writeOut } from "../output";
 
 const PACKAGES = [
   "@tensorflow/tfjs",
   "@tensorflow/tfjs-backend-wasm",
+  "@tensorflow/tfjs-backend-webgpu",
+  "webgpu",
   "tslab",
   "sharp",
   "arquero",
@@ -21,7 +24,10 @@ export function register(program: Command): void {
     .command("info")
     .description("show the chosen tfjs backend, threads/SIMD, and versions of node and key packages")
     .option("--json", "print JSON")
-    .option("--backend <name>", "preferred backend (auto, node-gpu, node, wasm, cpu); PEFTLAB_BACKEND overrides it")
+    .option(
+      "--backend <name>",
+      "preferred backend (auto, node-gpu, webgpu, node, wasm, cpu); PEFTLAB_BACKEND overrides it",
+    )
     .action(async function (this: Command, opts: { json?: boolean; backend?: string }) {
       const report = await collectInfo(opts.backend);
       if (opts.json) return writeJson(this, report);
@@ -32,6 +38,7 @@ export function register(program: Command): void {
         ["simd", String(b.simd)],
         ["fast kernels", b.overrides.length ? b.overrides.join(", ") : "none"],
         ...b.skipped.map((s) => [`skipped ${s.name}`, s.why]),
+        ...adapterRows(report.webgpu),
         ["node", report.node],
         ...Object.entries(report.packages).map(([k, v]) => [k, v ?? "not installed"]),
       ];
@@ -44,7 +51,27 @@ export async function collectInfo(prefer?: string) {
   const choice = await initBackend({ prefer: parseBackendName(prefer ?? "auto", "--backend"), log: null });
   const packages: Record<string, string | null> = {};
   for (const p of PACKAGES) packages[p] = packageVersion(p);
-  return { backend: choice, node: process.version, platform: `${process.platform}-${process.arch}`, packages };
+  // The adapter webgpu runs on, or the one Dawn would offer (and why it was skipped), or why there is none.
+  let webgpu: WebgpuAdapterReport | string | undefined = choice.adapter;
+  if (webgpu === undefined) {
+    const p = await probeWebgpu().catch((e: Error) => e.message.split("\n")[0]);
+    webgpu = typeof p === "string" ? p : p.report;
+  }
+  return { backend: choice, webgpu, node: process.version, platform: `${process.platform}-${process.arch}`, packages };
+}
+
+function adapterRows(w: WebgpuAdapterReport | string | undefined): string[][] {
+  if (w === undefined) return [];
+  if (typeof w === "string") return [["webgpu adapter", `none: ${w}`]];
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  return [
+    ["webgpu adapter", adapterName(w) + (w.software ? ` [software: ${w.software}]` : " [hardware]")],
+    ["  vendor / architecture", `${w.vendor || "-"} / ${w.architecture || "-"}`],
+    ["  description", w.description || "-"],
+    ["  maxBufferSize", mib(w.limits.maxBufferSize)],
+    ["  maxStorageBufferBindingSize", mib(w.limits.maxStorageBufferBindingSize)],
+    ...(w.icd ? [["  Vulkan ICD", w.icd]] : []),
+  ];
 }
 
 /** Reads a package's version from its package.json without loading the package (sharp is native). */

@@ -1,6 +1,6 @@
 /**
  * The one place lib/experiments/sweep reaches into the training layer (run-config validation, path expansion, and
- * the in-process executor's train + eval). When lib/train/run*.ts moves, only these imports change.
+ * the in-process executor's train + eval).
  */
 export { resolveRunConfig, type RunConfig } from "../run_config";
 export { expandPath } from "../config_fields";

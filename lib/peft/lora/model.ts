@@ -111,12 +111,12 @@ export class LoraModel<M extends Module = Module> {
   }
 
   /** The full model's state dict with every delta merged and LoRA keys dropped (merge_and_unload() + state_dict()). */
-  mergedStateDict(): StateDict {
+  async mergedStateDict(): Promise<StateDict> {
     const wasMerged = [...this.layers.values()].map((l) => l.merged);
     const enabled = [...this.layers.values()].map((l) => l.adaptersEnabled);
     for (const l of this.layers.values()) if (l.adaptersEnabled) l.merge();
     try {
-      const sd = this.model.stateDict();
+      const sd = await this.model.stateDictAsync();
       for (const path of this.layers.keys()) {
         sd.delete(`${path}.lora_A.weight`);
         sd.delete(`${path}.lora_B.weight`);

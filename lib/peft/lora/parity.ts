@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { CheckpointError } from "../../errors";
-import { fromTensorSync, type HostTensor, toTensor } from "../../io/host_tensor";
+import { fromTensor, type HostTensor, toTensor } from "../../io/host_tensor";
 import { readSafetensors } from "../../io/safetensors";
 import { tfToTorch } from "../../nn/layout";
 import type { ImageClassifier } from "../../models/types";
@@ -50,11 +50,11 @@ export function modelFromCase(c: Record<string, unknown>, weights: Map<string, H
  * Runs the vit_lora case from a manifest entry. `buildModel` lets the caller (the check-parity table) pass its own
  * case → model builder; the default handles plain timm ViT cases.
  */
-export function runLoraParity(
+export async function runLoraParity(
   manifestDir: string,
   c: LoraParityCase,
   buildModel: (c: Record<string, unknown>, weights: Map<string, HostTensor>) => ImageClassifier = modelFromCase,
-): LoraParityReport {
+): Promise<LoraParityReport> {
   const file = (k: keyof LoraParityCase) => path.join(manifestDir, c[k] as string);
   const base = readSafetensors(file("weights")).tensors;
   const io = readSafetensors(file("io")).tensors;
@@ -102,13 +102,13 @@ export function runLoraParity(
     },
     gradNames.map((n) => params.get(n)!.variable),
   );
-  const logitsMaxAbs = maxAbs(fromTensorSync(logits!).data as Float32Array, logitsRef.data as Float32Array);
-  const lossAbsErr = Math.abs(value.dataSync()[0] - lossRef);
+  const logitsMaxAbs = maxAbs((await fromTensor(logits!)).data as Float32Array, logitsRef.data as Float32Array);
+  const lossAbsErr = Math.abs((await value.data())[0] - lossRef);
   const report: { name: string; rel: number }[] = [];
   for (const n of gradNames) {
     const p = params.get(n)!;
     const g = grads[p.variable.name];
-    const torch = tfToTorch(fromTensorSync(g), p.layout, n);
+    const torch = tfToTorch(await fromTensor(g), p.layout, n);
     const ref = need(`grad.${n}`);
     report.push({
       name: n,
@@ -162,8 +162,8 @@ function maxAbsOf(a: ArrayLike<number>): number {
 export const LORA_CASE_HANDLER: CaseHandler = {
   name: "lora",
   matches: (c) => c.adapter !== undefined || c.lora !== undefined,
-  run: (c, ctx) => {
-    const r = runLoraParity(ctx.dir, c as unknown as LoraParityCase);
+  run: async (c, ctx) => {
+    const r = await runLoraParity(ctx.dir, c as unknown as LoraParityCase);
     const over = [
       r.logitsMaxAbs > ctx.tol ? `logits ${r.logitsMaxAbs.toExponential(2)}` : "",
       r.lossAbsErr > ctx.tol ? `loss ${r.lossAbsErr.toExponential(2)}` : "",

@@ -22,7 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, ConfigError } from "../../errors";
 import { writeFileAtomic } from "../../io/atomic";
 import { readTextFile } from "../../io/file_read";
-import type { HostTensor, StateDict } from "../../io/host_tensor";
+import { type HostTensor, type StateDict, syncReadsWork } from "../../io/host_tensor";
 import { readSafetensors, writeSafetensors } from "../../io/safetensors";
 import { torchShapeOf } from "../../nn/layout";
 import type { Module } from "../../nn/module";
@@ -57,6 +57,7 @@ interface AdapterEntry {
   name: string;
   shape: number[];
   read: () => HostTensor;
+  readAsync: () => Promise<HostTensor>;
   write: (h: HostTensor) => void;
 }
 
@@ -73,6 +74,7 @@ function expectedAdapterEntries(lm: LoraModel): AdapterEntry[] {
         name: `${p}.${which}.weight`,
         shape,
         read: () => m.stateDict().get("weight")!,
+        readAsync: async () => (await m.stateDictAsync()).get("weight")!,
         write: (h) => m.loadStateDict(new Map([["weight", h]])),
       });
     }
@@ -87,6 +89,7 @@ function expectedAdapterEntries(lm: LoraModel): AdapterEntry[] {
         name: `${s.path}.${k}`,
         shape: torchShapeOf(v.shape, layout),
         read: () => s.module.stateDict().get(k)!,
+        readAsync: async () => (await s.module.stateDictAsync()).get(k)!,
         write: (h) => loadOne(s.module, k, h),
       });
     }
@@ -95,9 +98,7 @@ function expectedAdapterEntries(lm: LoraModel): AdapterEntry[] {
 }
 
 function loadOne(m: Module, key: string, h: HostTensor): void {
-  const sd = m.stateDict();
-  sd.set(key, h);
-  m.loadStateDict(sd);
+  m.loadStateDict(new Map([[key, h]]), { strict: false }); // one key: no read of the others (webgpu reads async)
 }
 
 /** The adapter's tensors in file keys and torch layout. */
@@ -162,12 +163,30 @@ function locate(loc: AdapterLocation): { config: string; weights: string } {
     : loc;
 }
 
-/** Writes adapter_config.json and adapter_model.safetensors (atomically). */
-export function saveAdapter(lm: LoraModel, loc: AdapterLocation): void {
+/**
+ * Writes adapter_config.json and adapter_model.safetensors (atomically). Where the backend reads synchronously
+ * (cpu, wasm, tfjs-node) the files are written before it returns; on webgpu the tensors are read asynchronously and
+ * the returned promise resolves once they are written, so await it there.
+ */
+export function saveAdapter(lm: LoraModel, loc: AdapterLocation): Promise<void> {
   const files = locate(loc);
   const { json, metadata } = adapterFileConfig(lm);
-  writeSafetensors(files.weights, adapterStateDict(lm), { metadata });
-  writeFileAtomic(files.config, formatAdapterConfig(json));
+  const write = (sd: StateDict) => {
+    writeSafetensors(files.weights, sd, { metadata });
+    writeFileAtomic(files.config, formatAdapterConfig(json));
+  };
+  if (syncReadsWork()) {
+    write(adapterStateDict(lm));
+    return Promise.resolve();
+  }
+  return adapterStateDictAsync(lm).then(write);
+}
+
+/** The adapter's tensors, read asynchronously (every backend). */
+export async function adapterStateDictAsync(lm: LoraModel): Promise<StateDict> {
+  const sd: StateDict = new Map();
+  for (const e of expectedAdapterEntries(lm)) sd.set(adapterKey(e.name, "toFile"), await e.readAsync());
+  return sd;
 }
 
 /** Reads an adapter's config (with peftlab's metadata folded back in) and tensors, without a model. */

@@ -9,17 +9,25 @@ import type { Parameter } from "../../nn/module";
 import { fullFineTuning } from "./basic";
 import type { Strategy } from "./types";
 
-/** The Auto-RGN multipliers for one step. */
-export function autoRgnMultipliers(grads: Map<string, tf.Tensor>, params: Map<string, Parameter>): Map<string, number> {
+/** The Auto-RGN multipliers for one step (every norm read back in one asynchronous transfer). */
+export async function autoRgnMultipliers(
+  grads: Map<string, tf.Tensor>,
+  params: Map<string, Parameter>,
+): Promise<Map<string, number>> {
   const rgn = new Map<string, number>();
   const out = new Map<string, number>();
-  for (const [n, g] of grads) {
-    const p = params.get(n);
-    if (!p) continue;
-    const [gn, pn] = tf.tidy(() => [tf.norm(g), tf.norm(p.variable)].map((t) => t.dataSync()[0]));
+  const names = [...grads.keys()].filter((n) => params.has(n));
+  if (names.length === 0) return out;
+  const norms = tf.tidy(() =>
+    tf.stack(names.flatMap((n) => [tf.norm(grads.get(n)!), tf.norm(params.get(n)!.variable)])),
+  ); // [2N]
+  const v = await norms.data();
+  norms.dispose();
+  names.forEach((n, i) => {
+    const [gn, pn] = [v[2 * i], v[2 * i + 1]];
     if (pn > 0) rgn.set(n, gn / pn);
     else out.set(n, 1);
-  }
+  });
   const max = Math.max(0, ...rgn.values());
   for (const [n, r] of rgn) out.set(n, max > 0 ? r / max : 1);
   return out;

@@ -54,8 +54,14 @@ export interface Strategy {
   onEpochStart(epoch: number, model: ImageClassifier): void;
   /** An extra loss term (call inside the gradient closure), or null. */
   penalty(model: ImageClassifier): tf.Scalar | null;
-  /** Per-parameter lr multipliers for this step, by parameter name, or null for none. */
-  lrMultipliers(grads: Map<string, tf.Tensor>, params: Map<string, Parameter>): Map<string, number> | null;
+  /**
+   * Per-parameter lr multipliers for this step, by parameter name, or null for none. May be asynchronous: reading
+   * gradient norms back must be (webgpu has no synchronous reads).
+   */
+  lrMultipliers(
+    grads: Map<string, tf.Tensor>,
+    params: Map<string, Parameter>,
+  ): Map<string, number> | null | Promise<Map<string, number> | null>;
   /** Opaque JSON state saved in checkpoints (optional). */
   getState?(): unknown;
   setState?(s: unknown): void;
