@@ -24,4 +24,5 @@ export * from "./constants";
 export * from "./registry";
 export * from "./builders";
 export * from "./create";
+export * from "./pretrained_load";
 export * from "./parity";
