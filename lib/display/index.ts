@@ -9,3 +9,4 @@ export * from "./image_grid";
 export * from "./charts";
 export * from "./params";
 export * from "./dashboard";
+export * from "./lora";
