@@ -21,3 +21,4 @@ export * from "./run_methods";
 export * from "./run_predict";
 export * from "./run";
 export * from "./strategy_adapter";
+export * from "./heldout";
