@@ -10,3 +10,4 @@ export * from "./charts";
 export * from "./run_charts";
 export * from "./params";
 export * from "./dashboard";
+export * from "./lora";

@@ -30,7 +30,7 @@ import { loadCheckpointDir } from "../train/checkpoint";
 import { writePredsCsv } from "./preds_csv";
 import { fitLogisticRegression, knnPredictProba, uniC } from "../peft/probe";
 import { resolveRunConfig, type RunConfig } from "./run_config";
-import { runSplits, runTransform, type RunSplits } from "./run_data";
+import { defaultResize, runSplits, runTransform, type RunSplits } from "./run_data";
 import { fitOptionsFrom, metricsJsonlWriter } from "./run_methods";
 import { HostBatches } from "../data/host_batches";
 import { runModelSpec, type RunModelSpec } from "./run_models";
@@ -154,12 +154,19 @@ async function ensureBackend(pref: RunConfig["backend"]): Promise<string> {
 /** The resolved config with model defaults (weights, size, normalisation) written in. */
 function fillDefaults(cfg: RunConfig, spec: RunModelSpec): RunConfig {
   const t = cfg.data.transform;
+  const size = t.size || spec.size;
+  const resize = t.resize ?? defaultResize(size, spec.cropPct);
   return {
     ...cfg,
     model: { ...cfg.model, weights: cfg.model.weights ?? spec.defaultWeights() },
     data: {
       ...cfg.data,
-      transform: { ...t, size: t.size || spec.size, normalize: t.normalize === "model" ? spec.normalize : t.normalize },
+      transform: {
+        ...t,
+        size,
+        ...(resize !== size ? { resize } : {}),
+        normalize: t.normalize === "model" ? spec.normalize : t.normalize,
+      },
     },
   };
 }

@@ -66,12 +66,21 @@ export function runSplits(cfg: RunConfig): RunSplits {
   return { all, train, val: parts.val, test: parts.test };
 }
 
-/** The transform a run uses (model defaults for size and normalisation), with or without augmentation. */
+/**
+ * The shorter side before the centre crop when a config names none: timm's eval transform, ⌊size / crop_pct⌋
+ * (ViT-Ti AugReg: crop_pct 0.9, 224 → 248); `size` itself when the model has no crop fraction.
+ */
+export function defaultResize(size: number, cropPct: number | undefined): number {
+  return cropPct !== undefined && cropPct > 0 && cropPct < 1 ? Math.floor(size / cropPct) : size;
+}
+
+/** The transform a run uses (model defaults for size, crop resize and normalisation), with or without augmentation. */
 export function runTransform(cfg: RunConfig, spec: RunModelSpec, augment: boolean): TransformOptions {
   const t = cfg.data.transform;
+  const size = t.size || spec.size;
   return {
-    size: t.size || spec.size,
-    resize: t.resize,
+    size,
+    resize: t.resize ?? defaultResize(size, spec.cropPct),
     normalize: t.normalize === "model" ? spec.normalize : t.normalize,
     augment: augment ? t.augment : undefined,
   };

@@ -7,11 +7,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../errors";
-import { expandEnv, sharedPath } from "../paths";
+import { sharedPath } from "../paths";
 import type { NormalizeSpec } from "../data/transforms";
 import { ARCH_BUILDERS } from "../models/builders";
 import { createModel } from "../models/create";
 import { loadCaseModel, readManifest, type ManifestCase } from "../models/parity";
+import { pretrainedWeightsPath } from "../models/pretrained_load";
 import { getPretrainedCfg, listPretrained, type PretrainedCfg } from "../models/registry";
 import type { ImageClassifier } from "../models/types";
 
@@ -20,6 +21,8 @@ export interface RunModelSpec {
   /** Default input side. */
   size: number;
   normalize: NormalizeSpec;
+  /** Centre-crop fraction of the model's eval transform (timm's crop_pct); the default resize is ⌊size / cropPct⌋. */
+  cropPct?: number;
   /** Default weights path (a file or folder); throws a ConfigError when the model has no local default. */
   defaultWeights(): string;
   /** Builds the pretrained model with a fresh `numClasses` head (0: Identity), seeded. */
@@ -63,15 +66,9 @@ function registrySpec(cfg: PretrainedCfg): RunModelSpec {
   return {
     size: cfg.inputSize[1],
     normalize: { mean: [...cfg.mean], std: [...cfg.std] },
-    defaultWeights: () => {
-      if (cfg.localWeights) return expandEnv(cfg.localWeights);
-      throw new ConfigError("The model has no local default weights", {
-        where: "model.weights",
-        expected: `a path to ${cfg.id}'s ${cfg.file ?? "weights"}`,
-        got: "nothing",
-        fix: cfg.hubId ? `run \`peftlab weights get ${cfg.id}\` and set model.weights to the file` : (cfg.source ?? ""),
-      });
-    },
+    cropPct: cfg.cropPct,
+    // The shared copy, else a `peftlab weights get` download in the working directory.
+    defaultWeights: () => pretrainedWeightsPath(cfg.id),
     build: (o) =>
       createModel(cfg.id, {
         weights: o.weights,

@@ -24,6 +24,7 @@ export * from "./constants";
 export * from "./registry";
 export * from "./builders";
 export * from "./create";
+export * from "./pretrained_load";
 export * from "./parity";
 export * from "./cnn_prefix";
 export * from "./vit_repool";

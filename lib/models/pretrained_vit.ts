@@ -248,6 +248,33 @@ export const VIT_PRETRAINED: readonly PretrainedCfg[] = [
     license: "apache-2.0",
     source: "ViT-S/16: the benchmark model (shared/bench/torch_vit_lora.py) and paper 2's ViT-S baseline family",
   },
+  {
+    id: "vit_tiny_patch16_224.augreg_in21k_ft_in1k",
+    arch: "vit",
+    args: { img_size: 224, patch_size: 16, embed_dim: 192, depth: 12, num_heads: 3 },
+    numClasses: 1000,
+    inputSize: [3, 224, 224],
+    mean: INCEPTION_MEAN,
+    std: INCEPTION_STD,
+    interpolation: "bicubic",
+    cropPct: 0.9,
+    hubId: "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k",
+    file: "model.safetensors",
+    localWeights: "${PEFTLAB_SHARED}/weights/vit_tiny_patch16_224/model.safetensors",
+    naming: "timm",
+    gated: false,
+    license: "apache-2.0",
+    source:
+      'timm.create_model("vit_tiny_patch16_224.augreg_in21k_ft_in1k", pretrained=True) (Google AugReg: ImageNet-21k, ' +
+      "fine-tuned on ImageNet-1k). Offline copy at $PEFTLAB_SHARED/weights/vit_tiny_patch16_224/model.safetensors; " +
+      "`peftlab weights get` fetches the hub original on a user's machine.",
+    unverified: ["hubId"],
+    notes:
+      "The shared copy's origin is inferred, not proven by a checksum: it came from codr-shiv/VisionTransformer " +
+      "(commit b2d262d, one tensor per file); its preprocessing (mean = std = 0.5) and ImageNet accuracy point to " +
+      "AugReg's in21k_ft_in1k weights. It loads strictly and matches real timm 1.0.29 on " +
+      "fixtures/pretrained/manifest.json. loadSharedVitTiny() loads it in one call.",
+  },
   tinyCi("vit_tiny_ci", {}),
   tinyCi("vit_tiny_ci_reg4", { init_values: 1e-5, reg_tokens: 4, no_embed_class: true }),
   tinyCi("vit_tiny_ci_gap", { global_pool: "avg", fc_norm: true }),

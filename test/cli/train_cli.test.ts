@@ -116,6 +116,25 @@ describe("peftlab train / eval / metrics", function () {
     });
   }
 
+  it("eval --split test scores exactly the run's held-out images; without it, it counts the images the run saw", async () => {
+    const out = path.join(tmp, "run-logreg");
+    const summary = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"));
+    const held = await cli("eval", "--run", out, "--data", data, "--split", "test", "--json");
+    assert.equal(held.code, 0, held.err);
+    const h = JSON.parse(held.out);
+    assert.deepEqual([h.n, h.split, h.seenInTraining, h.seenInValidation], [6, "test", 0, 0]);
+    assert.ok(Math.abs(h.metrics.accuracy - summary.metrics.test.accuracy) <= 1e-9);
+    const all = JSON.parse((await cli("eval", "--run", out, "--data", data, "--json")).out);
+    assert.deepEqual([all.n, all.seenInTraining, all.seenInValidation], [24, 12, 6]);
+    const bad = await cli("eval", "--run", out, "--data", data, "--split", "holdout");
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /Unknown split.*train, val, test/s);
+    const elsewhere = pbcFolder(path.join(tmp, "elsewhere"), ["basophil", "eosinophil", "platelet"], 2, 100);
+    const none = await cli("eval", "--run", out, "--data", elsewhere, "--split", "test");
+    assert.equal(none.code, 2);
+    assert.match(none.err, /No image of the data is in the run's test split/);
+  });
+
   it("eval refuses data with other classes, listing both class lists", async () => {
     const other = pbcFolder(path.join(tmp, "other"), ["basophil", "monocyte"], 2);
     const r = await cli("eval", "--run", path.join(tmp, "run-logreg"), "--data", other);

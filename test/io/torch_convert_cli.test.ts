@@ -8,6 +8,8 @@ import * as path from "node:path";
 import { runCli } from "../../lib/cli/main";
 import { readSafetensors } from "../../lib/io/safetensors";
 import { loadTorchStateDict } from "../../lib/io/torch_checkpoint";
+import { pretrainedWeightsPath, VIT_TINY_ID } from "../../lib/models/pretrained_load";
+import { sharedPath } from "../../lib/paths";
 
 /** `peftlab weights convert` and `weights get` (registry ids, gated models, .bin → safetensors) against a local hub. */
 const DIR = path.join(__dirname, "..", "fixtures", "torch");
@@ -116,6 +118,24 @@ describe("io/torch: weights convert and weights get (CLI)", () => {
       assert.ok(!(r.out + r.err).includes(token), "token printed");
     } finally {
       delete process.env.HF_TOKEN;
+      await h.close();
+    }
+  });
+
+  it("weights get <ViT-Ti id> puts the hub file where the one-call loader looks when there is no shared copy", async function () {
+    const shared = sharedPath("weights", "vit_tiny_patch16_224", "model.safetensors");
+    if (!fs.existsSync(shared)) this.skip();
+    const repo = "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k";
+    const h = await hub({ [`${repo}/model.safetensors`]: fs.readFileSync(shared) });
+    try {
+      const dest = path.join(tmp, "weights", repo); // the default --dest, under tmp instead of the cwd
+      const r = await cli("weights", "get", VIT_TINY_ID, "--endpoint", h.url, "--dest", dest);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /matches the hub/);
+      const found = pretrainedWeightsPath(VIT_TINY_ID, { env: { PEFTLAB_SHARED: "/nonexistent" }, downloadRoot: tmp });
+      assert.equal(found, path.join(dest, "model.safetensors"));
+      assert.ok(fs.readFileSync(found).equals(fs.readFileSync(shared)));
+    } finally {
       await h.close();
     }
   });

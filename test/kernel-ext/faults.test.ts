@@ -44,14 +44,14 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 
 /** A training cell: Linear on separable features, a checkpoint after every update, `epochs` epochs of 6 updates. */
 const trainCell = (dir: string, epochs: number, stopAfterSteps?: number) => `
-import { fit, Linear, SeedSequence, FeatureBatches, initBackend } from "peftlab";
+import { fit, Linear, SeedSequence, HostBatches, initBackend } from "peftlab";
 await initBackend({ prefer: "cpu", log: null });
 {
   const n = 36, d = 5;
   const y = Array.from({ length: n }, (_, i) => i % 3);
   const x = new Float32Array(n * d).map((_, j) => ((j * 7919) % 101) / 101 + (j % d === y[Math.floor(j / d)] ? 1 : 0));
   const model = new Linear(d, 3, { seeds: new SeedSequence(0) });
-  const r = await fit(model, new FeatureBatches({ data: x, n, d, ids: y.map(String) }, y, y.map(String), 6, 1, true), {
+  const r = await fit(model, new HostBatches({ x, n, itemShape: [d], labels: Float32Array.from(y), ids: y.map(String) }, { batchSize: 6, shuffle: true, seed: 1, labelDtype: "int32" }), {
     task: "multiclass", epochs: ${epochs}, optimizer: { name: "adamw", lr: 0.01 }, seed: 3,
     checkpointDir: ${JSON.stringify(dir)}, checkpointEverySteps: 1,${stopAfterSteps ? ` stopAfterSteps: ${stopAfterSteps},` : ""}
   });

@@ -28,4 +28,11 @@ export const PREPARERS: readonly Preparer[] = [
 export function findPreparer(name: string): Preparer | undefined {
   return PREPARERS.find((p) => p.name === name.toLowerCase());
 }
-export { prepareQuickstart, fetchTfjsModel, subsampleFolder, MOBILENET_V2_035_TFJS_URL } from "./quickstart";
+export {
+  prepareQuickstart,
+  fetchTfjsModel,
+  fetchVitTiny,
+  subsampleFolder,
+  MOBILENET_V2_035_TFJS_URL,
+  VIT_TINY_HUB_URL,
+} from "./quickstart";
