@@ -20,9 +20,9 @@ import {
 } from "../../lib/models/pretrained_load";
 import { getPretrainedCfg } from "../../lib/models/registry";
 import { hasShared, sharedPath } from "../../lib/paths";
-import { resolveRunConfig } from "../../lib/train/run_config";
-import { runTransform } from "../../lib/train/run_data";
-import { runModelSpec } from "../../lib/train/run_models";
+import { resolveRunConfig } from "../../lib/experiments/run_config";
+import { runTransform } from "../../lib/experiments/run_data";
+import { runModelSpec } from "../../lib/experiments/run_models";
 import { describeBackends, maxAbsDiff } from "../helpers/backends";
 
 const MANIFEST = sharedPath("fixtures", "pretrained", "manifest.json");

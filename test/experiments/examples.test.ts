@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { resolveRunConfig } from "../../lib/train/run_config";
-import { runModelSpec } from "../../lib/train/run_models";
+import { resolveRunConfig } from "../../lib/experiments/run_config";
+import { runModelSpec } from "../../lib/experiments/run_models";
 
 /** Every docs/examples run config is valid as written: no unknown keys, a known model id, a held-out test split. */
 const DIR = path.join(__dirname, "..", "..", "docs", "examples");
