@@ -199,7 +199,7 @@ export async function extractFeatures(
   try {
     for await (const b of batches as AsyncIterable<FeatureBatch>) {
       const { x, ids } = b;
-      const y = b.y instanceof tf.Tensor ? (b.y.dataSync() as Float32Array | Int32Array) : b.y;
+      const y = b.y instanceof tf.Tensor ? ((await b.y.data()) as Float32Array | Int32Array) : b.y;
       const per = y.length / ids.length;
       labelShape ??= b.y instanceof tf.Tensor ? b.y.shape.slice(1) : [];
       if (x.shape[0] !== ids.length || !Number.isInteger(per)) {
@@ -209,7 +209,7 @@ export async function extractFeatures(
           got: `${ids.length} ids, ${y.length} label values`,
         });
       }
-      const pix = x.dataSync();
+      const pix = await x.data(); // async: webgpu has no synchronous read
       const stride = pix.length / ids.length;
       const hashes = ids.map((_, i) =>
         createHash("sha1")
@@ -219,7 +219,7 @@ export async function extractFeatures(
       const fresh = ids.some((id, i) => entries.get(id)?.inputHash !== hashes[i]);
       if (fresh) {
         const f = tf.tidy(() => model.forwardFeatures(x)); // [B, F]
-        const data = f.dataSync() as Float32Array;
+        const data = (await f.data()) as Float32Array;
         const d = f.shape[1] as number;
         f.dispose();
         ids.forEach((id, i) => {
