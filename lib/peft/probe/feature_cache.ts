@@ -16,7 +16,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { DataError, TrainingError } from "../../errors";
 import { writeFailure, writeFileAtomic } from "../../io/atomic";
-import { hostTensor } from "../../io/host_tensor";
+import { hostTensor, type StateDict } from "../../io/host_tensor";
 import { readSafetensors, writeSafetensors } from "../../io/safetensors";
 import type { ImageClassifier } from "../../models/types";
 
@@ -68,9 +68,18 @@ interface CacheManifest {
  * pre-logits features do not depend on it, so runs with another class count or head seed share the cache.
  */
 export function weightsHashOf(model: ImageClassifier): string {
+  return hashBackbone(model, model.stateDict());
+}
+
+/** weightsHashOf with asynchronous reads (works on webgpu, where synchronous reads fail). */
+export async function weightsHashOfAsync(model: ImageClassifier): Promise<string> {
+  return hashBackbone(model, await model.stateDictAsync());
+}
+
+function hashBackbone(model: ImageClassifier, sd: StateDict): string {
   const h = createHash("sha256");
   const isHead = (n: string) => model.headNames.some((p) => n === p || n.startsWith(p + "."));
-  for (const [n, t] of model.stateDict()) {
+  for (const [n, t] of sd) {
     if (isHead(n)) continue;
     h.update(`${n}:${t.dtype}:${t.shape.join(",")};`);
     h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
@@ -183,7 +192,7 @@ export async function extractFeatures(
   opts: FeatureCacheOptions,
 ): Promise<CachedFeatures> {
   const log = opts.log ?? ((m: string) => console.warn(`[peftlab] ${m}`));
-  const key = featureCacheKey(model, opts);
+  const key = featureCacheKey(model, { ...opts, weightsHash: opts.weightsHash ?? (await weightsHashOfAsync(model)) });
   try {
     fs.mkdirSync(opts.dir, { recursive: true });
   } catch (e) {
