@@ -2,7 +2,7 @@
  * The methods on webgpu (SwiftShader in CI: correct but slow, so every model here is tiny): the probes (feature cache,
  * logistic regression, linear head), one short fit() per fine-tuning strategy and for LoRA, a MobileNetV2-style CNN
  * full fine-tuning step (BatchNorm + depthwise conv), LoRA Conv2d merged and unmerged, and an adapter save/load
- * round trip. Each is compared with the cpu backend. Skipped, with the reason, where Dawn finds no adapter.
+ * round trip, and loading pretrained weights under a new head. Each is compared with the cpu backend. Skipped, with the reason, where Dawn finds no adapter.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
@@ -11,7 +11,9 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
 import { CheckpointError } from "../../lib/errors";
+import { createModel } from "../../lib/models/create";
 import { MobileNetV2 } from "../../lib/models/mobilenetv2";
+import { writeSafetensors } from "../../lib/io/safetensors";
 import { getPeftModel } from "../../lib/peft/lora/model";
 import { loadAdapterAsync, saveAdapter } from "../../lib/peft/lora/save";
 import { loraSpectra, loraSpectraAsync } from "../../lib/peft/lora/spectrum";
@@ -19,7 +21,7 @@ import { extractFeatures, featureMatrix, fitLogisticRegression, predictProba } f
 import { makeStrategy } from "../../lib/peft/strategies/registry";
 import { fit, type TrainSource } from "../../lib/train/fit";
 import { linearHeadPredictProba, trainLinearHead } from "../../lib/train/linear_head";
-import { useWebgpuOrSkip, webgpuUnavailable } from "../helpers/backends";
+import { maxAbsDiffAsync, useWebgpuOrSkip, webgpuUnavailable } from "../helpers/backends";
 import { TinyNet, tinyImages, tinyVit } from "../peft/tiny_models";
 
 const cpu = () => initBackend({ prefer: "cpu", log: null, env: {} });
@@ -274,6 +276,20 @@ describe("webgpu: probes, strategies, CNN fine-tuning and LoRA Conv2d (SwiftShad
     await assert.rejects(lm.safeMergeAsync(), (e: unknown) => e instanceof CheckpointError && /conv1/.test(e.message));
     assert.deepEqual(await lm.layers.get("conv1")!.base.weight.variable.data(), before);
     lm.model.dispose();
+  });
+
+  it("loading pretrained weights with a new class count (fresh head, strict load) works on webgpu", async function () {
+    await useWebgpuOrSkip(this);
+    const src = createModel("vit_tiny_ci", { seed: 1 }).eval();
+    const file = path.join(tmp, "vit_tiny_ci.safetensors");
+    writeSafetensors(file, await src.stateDictAsync());
+    const three = createModel("vit_tiny_ci", { weights: file, numClasses: 3, seed: 2, log: () => undefined }).eval();
+    const x = tinyImages(2, 32, 24); // [2, 32, 32, 3]
+    assert.equal(three.numClasses, 3);
+    assert.equal(await maxAbsDiffAsync(three.forwardFeatures(x), src.forwardFeatures(x)), 0);
+    tf.dispose(x);
+    src.dispose();
+    three.dispose();
   });
 
   it("adapter save/load round trip on webgpu: Conv2d + Linear LoRA and a qkvParts ViT adapter reproduce the forward", async function () {
