@@ -1,5 +1,6 @@
 /** The contract between the benchmark runner and one workload, plus helpers shared by the workload files. */
 import * as tf from "@tensorflow/tfjs";
+import { addNChunked } from "../nn/add_n";
 import type { Module } from "../nn/module";
 import { lossGradients } from "./frozen_prefix";
 import { crossEntropy } from "../train/loss";
@@ -113,7 +114,7 @@ export async function trainStep(
   }
   opt.apply(acc);
   tf.dispose([...acc.values()]);
-  const sum = tf.addN(losses); // []
+  const sum = addNChunked(losses); // []
   const total = (await sum.data())[0];
   tf.dispose([sum, ...losses]);
   return total;

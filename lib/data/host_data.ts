@@ -147,6 +147,28 @@ export function mapHostImages(data: HostImages, fn: (x: tf.Tensor) => tf.Tensor,
   return { x: out ?? new Float32Array(0), n: data.n, itemShape, labels: data.labels, ids: data.ids };
 }
 
+/** mapHostImages with asynchronous reads: the one to use on webgpu (no synchronous reads there). */
+export async function mapHostImagesAsync(
+  data: HostImages,
+  fn: (x: tf.Tensor) => tf.Tensor,
+  batchSize = 64,
+): Promise<HostImages> {
+  let out: Float32Array | undefined;
+  let itemShape: number[] = [];
+  const per = data.itemShape.reduce((a, b) => a * b, 1);
+  for (let s = 0; s < data.n; s += batchSize) {
+    const m = Math.min(batchSize, data.n - s);
+    const y = tf.tidy(() => fn(tf.tensor(data.x.subarray(s * per, (s + m) * per), [m, ...data.itemShape]))); // [m, ...]
+    if (!out) {
+      itemShape = y.shape.slice(1);
+      out = new Float32Array(data.n * itemShape.reduce((a, b) => a * b, 1));
+    }
+    out.set((await y.data()) as Float32Array, (s * out.length) / data.n);
+    y.dispose();
+  }
+  return { x: out ?? new Float32Array(0), n: data.n, itemShape, labels: data.labels, ids: data.ids };
+}
+
 /** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */
 export async function decodeToHost(ds: ImageDataset, transform: TransformOptions, batchSize = 64): Promise<HostImages> {
   const dl = new DataLoader(ds, {

@@ -17,7 +17,7 @@ import { fitLogisticRegression, predictProba, uniC } from "../peft/probe/logreg"
 import { linearHeadPredictProba, trainLinearHead, type LinearHeadOptions } from "../train/linear_head";
 import type { JsonValue } from "../results/run_record";
 import type { RunBody } from "../results/run_log";
-import { type HostImages, mapHostImages } from "../data/host_data";
+import { type HostImages, mapHostImages, mapHostImagesAsync } from "../data/host_data";
 import { loadPreparedDataset } from "../data/prepared";
 import { splitOf } from "../data/types";
 import { Conv2d } from "../nn/layers";
@@ -100,6 +100,17 @@ export async function cachedHostFeatures(
   const f = await datasetFeatures(model, ds, { transform, batchSize: o.batchSize ?? 32, cacheDir: o.cacheDir });
   const labels = Float32Array.from(ds.items, (it) => it.label ?? 0);
   return { x: f.data, n: f.n, itemShape: [f.d], labels, ids: f.ids, cached: f.computed === 0 };
+}
+
+/** hostFeatures with asynchronous reads (works on webgpu, where synchronous reads fail). */
+export async function hostFeaturesAsync(model: ImageClassifier, h: HostImages, batchSize = 64): Promise<HostImages> {
+  const was = model.training;
+  model.eval();
+  try {
+    return await mapHostImagesAsync(h, (x) => model.forwardFeatures(x), batchSize); // [N, d]
+  } finally {
+    model.train(was);
+  }
 }
 
 /** Pre-logits features of host images (model in eval mode, no augmentation). */

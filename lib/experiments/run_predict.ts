@@ -9,7 +9,7 @@ import { readSafetensors } from "../io/safetensors";
 import { DataLoader } from "../data/loader";
 import type { ImageDataset } from "../data/types";
 import { computeMetrics, type MetricsReport, type MetricsTask } from "../metrics";
-import { loadAdapter } from "../peft/lora/save";
+import { loadAdapterAsync } from "../peft/lora/save";
 import type { RunRecord } from "../results/run_record";
 import { evaluate, type EvalResult } from "../train/evaluate";
 import type { Predictions } from "./preds_csv";
@@ -118,7 +118,7 @@ export async function predictWithRun(
       }
       return { scores, labels, ids: feats.ids, numOutputs: K, report: scoresReport(cfg.task, scores, K, labels) };
     }
-    if (m.kind === "lora") loadAdapter(model, path.join(run.dir, "adapter"));
+    if (m.kind === "lora") await loadAdapterAsync(model, path.join(run.dir, "adapter"));
     else model.loadStateDict(readSafetensors(path.join(run.dir, "model.safetensors")).tensors, { strict: true });
     const dl = new DataLoader(ds, {
       batchSize: bs,

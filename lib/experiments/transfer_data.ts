@@ -8,7 +8,7 @@ import type { ImageDataset } from "../data/types";
 import type { EvalSource } from "../train/evaluate";
 import type { TrainSource } from "../train/fit";
 import { HostBatches } from "../data/host_batches";
-import { mapHostImages, type HostSplits } from "../data/host_data";
+import { mapHostImages, mapHostImagesAsync, type HostSplits } from "../data/host_data";
 import type * as tf from "@tensorflow/tfjs";
 
 /** Sources of one run, plus sizes for the record and the schedule. */
@@ -99,5 +99,20 @@ export function mapHostSplits(s: HostSplits, fn: (x: tf.Tensor) => tf.Tensor, ba
     train: mapHostImages(s.train, fn, batchSize),
     val: mapHostImages(s.val, fn, batchSize),
     test: mapHostImages(s.test, fn, batchSize),
+  };
+}
+
+/** mapHostSplits with asynchronous reads (works on webgpu, where synchronous reads fail). */
+export async function mapHostSplitsAsync(
+  s: HostSplits,
+  fn: (x: tf.Tensor) => tf.Tensor,
+  batchSize = 64,
+): Promise<HostSplits> {
+  return {
+    name: s.name,
+    classes: s.classes,
+    train: await mapHostImagesAsync(s.train, fn, batchSize),
+    val: await mapHostImagesAsync(s.val, fn, batchSize),
+    test: await mapHostImagesAsync(s.test, fn, batchSize),
   };
 }

@@ -7,8 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadTorchStateDict } from "../io/torch_checkpoint";
 import { CheckpointError } from "../errors";
-import { fromTensorSync, sizeOf, type StateDict } from "../io/host_tensor";
-import { tfToTorch } from "../nn/layout";
+import { sizeOf, type StateDict } from "../io/host_tensor";
 import { SafetensorsFile } from "../io/safetensors";
 import { buildFromJson } from "./builders";
 import { convertStateDict } from "./convert";
@@ -112,14 +111,12 @@ export function loadWeights(
       stateDict.delete(k);
       dropped.push(k);
     }
-    // Keep the fresh head so a strict load still checks every other key.
-    for (const [k, p] of model.namedParameters()) {
-      if (isHead(k)) stateDict.set(k, tfToTorch(fromTensorSync(p.variable), p.layout, k));
-    }
     report.headReset = true;
     log(`head re-created for ${model.numClasses} classes; the checkpoint's head was not loaded (timm's behaviour)`);
   }
-  model.loadStateDict(stateDict, { strict: opts.strict ?? true });
+  // The fresh head keeps its values (no read back: webgpu cannot read synchronously); strict still checks the rest.
+  const isFreshHead = (k: string) => !!opts.resetHead && model.headNames.some((h) => k === h || k.startsWith(h + "."));
+  model.loadStateDict(stateDict, { strict: opts.strict ?? true, keepCurrent: isFreshHead });
   return report;
 }
 

@@ -267,14 +267,15 @@ export abstract class Module {
 
   /**
    * Loads a state dict in PyTorch names and layout. Shape mismatches always fail; missing and unexpected keys fail
-   * when strict (the default), and are returned otherwise. Messages use PyTorch's wording.
+   * when strict (the default), and are returned otherwise. Messages use PyTorch's wording. `keepCurrent` names keys
+   * that keep their current value without counting as missing (a freshly initialised head), so nothing is read back.
    */
-  loadStateDict(sd: StateDict, opts: { strict?: boolean } = {}): LoadResult {
+  loadStateDict(sd: StateDict, opts: { strict?: boolean; keepCurrent?: (key: string) => boolean } = {}): LoadResult {
     const strict = opts.strict ?? true;
     const targets = new Map<string, { v: tf.Variable; layout: ParamLayout }>();
     for (const [n, p] of this.namedParameters()) targets.set(n, { v: p.variable, layout: p.layout });
     for (const [n, b] of this.namedBuffers()) if (b.persistent) targets.set(n, { v: b.variable, layout: "none" });
-    const missing = [...targets.keys()].filter((k) => !sd.has(k));
+    const missing = [...targets.keys()].filter((k) => !sd.has(k) && !opts.keepCurrent?.(k));
     const unexpected = [...sd.keys()].filter((k) => !targets.has(k));
     const mismatches: string[] = [];
     for (const [k, t] of targets) {

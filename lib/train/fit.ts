@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import * as tf from "@tensorflow/tfjs";
+import { addNChunked } from "../nn/add_n";
 import { ConfigError, TrainingError } from "../errors";
 import type { MetricsTask } from "../metrics";
 import { isImageClassifier, type ImageClassifier } from "../models/types";
@@ -298,7 +299,7 @@ function accumulate(acc: Map<string, tf.Tensor> | undefined, grads: tf.NamedTens
 }
 
 async function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<void> {
-  const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))))); // []
+  const norm = tf.tidy(() => tf.sqrt(addNChunked([...grads.values()].map((g) => tf.sum(tf.square(g)))))); // []
   const total = (await norm.data())[0];
   norm.dispose();
   const coef = maxNorm / (total + 1e-6);

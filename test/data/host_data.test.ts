@@ -2,7 +2,15 @@
 import * as assert from "node:assert/strict";
 import { describeBackends } from "../helpers/backends";
 import { HostBatches } from "../../lib/data/host_batches";
-import { kShotIndices, stainShiftHost, subsetHost, type HostImages } from "../../lib/data/host_data";
+import * as tf from "@tensorflow/tfjs";
+import {
+  kShotIndices,
+  mapHostImages,
+  mapHostImagesAsync,
+  stainShiftHost,
+  subsetHost,
+  type HostImages,
+} from "../../lib/data/host_data";
 
 function host(labels: number[]): HostImages {
   const n = labels.length;
@@ -66,5 +74,18 @@ describeBackends("host data helpers", () => {
     assert.ok(Array.from(a.x).some((v, i) => Math.abs(v - h.x[i]) > 1e-3));
     const same = stainShiftHost(h, "inception", "identity");
     Array.from(same.x).forEach((v, i) => assert.ok(Math.abs(v - h.x[i]) < 1e-4));
+  });
+
+  it("mapHostImagesAsync (the webgpu-safe read) gives mapHostImages' outputs, in batches that do not divide n", async () => {
+    const h = host([0, 1, 0, 1, 1]);
+    const fn = (x: tf.Tensor) => tf.sum(tf.mul(x, 2), [1, 2]); // [m, 2, 2, 3] → [m, 3]
+    const want = mapHostImages(h, fn, 2);
+    const got = await mapHostImagesAsync(h, fn, 2);
+    assert.deepEqual(got.itemShape, [3]);
+    assert.deepEqual(got.itemShape, want.itemShape);
+    assert.deepEqual(Array.from(got.x), Array.from(want.x));
+    const item1Channel0 = Array.from(h.x.subarray(12, 24)).filter((_, i) => i % 3 === 0);
+    assert.ok(Math.abs(got.x[3] - 2 * item1Channel0.reduce((a, b) => a + b, 0)) < 1e-6, `${got.x[3]}`);
+    assert.equal(got.labels, h.labels);
   });
 });

@@ -80,7 +80,10 @@ describeBackends("createModel", () => {
     assert.equal(three.numClasses, 3);
     assert.ok(logs.some((l) => /head re-created for 3 classes/.test(l)));
     assert.equal(maxAbsDiff(src.forwardFeatures(x), three.forwardFeatures(x)), 0);
-    [src, same, three].forEach((m) => m.dispose());
+    // The re-created head keeps its fresh initialisation (the one a seed-2 model without weights has).
+    const fresh = createModel("vit_tiny_ci", { numClasses: 3, seed: 2 }).eval();
+    assert.equal(maxAbsDiff(fresh.forwardHead(src.forwardFeatures(x)), three.apply(x)), 0);
+    [src, same, three, fresh].forEach((m) => m.dispose());
   });
 
   it("resamples pos_embed to a new input size, and rejects mismatches and pickles", () => {

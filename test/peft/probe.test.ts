@@ -6,6 +6,9 @@ import * as tf from "@tensorflow/tfjs";
 import { sharedPath } from "../../lib/paths";
 import {
   extractFeatures,
+  featureCacheKey,
+  weightsHashOf,
+  weightsHashOfAsync,
   featureMatrix,
   fitLogisticRegression,
   knnPredict,
@@ -116,6 +119,9 @@ describeBackends("feature cache", () => {
     const opts = { dir, preprocessing: { resize: 6, mean: [0, 0, 0] }, log: () => undefined };
     const first = await extractFeatures(model, batchesOf(imgs, ids, [0, 1, 2, 0]), opts);
     assert.equal(first.computed, 4);
+    // The weights are hashed with asynchronous reads (webgpu-safe); the key is the synchronous one's.
+    assert.equal(await weightsHashOfAsync(model), weightsHashOf(model));
+    assert.equal(first.key, featureCacheKey(model, opts));
     const direct = model.forwardFeatures(imgs).dataSync();
     assert.ok(first.features.every((v, i) => Math.abs(v - direct[i]) < 1e-6));
     const again = await extractFeatures(model, batchesOf(imgs, ids, [0, 1, 2, 0]), opts);

@@ -12,7 +12,7 @@ import {
   ConfigError,
   getPatternKey,
   initBackend,
-  loadAdapter,
+  loadAdapterAsync,
   loraScaling,
   modelFromCase,
   PEFT_CONFIG_KEYS,
@@ -161,8 +161,8 @@ export async function mergeAdapter(
   opts: MergeOptions,
 ): Promise<{ out: string; tensors: number; mergedModules: number }> {
   const model = baseModel(opts);
-  const lm = loadAdapter(model, opts.adapter);
-  lm.safeMerge();
+  const lm = await loadAdapterAsync(model, opts.adapter);
+  await lm.safeMergeAsync();
   const sd = await lm.mergedStateDict();
   writeSafetensors(opts.out, sd);
   const n = lm.layers.size;

@@ -146,14 +146,22 @@ export abstract class LoraLayer extends Module {
     const finite = tf.tidy(
       () => tf.all(tf.isFinite(tf.add(this.base.weight.variable, this.deltaWeight()))).dataSync()[0] === 1,
     );
-    if (!finite) {
-      throw new CheckpointError("Merging the adapter would put NaN or Inf into the base weight", {
-        where,
-        expected: "finite lora_A / lora_B weights",
-        got: "a non-finite merged weight",
-        fix: "the adapter is broken (diverged training?); retrain it or load a good checkpoint",
-      });
-    }
+    if (!finite) throw nonFiniteMerge(where);
+  }
+
+  /** checkMergeFinite with an asynchronous read: the one that works on webgpu (no synchronous reads there). */
+  async checkMergeFiniteAsync(where = "LoRA layer"): Promise<void> {
+    const t = tf.tidy(() => tf.all(tf.isFinite(tf.add(this.base.weight.variable, this.deltaWeight())))); // scalar bool
+    const finite = (await t.data())[0] === 1;
+    t.dispose();
+    if (!finite) throw nonFiniteMerge(where);
+  }
+
+  /** safeMerge with an asynchronous finiteness check (works on every backend, webgpu included). */
+  async safeMergeAsync(where = "LoRA layer"): Promise<void> {
+    if (this.merged) return;
+    await this.checkMergeFiniteAsync(where);
+    this.merge();
   }
 
   /** Like merge, but refuses to write NaN or Inf into the base weight (peft's safe_merge). */
@@ -347,4 +355,13 @@ function initLora(
 function replace(p: Parameter, t: tf.Tensor): void {
   p.assign(t);
   t.dispose();
+}
+
+function nonFiniteMerge(where: string): CheckpointError {
+  return new CheckpointError("Merging the adapter would put NaN or Inf into the base weight", {
+    where,
+    expected: "finite lora_A / lora_B weights",
+    got: "a non-finite merged weight",
+    fix: "the adapter is broken (diverged training?); retrain it or load a good checkpoint",
+  });
 }

@@ -60,6 +60,12 @@ export class LoraModel<M extends Module = Module> {
     this.merge();
   }
 
+  /** safeMerge with asynchronous checks (works on webgpu, where synchronous reads fail). */
+  async safeMergeAsync(): Promise<void> {
+    for (const [p, l] of this.layers) if (!l.merged) await l.checkMergeFiniteAsync(p);
+    this.merge();
+  }
+
   /** Subtracts every merged delta again. */
   unmerge(): void {
     for (const l of this.layers.values()) l.unmerge();

@@ -26,6 +26,7 @@ import { type HostTensor, type StateDict, syncReadsWork } from "../../io/host_te
 import { readSafetensors, writeSafetensors } from "../../io/safetensors";
 import { torchShapeOf } from "../../nn/layout";
 import type { Module } from "../../nn/module";
+import type { LoraLayer } from "./layer";
 import { alphaForScaling, type LoraOptions, type QkvPart } from "./config";
 import { configFromJson, configToJson, type LoraConfigJson } from "./config_json";
 import { getPeftModel, type LoraModel } from "./model";
@@ -277,8 +278,38 @@ export function loadAdapter<M extends Module>(
   return lm;
 }
 
+/** loadAdapter whose qkv-mask check reads asynchronously: the one to use on webgpu (no synchronous reads there). */
+export async function loadAdapterAsync<M extends Module>(
+  model: M,
+  loc: AdapterLocation,
+  opts: { warn?: (m: string) => void; overrides?: Partial<LoraOptions> } = {},
+): Promise<LoraModel<M>> {
+  const files = locate(loc);
+  const { config, tensors } = readAdapter(loc, opts.warn);
+  const lm = getPeftModel(model, { ...config, ...opts.overrides });
+  await setAdapterWeightsAsync(lm, tensors, files.weights);
+  return lm;
+}
+
 /** Assigns adapter tensors (file keys, torch layout) to a LoraModel; missing, extra or mis-shaped keys are errors. */
 export function setAdapterWeights(lm: LoraModel, tensors: StateDict, where = "adapter"): void {
+  writeAdapterWeights(lm, tensors, where);
+  checkMasks(lm, where);
+}
+
+/** setAdapterWeights with the qkv-mask check read asynchronously (works on webgpu). */
+export async function setAdapterWeightsAsync(lm: LoraModel, tensors: StateDict, where = "adapter"): Promise<void> {
+  writeAdapterWeights(lm, tensors, where);
+  for (const [p, l] of lm.layers) {
+    if (!l.bMask) continue;
+    const t = outsideMask(l);
+    const outside = (await t.data())[0];
+    t.dispose();
+    checkOutside(outside, `${where}: ${p}.lora_B.weight`);
+  }
+}
+
+function writeAdapterWeights(lm: LoraModel, tensors: StateDict, where: string): void {
   const entries = expectedAdapterEntries(lm);
   const want = new Map(entries.map((e) => [e.name, e]));
   const inMemory = new Map<string, HostTensor>();
@@ -305,20 +336,31 @@ export function setAdapterWeights(lm: LoraModel, tensors: StateDict, where = "ad
     }
     e.write(h);
   }
-  checkMasks(lm, where);
 }
 
+/** max |B| outside the qkv mask, a scalar tensor (0 for a block-structured adapter). */
+function outsideMask(l: LoraLayer): tf.Tensor {
+  return tf.tidy(() => tf.max(tf.abs(tf.mul(l.loraB.weight.variable, tf.sub(1, l.bMask!)))));
+}
+
+function checkOutside(outside: number, where: string): void {
+  if (outside !== 0) {
+    throw new ConfigError("Adapter's qkv B weight is not block-structured for qkvParts", {
+      where,
+      expected: "zeros outside the enabled q/k/v rows of each part's rank block",
+      got: `max |value| ${outside} outside`,
+      fix: "load it as a plain LoRA (without qkvParts); it was probably trained further in Python peft",
+    });
+  }
+}
+
+/** Synchronous mask check (cpu/wasm/node); setAdapterWeightsAsync reads asynchronously instead. */
 function checkMasks(lm: LoraModel, where: string): void {
   for (const [p, l] of lm.layers) {
     if (!l.bMask) continue;
-    const outside = tf.tidy(() => tf.max(tf.abs(tf.mul(l.loraB.weight.variable, tf.sub(1, l.bMask!)))).dataSync()[0]);
-    if (outside !== 0) {
-      throw new ConfigError("Adapter's qkv B weight is not block-structured for qkvParts", {
-        where: `${where}: ${p}.lora_B.weight`,
-        expected: "zeros outside the enabled q/k/v rows of each part's rank block",
-        got: `max |value| ${outside} outside`,
-        fix: "load it as a plain LoRA (without qkvParts); it was probably trained further in Python peft",
-      });
-    }
+    const t = outsideMask(l);
+    const outside = t.dataSync()[0];
+    t.dispose();
+    checkOutside(outside, `${where}: ${p}.lora_B.weight`);
   }
 }

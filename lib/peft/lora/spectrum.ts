@@ -131,6 +131,27 @@ export function loraDeltaSingularValues(layer: LoraLayer): number[] {
   return lowRankSingularValues(a, b, { n, r, m }, layer.scaling);
 }
 
+/** loraDeltaSingularValues with asynchronous reads (works on webgpu, where synchronous reads fail). */
+export async function loraDeltaSingularValuesAsync(layer: LoraLayer): Promise<number[]> {
+  const r = layer.rank;
+  const n = layer.loraA.weight.variable.size / r;
+  const m = layer.loraB.weight.variable.size / r;
+  const a = await layer.loraA.weight.variable.data(); // Linear [in, r]; Conv2d [k, k, in, r]
+  let b = (await layer.loraB.weight.variable.data()) as Float32Array; // Linear [r, out]; Conv2d [1, 1, r, out]
+  if (layer.bMask) {
+    const mask = await layer.bMask.data();
+    b = b.map((v, i) => v * mask[i]);
+  }
+  return lowRankSingularValues(a, b, { n, r, m }, layer.scaling);
+}
+
+/** loraSpectra with asynchronous reads (works on every backend, webgpu included). */
+export async function loraSpectraAsync(lm: LoraModel): Promise<{ name: string; singularValues: number[] }[]> {
+  const out: { name: string; singularValues: number[] }[] = [];
+  for (const [name, l] of lm.layers) out.push({ name, singularValues: await loraDeltaSingularValuesAsync(l) });
+  return out;
+}
+
 /** ΔW spectra of every LoRA layer of a model, in model order: the input of lib/display's svdSpectrumChart. */
 export function loraSpectra(lm: LoraModel): { name: string; singularValues: number[] }[] {
   return [...lm.layers].map(([name, l]) => ({ name, singularValues: loraDeltaSingularValues(l) }));

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { DataError, TrainingError } from "../../errors";
 import { writeFailure, writeFileAtomic } from "../../io/atomic";
-import { hostTensor } from "../../io/host_tensor";
+import { hostTensor, type StateDict } from "../../io/host_tensor";
 import { readSafetensors, writeSafetensors } from "../../io/safetensors";
 import type { ImageClassifier } from "../../models/types";
 
@@ -68,9 +68,18 @@ interface CacheManifest {
  * pre-logits features do not depend on it, so runs with another class count or head seed share the cache.
  */
 export function weightsHashOf(model: ImageClassifier): string {
+  return hashBackbone(model, model.stateDict());
+}
+
+/** weightsHashOf with asynchronous reads (works on webgpu, where synchronous reads fail). */
+export async function weightsHashOfAsync(model: ImageClassifier): Promise<string> {
+  return hashBackbone(model, await model.stateDictAsync());
+}
+
+function hashBackbone(model: ImageClassifier, sd: StateDict): string {
   const h = createHash("sha256");
   const isHead = (n: string) => model.headNames.some((p) => n === p || n.startsWith(p + "."));
-  for (const [n, t] of model.stateDict()) {
+  for (const [n, t] of sd) {
     if (isHead(n)) continue;
     h.update(`${n}:${t.dtype}:${t.shape.join(",")};`);
     h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
@@ -183,7 +192,7 @@ export async function extractFeatures(
   opts: FeatureCacheOptions,
 ): Promise<CachedFeatures> {
   const log = opts.log ?? ((m: string) => console.warn(`[peftlab] ${m}`));
-  const key = featureCacheKey(model, opts);
+  const key = featureCacheKey(model, { ...opts, weightsHash: opts.weightsHash ?? (await weightsHashOfAsync(model)) });
   try {
     fs.mkdirSync(opts.dir, { recursive: true });
   } catch (e) {
@@ -199,7 +208,7 @@ export async function extractFeatures(
   try {
     for await (const b of batches as AsyncIterable<FeatureBatch>) {
       const { x, ids } = b;
-      const y = b.y instanceof tf.Tensor ? (b.y.dataSync() as Float32Array | Int32Array) : b.y;
+      const y = b.y instanceof tf.Tensor ? ((await b.y.data()) as Float32Array | Int32Array) : b.y;
       const per = y.length / ids.length;
       labelShape ??= b.y instanceof tf.Tensor ? b.y.shape.slice(1) : [];
       if (x.shape[0] !== ids.length || !Number.isInteger(per)) {
@@ -209,7 +218,7 @@ export async function extractFeatures(
           got: `${ids.length} ids, ${y.length} label values`,
         });
       }
-      const pix = x.dataSync();
+      const pix = await x.data(); // async: webgpu has no synchronous read
       const stride = pix.length / ids.length;
       const hashes = ids.map((_, i) =>
         createHash("sha1")
@@ -219,7 +228,7 @@ export async function extractFeatures(
       const fresh = ids.some((id, i) => entries.get(id)?.inputHash !== hashes[i]);
       if (fresh) {
         const f = tf.tidy(() => model.forwardFeatures(x)); // [B, F]
-        const data = f.dataSync() as Float32Array;
+        const data = (await f.data()) as Float32Array;
         const d = f.shape[1] as number;
         f.dispose();
         ids.forEach((id, i) => {

@@ -7,6 +7,7 @@
  * norm scales), as in Li et al.; use weight decay 0 in the optimiser, since β already regularises the head.
  */
 import * as tf from "@tensorflow/tfjs";
+import { addNChunked } from "../../nn/add_n";
 import type { ImageClassifier } from "../../models/types";
 import { checkHp, groupsOf, isHead, setTrainable } from "./common";
 import type { Strategy } from "./types";
@@ -48,7 +49,7 @@ function sp(kind: "L2" | "L1", opts: SpOptions): Strategy {
             terms.push(kind === "L2" ? tf.mul(alpha / 2, tf.sum(tf.square(d))) : tf.mul(alpha, tf.sum(tf.abs(d))));
           }
         }
-        return (terms.length ? tf.addN(terms) : tf.scalar(0)) as tf.Scalar;
+        return (terms.length ? addNChunked(terms) : tf.scalar(0)) as tf.Scalar;
       });
     },
     lrMultipliers: () => null,
