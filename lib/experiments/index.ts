@@ -20,3 +20,4 @@ export * from "./heldout";
 export * from "./papers/davila2024";
 export * from "./papers/lian2024_medpeft";
 export * from "./papers/zhaksylyk2025_breakhis";
+export * from "./papers/dausort2025_cytology";
