@@ -14,6 +14,9 @@ import type { LoraStrategyOptions } from "../../peft/strategies/lora";
 import { executeSweep, sweepResults, type SweepExecutor, type SweepStatus } from "../sweep";
 import type { NotebookBackbone } from "../paper_ci";
 import type { ColumnTable } from "arquero";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { notebookVitBackbone } from "../paper_ci";
 
 /** One scale's settings of the seed-000 notebook. */
 export interface DausortSettings {
@@ -112,6 +115,33 @@ export function vitTinyBackbone(imgSize = 224): NotebookBackbone {
   };
 }
 
+/**
+ * The notebook's backbone: `ci` the real ViT-Ti/16 (a stand-in for CLIP / UNI) at the settings' size; `full` the
+ * paper's foundation model from its weights (e.g. CLIP ViT-B/16 fetched with `peftlab weights get`).
+ */
+export async function dausortBackbone(
+  scale: "ci" | "full",
+  o: { modelId: string; weights: string; imgSize: number },
+): Promise<NotebookBackbone> {
+  return scale === "ci" ? vitTinyBackbone(o.imgSize) : notebookVitBackbone("full", o);
+}
+
+/**
+ * A run config's data section for the sweep: a prepared dataset (`dir/dataset.json`, its own train/val/test) or an
+ * image folder split stratified 70/10/20 with seed 0, as the notebook splits it.
+ */
+export function dausortSweepData(dir: string, imgSize: number): Record<string, unknown> {
+  const manifest = path.resolve(dir, "dataset.json");
+  const transform = { size: imgSize, normalize: "model" };
+  return fs.existsSync(manifest)
+    ? { source: { kind: "manifest", path: manifest }, split: { kind: "source" }, transform }
+    : {
+        source: { kind: "imageFolder", path: path.resolve(dir) },
+        split: { kind: "stratified", fractions: { train: 0.7, val: 0.1, test: 0.2 }, seed: 0 },
+        transform,
+      };
+}
+
 /** What the seed-000 sweep needs besides the settings. */
 export interface DausortSweepInput {
   settings: Pick<DausortSettings, "seeds" | "lrs" | "shots" | "warmup" | "nIters" | "loraBlocks">;
@@ -123,6 +153,7 @@ export interface DausortSweepInput {
   /** The run configs' data section: a prepared dataset's manifest with its own split, or any data config. */
   data: Record<string, unknown>;
   name?: string;
+  scale?: "ci" | "full";
   slurm?: Record<string, unknown>;
 }
 
@@ -150,7 +181,7 @@ export function dausortSweep(i: DausortSweepInput): Record<string, unknown> {
     base: {
       name: "01-lora-qv",
       backend: i.backend,
-      scale: "full",
+      scale: i.scale ?? "full",
       model: i.weights ? { id: i.modelId, weights: i.weights } : { id: i.modelId },
       data: i.data,
       method: { kind: "lora", lora },
