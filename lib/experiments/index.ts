@@ -16,6 +16,7 @@ export * from "./transfer_data";
 export * from "./ci_backbone";
 export * from "./paper_ci";
 export * from "./lora_toy";
+export * from "./lora_intro";
 export * from "./heldout";
 export * from "./papers/davila2024";
 export * from "./papers/lian2024_medpeft";
