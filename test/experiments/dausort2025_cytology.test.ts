@@ -7,6 +7,7 @@ import {
   dausortLora,
   dausortSchedule,
   dausortSweep,
+  dausortSweepData,
   runDausortSweep,
 } from "../../lib/experiments/papers/dausort2025_cytology";
 import { planSweepInput } from "../../lib/experiments/sweep";
@@ -40,6 +41,23 @@ describe("experiments/papers/dausort2025_cytology (seed 000)", function () {
     assert.deepEqual(full.targetModules, ["qkv"]);
     assert.deepEqual([full.r, full.loraAlpha, full.useRslora, full.loraDropout, full.seed], [2, 1, true, 0.25, 3]);
     assert.equal(dausortLora(DAUSORT_SETTINGS.ci, 0).targetModules, "blocks\\.(8|9|10|11)\\.attn\\.qkv");
+  });
+
+  it("dausortSweepData: a prepared dataset's manifest with its own split, else a stratified 70/10/20 image folder", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-dausort-data-"));
+    try {
+      const folder = dausortSweepData(tmp, 224) as { source: { kind: string }; split: { kind: string } };
+      assert.deepEqual([folder.source.kind, folder.split.kind], ["imageFolder", "stratified"]);
+      fs.writeFileSync(path.join(tmp, "dataset.json"), "{}");
+      const prepared = dausortSweepData(tmp, 224) as {
+        source: { kind: string; path: string };
+        split: { kind: string };
+      };
+      assert.deepEqual([prepared.source.kind, prepared.split.kind], ["manifest", "source"]);
+      assert.equal(prepared.source.path, path.join(tmp, "dataset.json"));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it("the sweep plans one run per seed × lr × shots, each with its own schedule", () => {
