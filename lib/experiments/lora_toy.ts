@@ -12,6 +12,7 @@ import { LoraLinear } from "../peft/lora/layer";
 import { loraScaling } from "../peft/lora/config";
 import { loraDeltaSingularValues } from "../peft/lora/spectrum";
 import { fit, type TrainSource } from "../train/fit";
+import type { TrainingCallbacks } from "../train/callbacks";
 
 /** Settings of the toy problem. */
 export interface LoraToyOptions {
@@ -26,6 +27,8 @@ export interface LoraToyOptions {
   lr: number;
   batchSize: number;
   seed: number;
+  /** Extra fit() callbacks, e.g. a notebook's live dashboard (one run per rank). */
+  callbacks?: TrainingCallbacks[];
 }
 
 /** One trained rank: loss curve, learned spectrum, distance to the target, identity-at-init and merge checks. */
@@ -113,6 +116,7 @@ export async function loraToyExperiment(o: LoraToyOptions): Promise<LoraToyResul
             if ((step - 1) % 10 === 0 || step === o.steps) losses.push(loss); // every 10th update and the last
           },
         },
+        ...(o.callbacks ?? []),
       ],
     });
     const relError = tf.tidy(() => tf.norm(tf.sub(layer.deltaWeight(), dStar)).dataSync()[0] / dNorm);

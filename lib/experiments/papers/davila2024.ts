@@ -90,3 +90,39 @@ export function davilaRecipe(name: DavilaStrategyName, hp: DavilaHyperparameters
       });
   }
 }
+
+/** Accuracy of always predicting the commonest class of `labels` (the level a table's arms must clear). */
+export function majorityAccuracy(labels: ArrayLike<number>): number {
+  if (labels.length === 0) {
+    throw new ConfigError("No labels to take the majority class of", {
+      where: "majorityAccuracy(labels)",
+      expected: "at least one label",
+      got: "0 labels",
+    });
+  }
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+  return Math.max(...counts.values()) / labels.length;
+}
+
+/** One arm's mean test accuracy on one dataset. */
+export interface ArmAccuracy {
+  dataset: string;
+  method: string;
+  accuracy: number;
+}
+
+/**
+ * The arms that do not clear their dataset's majority-class accuracy by more than `margin` (default 0.05): near
+ * chance, so a notebook says so beside its table instead of reading them as findings.
+ */
+export function nearChanceArms(
+  arms: readonly ArmAccuracy[],
+  majority: ReadonlyMap<string, number>,
+  margin = 0.05,
+): ArmAccuracy[] {
+  return arms.filter((a) => {
+    const m = majority.get(a.dataset);
+    return m !== undefined && a.accuracy <= m + margin;
+  });
+}
