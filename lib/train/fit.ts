@@ -218,6 +218,8 @@ export async function fit(model: Module, train: TrainSource, o: FitOptions): Pro
         await checkpoint();
         const steps = opt.step;
         opt.dispose();
+        // A step budget ends the run: callbacks (a live dashboard) see its end, as after the last epoch.
+        await each(cbs, (c) => c.onTrainEnd?.({}));
         return {
           history: st.history,
           best: st.best,
