@@ -20,3 +20,6 @@ export * from "./heldout";
 export * from "./papers/davila2024";
 export * from "./papers/lian2024_medpeft";
 export * from "./papers/zhaksylyk2025_breakhis";
+export * from "./papers/lian2024_notebook";
+export * from "./papers/zhaksylyk2025_notebook";
+export * from "./papers/ammeling2025_mitosis";
