@@ -23,3 +23,4 @@ export * from "./papers/zhaksylyk2025_breakhis";
 export * from "./papers/lian2024_notebook";
 export * from "./papers/zhaksylyk2025_notebook";
 export * from "./papers/ammeling2025_mitosis";
+export * from "./versus_probe";
