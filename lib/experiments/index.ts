@@ -22,3 +22,7 @@ export * from "./papers/davila2024";
 export * from "./papers/lian2024_medpeft";
 export * from "./papers/zhaksylyk2025_breakhis";
 export * from "./papers/dausort2025_cytology";
+export * from "./papers/lian2024_notebook";
+export * from "./papers/zhaksylyk2025_notebook";
+export * from "./papers/ammeling2025_mitosis";
+export * from "./versus_probe";
