@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { LORA_INTRO_SETTINGS, vitQvLora } from "../../lib/experiments/lora_intro";
-import { vitTinyBackbone } from "../../lib/experiments/papers/dausort2025_cytology";
+import { vitTinyBackbone } from "../../lib/experiments/vit_tiny";
 import { getPeftModel } from "../../lib/peft/lora/model";
 
 describe("experiments/lora_intro: notebook 00's ViT-Ti arm", function () {

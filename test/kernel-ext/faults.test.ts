@@ -23,7 +23,12 @@ const text = (o: ExecuteOutcome) =>
 function newZombies(before: Set<number>): { pid: number; zombie: boolean }[] {
   return children(process.pid).filter((c) => c.zombie && !before.has(c.pid));
 }
-const zombiesNow = () => new Set(children(process.pid).filter((c) => c.zombie).map((c) => c.pid));
+const zombiesNow = () =>
+  new Set(
+    children(process.pid)
+      .filter((c) => c.zombie)
+      .map((c) => c.pid),
+  );
 
 /** Processes whose parent is `ppid`, and whether any of them is a zombie (from /proc). */
 function children(ppid: number): { pid: number; zombie: boolean }[] {

@@ -4,11 +4,7 @@
  * /work/shared/papers/PROTOCOLS.md "Paper 2"). Its settings as data per notebook scale, its LoRA, and the CI
  * backbone: the real ImageNet ViT-Ti/16 at a chosen input size, a stand-in for UNI / Virchow.
  */
-import { getPretrainedCfg } from "../../models/registry";
-import { VIT_TINY_ID } from "../../models/pretrained_load";
 import { loraStrategy, type LoraStrategy } from "../../peft/strategies/lora";
-import type { NotebookBackbone } from "../paper_ci";
-import { vitTinyAt } from "./lian2024_notebook";
 
 /** Notebook 02's settings at one scale. */
 export interface MitosisNotebookSettings {
@@ -75,21 +71,4 @@ export function mitosisLora(blocks: number[] | null, seed = 0): LoraStrategy {
     targetModules: blocks ? `blocks\\.(${blocks.join("|")})\\.${t}` : ["qkv", "attn.proj", "fc1", "fc2"],
     seed,
   });
-}
-
-/** The ImageNet ViT-Ti/16 as a notebook backbone at `imgSize`: its cfg's eval transform (bicubic, crop_pct 0.9). */
-export function vitTinyBackbone(imgSize: number): NotebookBackbone {
-  const cfg = getPretrainedCfg(VIT_TINY_ID);
-  return {
-    modelId: `${VIT_TINY_ID}@${imgSize}`,
-    transform: {
-      size: imgSize,
-      resize: Math.round(imgSize / cfg.cropPct),
-      normalize: { mean: [...cfg.mean] as [number, number, number], std: [...cfg.std] as [number, number, number] },
-    },
-    description:
-      `${VIT_TINY_ID} (timm ViT-Ti/16, ImageNet-21k → 1k, origin inferred as Google's AugReg release) at ${imgSize} px` +
-      (imgSize === 224 ? "" : " (pos_embed resized bicubically)"),
-    make: async (numClasses, seed = 0) => vitTinyAt(imgSize, numClasses, seed),
-  };
 }

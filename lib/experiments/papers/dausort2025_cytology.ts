@@ -7,12 +7,10 @@
  */
 import { kShot } from "../../data/splits";
 import type { ImageDataset } from "../../data/types";
-import type { TransformOptions } from "../../data/pipeline";
-import { getPretrainedCfg } from "../../models/registry";
-import { loadSharedVitTiny, VIT_TINY_ID } from "../../models/pretrained_load";
 import type { LoraStrategyOptions } from "../../peft/strategies/lora";
 import { executeSweep, sweepResults, type SweepExecutor, type SweepStatus } from "../sweep";
 import type { NotebookBackbone } from "../paper_ci";
+import { vitTinyBackbone } from "../vit_tiny";
 import type { ColumnTable } from "arquero";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -95,24 +93,6 @@ export function dausortSchedule(
 /** `perClass` images of each class (seeded, lib/data's kShot), or the dataset itself when perClass is null. */
 export function perClassSubset(ds: ImageDataset, perClass: number | null, seed: number): ImageDataset {
   return perClass === null ? ds : kShot(ds, perClass, seed);
-}
-
-/** The real ImageNet ViT-Ti/16 as a notebook backbone: its pretrained eval transform at `imgSize`, fresh heads. */
-export function vitTinyBackbone(imgSize = 224): NotebookBackbone {
-  const cfg = getPretrainedCfg(VIT_TINY_ID);
-  const native = cfg.inputSize[1];
-  return {
-    modelId: VIT_TINY_ID,
-    transform: {
-      size: imgSize,
-      resize: Math.round(imgSize / cfg.cropPct),
-      normalize: { mean: [...cfg.mean], std: [...cfg.std] },
-    } satisfies TransformOptions,
-    description:
-      `${VIT_TINY_ID}: the ImageNet ViT-Ti/16 (5.7 M parameters; AugReg origin inferred, not proven) at ${imgSize} px` +
-      (imgSize === native ? " (native)" : ` (pos_embed resampled bicubically from ${native})`),
-    make: async (numClasses, seed = 0) => loadSharedVitTiny({ numClasses, imgSize, seed }),
-  };
 }
 
 /**
