@@ -5,4 +5,7 @@ module.exports = {
   reporter: "test/helpers/reporter.cjs",
   timeout: 120000,
   "node-option": ["max-old-space-size=8192"],
+  // Quit when the tests end: native handles some suites keep on purpose (Dawn's GPU instances stay referenced for the
+  // process's life, see lib/backend/webgpu.ts) would otherwise hold the event loop open.
+  exit: true,
 };
