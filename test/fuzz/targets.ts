@@ -11,6 +11,8 @@ import { cellSource, injectParameters, normalizeNotebook } from "../../lib/jupyt
 import { readNotebook } from "../../lib/jupyter/runner/run";
 import { inspectFile } from "../../lib/cli/commands/inspect";
 import { readConfigFile } from "../../lib/cli/commands/train";
+import { loadSweepFile } from "../../lib/experiments/sweep/spec";
+import { planSweep } from "../../lib/experiments/sweep/plan";
 import { decodeItem } from "../../lib/data/decode";
 import { CheckpointError } from "../../lib/errors";
 import { readWholeFile } from "../../lib/io/file_read";
@@ -267,8 +269,29 @@ export const TARGETS: FuzzTarget[] = [
       resolveRunConfig(readConfigFile(file), { env: {}, warn: () => undefined });
     },
   },
-  // Sweep files: `peftlab sweep` is being written concurrently; its file parser plugs in here as one more target
-  // (format "json", seeds from its examples, run = its read + validate function). See docs/ARCHITECTURE.md.
+  {
+    name: "sweep-file",
+    format: "json",
+    ext: ".json",
+    seeds: async () => [
+      json({
+        name: "s",
+        base: {
+          name: "t",
+          model: { id: "fixture:resnet_basic" },
+          data: { source: { kind: "imageFolder", path: "/data/pbc-jpeg" } },
+          method: { kind: "strategy", name: "FT" },
+          training: { epochs: 1, batchSize: 4, optimizer: { name: "sgd", lr: 0.1 } },
+        },
+        grid: { seed: [0, 1], "training.optimizer.lr": [0.1, 0.01] },
+        points: [{ "method.name": "LP" }],
+        slurm: { partition: "gpu", gres: "gpu:1", cpusPerTask: 2, mem: "4G", time: "00:10:00", extra: ["--qos=x"] },
+      }),
+    ],
+    run: async (file) => {
+      planSweep(loadSweepFile(file, {}), {});
+    },
+  },
   {
     name: "ipynb",
     format: "notebook",

@@ -12,8 +12,8 @@
  * Every error is a ConfigError naming the field (`sweep.grid["training.optimizer.lr"]`), what was expected, what came
  * and how to fix it.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { readTextFile } from "../../io/file_read";
 import { ConfigError } from "../../errors";
 import { expandPath } from "./train_api";
 
@@ -249,17 +249,8 @@ export function resolveSweep(raw: unknown, opts: ResolveSweepOptions = {}): Swee
 
 /** Reads and validates a sweep file; relative paths in it start from its folder. */
 export function loadSweepFile(file: string, env?: NodeJS.ProcessEnv): SweepSpec {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError("Cannot read the sweep file", {
-      where: file,
-      expected: "a readable JSON file",
-      got: (e as Error).message,
-      fix: "check the path",
-    });
-  }
+  // Regular files only: a directory, FIFO or missing path is a ConfigError naming it (never a hang on a FIFO).
+  const text = readTextFile(file, ConfigError, "sweep file (JSON)");
   let raw: unknown;
   try {
     raw = JSON.parse(text);
