@@ -30,7 +30,8 @@ describe("ciVitBackbone", function () {
     const events: string[] = [];
     const callbacks = [
       {
-        onTrainBegin: (i: { epochs: number; stepsPerEpoch?: number }) => events.push(`begin ${(i.stepsPerEpoch ?? 0) > 0}`),
+        onTrainBegin: (i: { epochs: number; stepsPerEpoch?: number }) =>
+          events.push(`begin ${(i.stepsPerEpoch ?? 0) > 0}`),
         onBatchEnd: (i: { step: number; loss: number; imgPerSec?: number }) =>
           events.push(`step ${i.step} ${Number.isFinite(i.loss) && (i.imgPerSec ?? 0) > 0}`),
         onTrainEnd: () => events.push("end"),
