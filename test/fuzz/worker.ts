@@ -4,7 +4,23 @@
  * and reported instead of taking the campaign down.
  */
 import { PeftlabError } from "../../lib/errors";
+import * as fs from "node:fs";
 import { PLANTED, TARGETS } from "./targets";
+
+/**
+ * This process's peak resident size in MiB. Linux's VmHWM belongs to the process image, so it starts afresh at exec;
+ * getrusage's maxRSS does not (it keeps the forking parent's peak across exec, which under a long mocha run is larger
+ * than anything a case allocates). Elsewhere, maxRSS.
+ */
+function peakRssMiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // no procfs: fall through
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
 
 /** What the parent sends: parse `file` with `target`. */
 export interface CaseRequest {
@@ -35,7 +51,7 @@ process.on("message", (m: CaseRequest) => {
       outcome,
       error,
       ms: Date.now() - t0,
-      maxRssMiB: process.resourceUsage().maxRSS / 1024,
+      maxRssMiB: peakRssMiB(),
     };
     process.send!(r);
   };
@@ -56,4 +72,4 @@ process.on("message", (m: CaseRequest) => {
   );
 });
 void warn;
-process.send!({ ready: true, maxRssMiB: process.resourceUsage().maxRSS / 1024 });
+process.send!({ ready: true, maxRssMiB: peakRssMiB() });
