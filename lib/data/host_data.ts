@@ -129,22 +129,49 @@ export function toHostImages(ds: ImageDataset, o: Pick<NpzSplitOptions, "size" |
   };
 }
 
-/** Runs `fn` over `data` in batches (eval, no gradient) and returns its outputs as new host items (same labels, ids). */
-export function mapHostImages(data: HostImages, fn: (x: tf.Tensor) => tf.Tensor, batchSize = 64): HostImages {
-  let out: Float32Array | undefined;
-  let itemShape: number[] = [];
+/** `data` through `fn` in batches (eval, no gradient): each output [m, ...] with the index of its first item. */
+function* mappedBatches(
+  data: HostImages,
+  fn: (x: tf.Tensor) => tf.Tensor,
+  batchSize: number,
+): Generator<{ s: number; y: tf.Tensor }> {
   const per = data.itemShape.reduce((a, b) => a * b, 1);
   for (let s = 0; s < data.n; s += batchSize) {
     const m = Math.min(batchSize, data.n - s);
-    const y = tf.tidy(() => fn(tf.tensor(data.x.subarray(s * per, (s + m) * per), [m, ...data.itemShape]))); // [m, ...]
-    if (!out) {
-      itemShape = y.shape.slice(1);
-      out = new Float32Array(data.n * itemShape.reduce((a, b) => a * b, 1));
-    }
-    out.set(y.dataSync() as Float32Array, (s * out.length) / data.n);
+    yield { s, y: tf.tidy(() => fn(tf.tensor(data.x.subarray(s * per, (s + m) * per), [m, ...data.itemShape]))) };
+  }
+}
+
+/** Gathers the outputs' values into new host items with `data`'s labels and ids. */
+function hostGatherer(data: HostImages) {
+  let out: Float32Array | undefined;
+  let itemShape: number[] = [];
+  return {
+    put(s: number, shape: number[], values: Float32Array): void {
+      if (!out) {
+        itemShape = shape.slice(1);
+        out = new Float32Array(data.n * itemShape.reduce((a, b) => a * b, 1));
+      }
+      out.set(values, (s * out.length) / data.n);
+    },
+    done: (): HostImages => ({
+      x: out ?? new Float32Array(0),
+      n: data.n,
+      itemShape,
+      labels: data.labels,
+      ids: data.ids,
+    }),
+  };
+}
+
+/** Runs `fn` over `data` in batches (eval, no gradient) and returns its outputs as new host items (same labels, ids). */
+export function mapHostImages(data: HostImages, fn: (x: tf.Tensor) => tf.Tensor, batchSize = 64): HostImages {
+  const g = hostGatherer(data);
+  for (const { s, y } of mappedBatches(data, fn, batchSize)) {
+    g.put(s, y.shape, y.dataSync() as Float32Array);
     y.dispose();
   }
-  return { x: out ?? new Float32Array(0), n: data.n, itemShape, labels: data.labels, ids: data.ids };
+  return g.done();
 }
 
 /** mapHostImages with asynchronous reads: the one to use on webgpu (no synchronous reads there). */
@@ -153,20 +180,12 @@ export async function mapHostImagesAsync(
   fn: (x: tf.Tensor) => tf.Tensor,
   batchSize = 64,
 ): Promise<HostImages> {
-  let out: Float32Array | undefined;
-  let itemShape: number[] = [];
-  const per = data.itemShape.reduce((a, b) => a * b, 1);
-  for (let s = 0; s < data.n; s += batchSize) {
-    const m = Math.min(batchSize, data.n - s);
-    const y = tf.tidy(() => fn(tf.tensor(data.x.subarray(s * per, (s + m) * per), [m, ...data.itemShape]))); // [m, ...]
-    if (!out) {
-      itemShape = y.shape.slice(1);
-      out = new Float32Array(data.n * itemShape.reduce((a, b) => a * b, 1));
-    }
-    out.set((await y.data()) as Float32Array, (s * out.length) / data.n);
+  const g = hostGatherer(data);
+  for (const { s, y } of mappedBatches(data, fn, batchSize)) {
+    g.put(s, y.shape, (await y.data()) as Float32Array);
     y.dispose();
   }
-  return { x: out ?? new Float32Array(0), n: data.n, itemShape, labels: data.labels, ids: data.ids };
+  return g.done();
 }
 
 /** Decodes a dataset once (eval transform: resize, centre crop, normalise) into host arrays. */
