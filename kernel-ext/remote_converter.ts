@@ -11,6 +11,8 @@ import type { Method, Reply, WorkerInit } from "./ts_worker";
 
 /** The cell KernelSession.warmAfterPrelude compiles: the worker compiles it ahead too. */
 export const WARM_CELL = "void 0;";
+/** The inspect KernelSession.warmAfterPrelude answers after it: the worker asks it ahead (same cell, so cheap again). */
+export const WARM_INSPECT = "Math.max(";
 
 /** False when PEFTLAB_KERNEL_TS_WORKER is 0/false/off/no: then the kernel compiles in its main thread, as tslab does. */
 export function tsWorkerEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -47,6 +49,7 @@ export class RemoteConverter implements Converter {
       rootDir: o.rootDir,
       prelude: o.prelude,
       warmCell: WARM_CELL,
+      warmInspect: WARM_INSPECT,
       port: port2,
       signal: this.signal.buffer as SharedArrayBuffer,
     };

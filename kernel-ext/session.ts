@@ -20,7 +20,7 @@ import { History } from "./history";
 import { inspectReply, type QuickInfo } from "./inspect";
 import { installTslabDisplay } from "./tslab_compat";
 import { SINK_LOCAL } from "./prelude";
-import { WARM_CELL } from "./remote_converter";
+import { WARM_CELL, WARM_INSPECT } from "./remote_converter";
 import { expandShorthandProperties } from "./source_fix";
 import {
   formatCompileErrors,
@@ -115,7 +115,7 @@ export class KernelSession {
   async warmAfterPrelude(): Promise<void> {
     this.label = "warm-up";
     await this.run(WARM_CELL, () => {});
-    this.inspect("Math.max(", 9);
+    this.inspect(WARM_INSPECT, WARM_INSPECT.length);
   }
 
   /**

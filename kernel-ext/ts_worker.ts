@@ -4,9 +4,10 @@
  * seconds of synchronous CPU. Here TypeScript loads beside the main thread's own loading, and the program is built
  * while the main thread answers the handshake, without blocking it and without waiting for it.
  *
- * Start-up work, from the main thread's "start": build the program, compile the prelude, and compile the warm-up cell against the prelude's
- * declarations. The compiled results are kept and handed out once, to the first request with exactly the same
- * arguments (convert is a function of them), so the main thread's prelude and warm-up get them at once.
+ * Start-up work, from the main thread's "start": build the program, compile the prelude, compile the warm-up cell
+ * against the prelude's declarations and answer the warm-up inspect. The compiled results are kept and handed out
+ * once, to the first request with exactly the same arguments (convert is a function of them), so the main thread's
+ * prelude and warm-up get them at once.
  * Then it answers the main thread's requests: each reply is posted on the port and signalled through the shared
  * counter, which the main thread waits on (Atomics.wait): tslab's executor calls its converter synchronously.
  */
@@ -21,6 +22,8 @@ export interface WorkerInit {
   prelude: string | null;
   /** The cell the kernel compiles after the prelude (KernelSession.warmAfterPrelude). */
   warmCell: string;
+  /** The code KernelSession.warmAfterPrelude inspects after the warm-up cell. */
+  warmInspect: string;
   port: MessagePort;
   /** Int32: [0] replies posted, [1] 1 once the worker exits. */
   signal: SharedArrayBuffer;
@@ -60,7 +63,11 @@ function serve(init: WorkerInit): void {
   if (init.prelude !== null) {
     const r = compileAhead("", expandShorthandProperties(init.prelude));
     // After a prelude that compiles and runs, tslab's executor continues from its declarations.
-    if (r.diagnostics.length === 0) compileAhead(r.declOutput ?? "", expandShorthandProperties(init.warmCell));
+    if (r.diagnostics.length === 0) {
+      const w = compileAhead(r.declOutput ?? "", expandShorthandProperties(init.warmCell));
+      // Checks the program the first inspect (and the first cell) will use; asking again for the same cells is cheap.
+      if (w.diagnostics.length === 0) conv.inspect(w.declOutput ?? "", init.warmInspect, init.warmInspect.length);
+    }
   }
   parentPort?.postMessage("warm");
   init.port.on("message", (req: Request) => {
