@@ -59,4 +59,28 @@ describe("kernel start-up (real kernel over ZMQ)", function () {
       });
     });
   }
+
+  describe("a prelude that does not compile (compiled ahead by the worker)", () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-kstart-"));
+    const prelude = path.join(cwd, "prelude.ts");
+    let k: KernelClient;
+    before(async () => {
+      fs.writeFileSync(prelude, 'const broken: number = "not a number";\nconst fine = 1;\n');
+      k = await KernelClient.start({ cwd, preludePath: prelude, env: MODES[0].env });
+    });
+    after(async () => {
+      await k?.shutdown();
+      fs.rmSync(cwd, { recursive: true, force: true });
+    });
+
+    it("the first cell shows the prelude's compile error on stderr, and the kernel works without the prelude", async () => {
+      const { reply, messages } = await k.execute("1 + 1");
+      assert.equal(reply.content.status, "ok");
+      const err = messages.find((m) => m.header.msg_type === "stream" && m.content.name === "stderr");
+      assert.match(String(err?.content.text), /prelude .* failed: CompileError/);
+      assert.match(String(err?.content.text), /not assignable to type 'number'/);
+      const noPrelude = await k.execute("fine");
+      assert.equal(noPrelude.reply.content.ename, "CompileError");
+    });
+  });
 });
