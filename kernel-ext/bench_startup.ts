@@ -2,13 +2,14 @@
 /**
  * Kernel start-up timings for `peftlab bench` (lib/bench spawns this file by path; lib never imports kernel-ext):
  * spawns a fresh kernel in an empty folder through the headless client and prints one JSON line with the time to
- * ready (first kernel_info_reply), the first cell's latency (`1 + 1`, as Jupyter sends it right after start), the
- * same cell again, and the first inspect_request after start.
+ * ready (first kernel_info_reply), the first cell's latency (`1 + 1`, as Jupyter sends it right after start), their
+ * sum, the same cell again, the first inspect_request after start, and the load average it ran under.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { jupyter } from "../lib";
+import { tsWorkerEnabled } from "./remote_converter";
 
 const { KernelClient } = jupyter;
 
@@ -17,12 +18,19 @@ export interface KernelStartupTimings {
   firstCellMs: number;
   secondCellMs: number;
   firstInspectMs: number;
+  /** readyMs + firstCellMs: from spawn to the first cell's answer (what moving work into "ready" cannot hide). */
+  sumMs: number;
+  /** The 1-minute load average when the kernel was started (timings on a busy machine are contended). */
+  loadAvg1: number;
+  /** "worker" (the default) or "main-thread" (PEFTLAB_KERNEL_TS_WORKER=0): where the kernel compiled. */
+  compile: string;
   backendNote: string;
 }
 
 /** Measures one cold start. */
 export async function measureKernelStartup(): Promise<KernelStartupTimings> {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-kbench-"));
+  const loadAvg1 = Math.round(os.loadavg()[0] * 100) / 100;
   const t0 = Date.now();
   const client = await KernelClient.start({ cwd });
   try {
@@ -38,7 +46,16 @@ export async function measureKernelStartup(): Promise<KernelStartupTimings> {
     const firstInspectMs = Date.now() - t;
     const note = first.messages.find((m) => m.header.msg_type === "display_data");
     const data = (note?.content.data ?? {}) as Record<string, unknown>;
-    return { readyMs, firstCellMs, secondCellMs, firstInspectMs, backendNote: String(data["text/plain"] ?? "") };
+    return {
+      readyMs,
+      firstCellMs,
+      secondCellMs,
+      firstInspectMs,
+      sumMs: readyMs + firstCellMs,
+      loadAvg1,
+      compile: tsWorkerEnabled() ? "worker" : "main-thread",
+      backendNote: String(data["text/plain"] ?? ""),
+    };
   } finally {
     await client.shutdown();
     fs.rmSync(cwd, { recursive: true, force: true });

@@ -4,8 +4,10 @@ import * as path from "node:path";
 import { ConfigError } from "../lib";
 import { installPackageAliases, peftlabRoot } from "./resolve_alias";
 import { resolvePrelude } from "./prelude";
+import type { RemoteConverter } from "./remote_converter";
 import { PeftlabServer } from "./server";
 import { KernelSession } from "./session";
+import { createConverter, type Converter } from "tslab/dist/converter";
 import { quietTfjsNodeBanner } from "./startup";
 
 /** The tslab version whose internals (dist/*.js) this kernel drives. */
@@ -29,6 +31,8 @@ export interface StartOptions {
   preludePath?: string;
   noPrelude?: boolean;
   rootDir?: string;
+  /** The TypeScript worker main.ts started first thing (compiling the same prelude); absent: compile in this thread. */
+  converter?: RemoteConverter;
 }
 
 /** Starts serving the connection file; resolves once the sockets are bound. */
@@ -46,7 +50,8 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
   const prelude = resolvePrelude(o);
   const t0 = Date.now();
   installPackageAliases(rootDir);
-  const session = new KernelSession(rootDir);
+  const remote = o.converter;
+  const session = new KernelSession(rootDir, remote && (() => remoteOrLocal(remote)));
   const version = (JSON.parse(fs.readFileSync(path.join(peftlabRoot(), "package.json"), "utf8")) as { version: string })
     .version;
   const server = new PeftlabServer(o.configPath, session, version);
@@ -61,9 +66,32 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
   const log = (s: string): void => {
     if (process.env.PEFTLAB_KERNEL_DEBUG) fs.appendFileSync(process.env.PEFTLAB_KERNEL_DEBUG, `${s}\n`);
   };
-  log(`bound in ${Date.now() - t0} ms`);
-  // Building the TS program blocks the event loop for seconds. Start it once the client's kernel_info handshake is
-  // over (no request for 300 ms), so kernel_info is answered at once and executes simply queue behind the prelude.
+  log(`bound in ${Date.now() - t0} ms (process up ${Math.round(process.uptime() * 1000)} ms)`);
+  const afterWarm = async (): Promise<void> => {
+    quietTfjsNodeBanner(rootDir);
+    if (prelude.code !== null) {
+      const err = await session.runPrelude(prelude.code);
+      if (err) {
+        const text = `peftlab prelude (${prelude.source}) failed: ${err.ename}: ${err.evalue}\n${err.traceback.join("\n")}\n`;
+        fs.writeSync(2, text);
+        server.startupWarning = text;
+      }
+    }
+    log(`prelude done at ${Date.now() - t0} ms`);
+    await session.warmAfterPrelude();
+    log(`first cell warm at ${Date.now() - t0} ms`);
+  };
+  if (remote) {
+    // The worker compiles from now on; waiting for it leaves this thread free to answer the handshake.
+    remote.start();
+    server.ready = remote.warmed.then(async () => {
+      log(`converter warm at ${Date.now() - t0} ms${remote.failure ? ` (worker failed: ${remote.failure})` : ""}`);
+      await afterWarm();
+    });
+    return server;
+  }
+  // In this thread, building the TS program blocks the event loop for seconds. Start it once the client's kernel_info
+  // handshake is over (no request for 300 ms), so kernel_info is answered at once and executes queue behind the prelude.
   server.ready = new Promise<void>((resolve) => {
     let timer = setTimeout(go, 1000);
     server.onKernelInfo = () => {
@@ -74,20 +102,19 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
       server.onKernelInfo = () => {};
       session.warm();
       log(`converter warm at ${Date.now() - t0} ms`);
-      quietTfjsNodeBanner(rootDir);
-      if (prelude.code !== null) {
-        const err = await session.runPrelude(prelude.code);
-        if (err) {
-          const text = `peftlab prelude (${prelude.source}) failed: ${err.ename}: ${err.evalue}\n${err.traceback.join("\n")}\n`;
-          fs.writeSync(2, text);
-          server.startupWarning = text;
-        }
-      }
-      log(`prelude done at ${Date.now() - t0} ms`);
-      await session.warmAfterPrelude();
-      log(`first cell warm at ${Date.now() - t0} ms`);
+      await afterWarm();
       resolve();
     }
   });
   return server;
+}
+
+/** The worker, or where it failed to start, tslab's converter in this thread (a slower start, but a working kernel). */
+function remoteOrLocal(remote: RemoteConverter): Converter {
+  if (remote.failure === "") return remote;
+  process.stderr.write(
+    `peftlab kernel: TypeScript worker unavailable (${remote.failure}); compiling in the main thread\n`,
+  );
+  remote.close();
+  return createConverter({ isBrowser: false });
 }

@@ -3,7 +3,8 @@
  * Kernel entry point (the kernelspec's argv): `node dist/kernel-ext/main.js --config-path {connection_file}
  * [--prelude PATH | --no-prelude]`. Runs in the notebook's folder, as Jupyter starts kernels there.
  */
-import { startKernel } from "./kernel";
+import { choosePrelude } from "./prelude_code";
+import { RemoteConverter, tsWorkerEnabled } from "./remote_converter";
 
 /** Parses the kernel's argv (kept tiny: commander would add startup time to every kernel). */
 export function parseKernelArgs(argv: string[]): { configPath: string; preludePath?: string; noPrelude: boolean } {
@@ -23,7 +24,13 @@ export function parseKernelArgs(argv: string[]): { configPath: string; preludePa
 
 if (require.main === module) {
   const args = parseKernelArgs(process.argv.slice(2));
-  startKernel(args).catch((e: unknown) => {
+  // The TypeScript worker starts before this thread loads peftlab and tslab (./kernel), so the two overlap.
+  const prelude = choosePrelude(args);
+  const converter = tsWorkerEnabled()
+    ? new RemoteConverter({ rootDir: process.cwd(), prelude: prelude.code })
+    : undefined;
+  const { startKernel } = require("./kernel") as typeof import("./kernel");
+  startKernel({ ...args, converter }).catch((e: unknown) => {
     process.stderr.write(`peftlab kernel failed to start: ${e instanceof Error ? e.stack : String(e)}\n`);
     process.exit(1);
   });

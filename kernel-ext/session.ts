@@ -20,6 +20,7 @@ import { History } from "./history";
 import { inspectReply, type QuickInfo } from "./inspect";
 import { installTslabDisplay } from "./tslab_compat";
 import { SINK_LOCAL } from "./prelude";
+import { WARM_CELL, WARM_INSPECT } from "./remote_converter";
 import { expandShorthandProperties } from "./source_fix";
 import {
   formatCompileErrors,
@@ -70,7 +71,11 @@ export class KernelSession {
   private node?: Converter;
   private browser?: Converter;
 
-  constructor(rootDir: string) {
+  /**
+   * `makeNode` builds the Node-mode converter, on first use: by default tslab's, in this thread; the kernel passes
+   * its TypeScript worker (remote_converter.ts).
+   */
+  constructor(rootDir: string, makeNode: () => Converter = () => createConverter({ isBrowser: false })) {
     const convs: ConverterSet = {
       node: undefined as unknown as Converter,
       browser: undefined as unknown as Converter,
@@ -80,7 +85,7 @@ export class KernelSession {
       },
     };
     Object.defineProperty(convs, "node", {
-      get: () => (this.node ??= this.wrapConverter(createConverter({ isBrowser: false }))),
+      get: () => (this.node ??= this.wrapConverter(makeNode())),
     });
     Object.defineProperty(convs, "browser", { get: () => (this.browser ??= createConverter({ isBrowser: true })) });
     this.executor = createExecutor(rootDir, convs, {
@@ -109,8 +114,8 @@ export class KernelSession {
    */
   async warmAfterPrelude(): Promise<void> {
     this.label = "warm-up";
-    await this.run("void 0;", () => {});
-    this.inspect("Math.max(", 9);
+    await this.run(WARM_CELL, () => {});
+    this.inspect(WARM_INSPECT, WARM_INSPECT.length);
   }
 
   /**

@@ -36,7 +36,8 @@ function note(r: WorkloadResult, all: WorkloadResult[]): string {
   if (typeof r.extra.readyMs === "number") {
     const e = r.extra;
     notes.push(
-      `ready ${e.readyMs} ms, 1st cell +${e.firstCellMs} ms, again ${e.secondCellMs} ms, inspect ${e.firstInspectMs} ms`,
+      `ready ${e.readyMs} ms, 1st cell +${e.firstCellMs} ms (sum ${e.sumMs} ms), again ${e.secondCellMs} ms, ` +
+        `inspect ${e.firstInspectMs} ms, load ${e.loadAvg1}`,
     );
   }
   return notes.join("; ");

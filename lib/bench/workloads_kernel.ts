@@ -3,7 +3,7 @@
  * - kernel_startup: spawns a fresh "TypeScript (peftlab)" kernel per repeat and measures the time to ready (first
  *   kernel_info_reply), the first cell (`1 + 1`, sent right after ready, so it waits for the TypeScript warm-up and the
  *   prelude), the same cell again, and the first inspect_request. The median of time-to-ready + first cell is the
- *   workload's time; each part's median is in `extra`.
+ *   workload's time; each part's median, the sum's and the load average's are in `extra`.
  * lib never imports kernel-ext: the kernel's own timing script (dist/kernel-ext/bench_startup.js) is run by path.
  */
 import { spawnSync } from "node:child_process";
@@ -22,6 +22,9 @@ interface StartupRun {
   firstCellMs: number;
   secondCellMs: number;
   firstInspectMs: number;
+  sumMs: number;
+  loadAvg1: number;
+  compile: string;
   backendNote: string;
 }
 
@@ -43,10 +46,13 @@ async function kernelStartup(ctx: WorkloadContext): Promise<WorkloadOutcome | Wo
   const n = Math.max(1, ctx.quick ? 1 : ctx.repeats);
   for (let i = 0; i < n; i++) {
     const r = oneStart(script);
-    ctx.log(`start ${i + 1}/${n}: ready ${r.readyMs} ms, first cell ${r.firstCellMs} ms, again ${r.secondCellMs} ms`);
+    ctx.log(
+      `start ${i + 1}/${n}: ready ${r.readyMs} ms + first cell ${r.firstCellMs} ms = ${r.sumMs} ms, again ` +
+        `${r.secondCellMs} ms (load ${r.loadAvg1}, compiling in the ${r.compile})`,
+    );
     runs.push(r);
   }
-  const med = (k: keyof Omit<StartupRun, "backendNote">) => median(runs.map((r) => r[k]));
+  const med = (k: keyof Omit<StartupRun, "backendNote" | "compile">) => median(runs.map((r) => r[k]));
   const timesS = runs.map((r) => (r.readyMs + r.firstCellMs) / 1000);
   return {
     batchSize: null,
@@ -59,6 +65,9 @@ async function kernelStartup(ctx: WorkloadContext): Promise<WorkloadOutcome | Wo
       firstCellMs: round(med("firstCellMs"), 0),
       secondCellMs: round(med("secondCellMs"), 0),
       firstInspectMs: round(med("firstInspectMs"), 0),
+      sumMs: round(med("sumMs"), 0),
+      loadAvg1: round(med("loadAvg1"), 2),
+      compile: runs[0].compile,
       backendNote: runs[0].backendNote,
     },
   };
