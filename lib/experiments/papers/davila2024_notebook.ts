@@ -67,9 +67,9 @@ export const DAVILA_NOTEBOOK_SETTINGS: Readonly<Record<DavilaScale, DavilaNotebo
       { name: "X-ray (PneumoniaMNIST)", kind: "npz", file: "pneumoniamnist.npz" },
       { name: "Ultrasound (BreastMNIST)", kind: "npz", file: "breastmnist.npz" },
     ],
-    imgSize: 128,
+    imgSize: 96,
     tailStage: "features.14",
-    maxItems: { train: 1000, val: 200, test: 400 },
+    maxItems: { train: 600, val: 200, test: 400 },
     epochs: 8,
     lpEpochs: 4,
     batchSize: 32,
@@ -186,4 +186,16 @@ export function davilaHyperparametersOf(s: DavilaNotebookSettings): DavilaHyperp
     lpEpochs: s.lpEpochs,
     unfreezeEvery: 1,
   };
+}
+
+/** One line for result titles: what ran at this scale (CI: the stand-ins, from the settings), never the paper's numbers. */
+export function davilaScaleNote(s: DavilaNotebookSettings): string {
+  if (s.tailStage === null)
+    return `Full scale (${s.backbones.join(", ")}, ${s.imgSize} px, ${s.epochs} epochs; [INF] settings)`;
+  const train = s.maxItems.train === null ? "all" : `≤ ${s.maxItems.train.toLocaleString("en-US")}`;
+  return (
+    `CI scale — stand-ins (${s.backbones.join(", ")}, stages from ${s.tailStage} trained on cached outputs of the ` +
+    `frozen prefix, ${s.imgSize} px, ${train} training images, ${s.epochs} epochs of batch ${s.batchSize}, Adam lr ` +
+    `${s.lr.ft} / ${s.lr.lp}), not the paper's numbers`
+  );
 }

@@ -13,6 +13,7 @@ import {
   davilaHyperparametersOf,
   davilaNotebookSettings,
   davilaProbeRuns,
+  davilaScaleNote,
   davilaSpecs,
   davilaStageRows,
   davilaVersusProbe,
@@ -66,6 +67,13 @@ describe("papers/davila2024_notebook: settings as validated data", () => {
       );
     });
   }
+  it("davilaScaleNote says what ran, from the settings: CI stand-ins are never the paper's numbers", () => {
+    const note = davilaScaleNote(ci);
+    assert.match(note, /^CI scale — stand-ins/);
+    assert.match(note, /not the paper's numbers/);
+    assert.ok(note.includes(`${ci.imgSize} px`) && note.includes(String(ci.tailStage)), note);
+    assert.match(davilaScaleNote(DAVILA_NOTEBOOK_SETTINGS.full), /^Full scale \(resnet50/);
+  });
   it("davilaHyperparametersOf carries the scale's lrs and epochs into the recipes", () => {
     const hp = davilaHyperparametersOf(ci);
     assert.deepEqual([hp.lrFt, hp.lrLp, hp.epochs, hp.lpEpochs], [ci.lr.ft, ci.lr.lp, ci.epochs, ci.lpEpochs]);
