@@ -18,11 +18,16 @@ export interface DavilaBestArm {
   delta: number;
   beats_probe: boolean;
   majority: number;
+  /** Test images, and 2 binomial standard errors of the probe's accuracy on them: a |delta| below it is test noise. */
+  test_n: number;
+  two_se: number;
+  within_noise: boolean;
 }
 
 /**
  * versusProbe rows of every strategy (case "modality · backbone", metric test accuracy; near chance: under the
- * modality's majority accuracy + `margin`), and the best arm per case. Cases without a probe row are left out.
+ * modality's majority accuracy + `margin`), and the best arm per case with whether its gap to the probe is within
+ * 2 binomial standard errors of the test accuracy (test noise). Cases without a probe row are left out.
  */
 export function davilaVersusProbe(
   runs: ColumnTable,
@@ -47,6 +52,8 @@ export function davilaVersusProbe(
       if (!mine.length) continue;
       rows.push(...mine);
       const b = mine.reduce((x, y) => (y.arm_value > x.arm_value ? y : x));
+      const n = m.testLabels.length;
+      const twoSe = 2 * Math.sqrt((b.probe * (1 - b.probe)) / n);
       best.push({
         modality: m.name,
         backbone,
@@ -56,6 +63,9 @@ export function davilaVersusProbe(
         delta: b.delta,
         beats_probe: b.delta > 0,
         majority: chance,
+        test_n: n,
+        two_se: twoSe,
+        within_noise: Math.abs(b.delta) < twoSe,
       });
     }
   }

@@ -211,6 +211,12 @@ describe("papers/davila2024_results: strategies against the probe", () => {
       assert.deepEqual([b.best_arm, b.beats_probe, b.majority], [arm, beats, majority]);
     });
   }
+  it("the gap to the probe is set against 2 binomial standard errors of the test accuracy", () => {
+    const a = best.find((x) => x.modality === "A")!; // 0.85 vs 0.8 on 4 test images: 2·SE = 0.4
+    assert.equal(a.test_n, 4);
+    assert.ok(Math.abs(a.two_se - 2 * Math.sqrt((0.8 * 0.2) / 4)) < 1e-12);
+    assert.equal(a.within_noise, true);
+  });
   it("near chance is judged against each modality's majority accuracy", () => {
     const verdict = (c: string, arm: string) => rows.find((r) => r.case === `${c} · m` && r.arm === arm)!.verdict;
     assert.match(verdict("A", "LP"), /near chance/); // 0.78 < 0.75 + 0.05
