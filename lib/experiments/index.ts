@@ -29,3 +29,4 @@ export * from "./papers/zhaksylyk2025_notebook";
 export * from "./papers/ammeling2025_mitosis";
 export * from "./versus_probe";
 export * from "./vit_tiny";
+export * from "./notebook_scale";
