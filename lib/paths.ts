@@ -1,12 +1,15 @@
-/** Where shared data lives: `PEFTLAB_SHARED`, default `../shared` relative to the working directory. */
+/** Where shared data lives: `PEFTLAB_SHARED`, default `../shared` beside the peftlab checkout (not the working directory). */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "./errors";
 
-/** The shared-data root (`PEFTLAB_SHARED` or `../shared`), resolved to an absolute path. */
+/**
+ * The shared-data root, absolute: `PEFTLAB_SHARED` (resolved against the working directory), else `shared/` beside
+ * the peftlab checkout (`<packageRoot>/../shared`), so a notebook whose working directory is notebooks/ finds it too.
+ */
 export function sharedRoot(env: NodeJS.ProcessEnv = process.env): string {
-  const p = env.PEFTLAB_SHARED && env.PEFTLAB_SHARED !== "" ? env.PEFTLAB_SHARED : "../shared";
-  return path.resolve(p);
+  if (env.PEFTLAB_SHARED && env.PEFTLAB_SHARED !== "") return path.resolve(env.PEFTLAB_SHARED);
+  return path.resolve(packageRoot(), "..", "shared");
 }
 
 /** A path inside the shared root. */

@@ -74,7 +74,7 @@ export function splitVitAtBlock(model: VisionTransformer, k?: number): PrefixSpl
         let t = tokens; // [B, T, D]
         for (let i = cut; i < depth; i++) t = model.blocks.at(i).apply(t);
         t = model.norm.apply(t);
-        return model.forwardHead(poolTokens(model, t)); // [B, K]
+        return model.forwardHead(model.poolTokens(t)); // [B, K]
       }),
   };
 }
@@ -91,18 +91,6 @@ function embedFn(model: VisionTransformer): (patches: tf.Tensor) => tf.Tensor {
     });
   }
   return (x) => m.embedTokens!.call(model, x);
-}
-
-/** forwardFeatures' pooling (token / avg / token_avg), fc_norm and head dropout on final tokens [B, T, D] → [B, F]. */
-function poolTokens(model: VisionTransformer, t: tf.Tensor): tf.Tensor {
-  const [b, n, d] = t.shape;
-  const p = model.numPrefixTokens;
-  const cls = () => tf.slice(t, [0, 0, 0], [b, 1, d]).reshape([b, d]); // [B, D]
-  const avg = () => tf.mean(tf.slice(t, [0, p, 0], [b, n - p, d]), 1); // [B, D]
-  const pool = model.config.globalPool;
-  const pooled = pool === "token" ? cls() : pool === "avg" ? avg() : tf.concat([cls(), avg()], 1);
-  model.headDrop.training = model.training;
-  return model.headDrop.apply(model.fcNorm.apply(pooled)); // [B, F]
 }
 
 function checkPrefixFrozen(model: VisionTransformer, cut: number): void {

@@ -5,7 +5,7 @@
 import type { TransformOptions } from "../data/pipeline";
 import { getPretrainedCfg } from "../models/registry";
 import { loadSharedVitTiny, VIT_TINY_ID } from "../models/pretrained_load";
-import type { NotebookBackbone } from "./paper_ci";
+import type { NotebookBackbone } from "./notebook_backbone";
 
 /**
  * The ViT-Ti at `imgSize` with its pretrained cfg's eval transform (bicubic resize to ⌊size / crop_pct⌋, centre crop,

@@ -136,8 +136,12 @@ export class VisionTransformer extends Module implements ImageClassifier {
 
   /** Pre-logits: tokens → pool ("token", "avg" or "token_avg") → fc_norm → head dropout. [B, H, W, C] → [B, F]. */
   forwardFeatures(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.poolTokens(this.forwardTokens(x))); // [B, F]
+  }
+
+  /** forwardFeatures after the final norm: pool ("token", "avg" or "token_avg") → fc_norm → head dropout. [B, T, D] → [B, F]. */
+  poolTokens(t: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const t = this.forwardTokens(x); // [B, T, D]
       const [b, n, d] = t.shape;
       const p = this.numPrefixTokens;
       const cls = () => tf.slice(t, [0, 0, 0], [b, 1, d]).reshape([b, d]); // [B, D]

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend, parseBackendName, BACKEND_NAMES } from "../../lib/backend";
 import { adapterName, icdFiles, softwareAdapterReason, syncCallSite } from "../../lib/backend/webgpu";
 import { BackendError } from "../../lib/errors";
-import { webgpuUnavailable } from "../helpers/backends";
+import { skipWithoutWebgpu } from "../helpers/backends";
 
 const NV = { vendor: "nvidia", architecture: "hopper", device: "", description: "NVIDIA H100 80GB HBM3" };
 
@@ -117,11 +117,7 @@ describe("webgpu: software adapter detection (fake adapter infos)", () => {
 describe("webgpu on this machine (SwiftShader where no GPU)", function () {
   this.timeout(120000);
   before(async function () {
-    const why = await webgpuUnavailable();
-    if (why !== undefined) {
-      console.log(`      skipped: webgpu unavailable: ${why}`);
-      this.skip();
-    }
+    await skipWithoutWebgpu(this);
   });
   after(async () => {
     await initBackend({ prefer: "cpu", log: null, env: {} });

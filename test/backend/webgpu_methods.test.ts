@@ -21,7 +21,7 @@ import { extractFeatures, featureMatrix, fitLogisticRegression, predictProba } f
 import { makeStrategy } from "../../lib/peft/strategies/registry";
 import { fit, type TrainSource } from "../../lib/train/fit";
 import { linearHeadPredictProba, trainLinearHead } from "../../lib/train/linear_head";
-import { maxAbsDiffAsync, useWebgpuOrSkip, webgpuUnavailable } from "../helpers/backends";
+import { maxAbsDiffAsync, skipWithoutWebgpu, useWebgpuOrSkip } from "../helpers/backends";
 import { TinyNet, tinyImages, tinyVit } from "../peft/tiny_models";
 
 const cpu = () => initBackend({ prefer: "cpu", log: null, env: {} });
@@ -99,11 +99,7 @@ describe("webgpu: probes, strategies, CNN fine-tuning and LoRA Conv2d (SwiftShad
   this.timeout(600000);
   let tmp: string;
   before(async function () {
-    const why = await webgpuUnavailable();
-    if (why !== undefined) {
-      console.log(`      skipped: webgpu unavailable: ${why}`);
-      this.skip();
-    }
+    await skipWithoutWebgpu(this);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-webgpu-methods-"));
   });
   after(async () => {

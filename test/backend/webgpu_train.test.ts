@@ -21,7 +21,7 @@ import { leanRelu } from "../../lib/nn/relu";
 import { sharedPath } from "../../lib/paths";
 import { getPeftModel } from "../../lib/peft/lora/model";
 import { fit } from "../../lib/train/fit";
-import { useWebgpuOrSkip, webgpuUnavailable } from "../helpers/backends";
+import { skipWithoutWebgpu, useWebgpuOrSkip } from "../helpers/backends";
 import { tinyPbc } from "../train/tiny";
 
 const REF = sharedPath("fixtures", "reference", "manifest.json");
@@ -59,11 +59,7 @@ function rnd(n: number, seed: number): Float32Array {
 describe("webgpu: training (SwiftShader where no GPU)", function () {
   this.timeout(900000);
   before(async function () {
-    const why = await webgpuUnavailable();
-    if (why !== undefined) {
-      console.log(`      skipped: webgpu unavailable: ${why}`);
-      this.skip();
-    }
+    await skipWithoutWebgpu(this);
   });
   after(async () => {
     await initBackend({ prefer: "cpu", log: null, env: {} });
@@ -208,11 +204,7 @@ describe("webgpu: a LoRA run through `peftlab train` and `peftlab eval`", functi
   this.timeout(900000);
   let tmp: string;
   before(async function () {
-    const why = await webgpuUnavailable();
-    if (why !== undefined) {
-      console.log(`      skipped: webgpu unavailable: ${why}`);
-      this.skip();
-    }
+    await skipWithoutWebgpu(this);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-webgpu-cli-"));
   });
   after(async () => {

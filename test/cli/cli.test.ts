@@ -3,16 +3,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runCli } from "../../lib/cli/main";
+import { cli } from "../helpers/cli";
 import { hasShared, sharedPath } from "../../lib/paths";
-
-/** Runs the CLI in-process and captures what it writes. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 /** The tensor names and shapes in a safetensors header, read straight from the bytes. */
 function headerOf(file: string): Record<string, { dtype: string; shape: number[] }> {

@@ -2,20 +2,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runCli } from "../../lib/cli/main";
+import { cli } from "../helpers/cli";
 import { initBackend } from "../../lib/backend";
 import { imageFolderDataset } from "../../lib/data";
 import { computeMetrics } from "../../lib/metrics";
 import { sharedPath } from "../../lib/paths";
 import { mapClassesByName } from "../../lib/experiments/run_data";
 import { readPredsCsv } from "../../lib/experiments/preds_csv";
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 /** Copies `perClass` PBC images of each listed class into root/<class>/. */
 function pbcFolder(root: string, classes: string[], perClass: number, offset = 0): string {

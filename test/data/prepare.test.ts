@@ -3,7 +3,6 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { zipSync } from "fflate";
 import sharp from "sharp";
@@ -17,6 +16,7 @@ import { DataLoader } from "../../lib/data/loader";
 import { MEDMNIST_INFO } from "../../lib/data/prepare/medmnist_info";
 import { parseBreakhisName } from "../../lib/data/prepare/breakhis";
 import { kagglePreparers } from "../../lib/data/prepare/kaggle";
+import { tmpDir } from "../helpers/tmp";
 
 /** A .npy member: uint8 data with a v1.0 header padded to 64 bytes. */
 function npy(shape: number[], data: Uint8Array): Uint8Array {
@@ -86,7 +86,7 @@ async function serve(files: Record<string, Uint8Array>): Promise<Served> {
 }
 
 const md5 = (b: Uint8Array) => crypto.createHash("md5").update(b).digest("hex");
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-prep-"));
+const tmp = () => tmpDir("peftlab-prep-");
 const quiet = () => undefined;
 
 describe("data-scripts (offline, local HTTP server)", () => {

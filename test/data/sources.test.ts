@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
 import { DataError } from "../../lib/errors";
@@ -8,10 +7,7 @@ import { imageFolderDataset, splitListDataset } from "../../lib/data/sources";
 import { manifestDataset } from "../../lib/data/manifest";
 import { npzDataset } from "../../lib/data/sources_npz";
 import { hasShared, sharedPath } from "../../lib/paths";
-
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-data-"));
-}
+import { tmpDir } from "../helpers/tmp";
 
 async function writePng(file: string, w: number, h: number, rgb: [number, number, number]): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -71,7 +67,7 @@ describe("data sources", () => {
   }
 
   it("image folder with train/val/test layout sets splits; an empty class is a DataError naming it", async () => {
-    const d = tmpDir();
+    const d = tmpDir("peftlab-data-");
     await writePng(path.join(d, "train", "a", "1.png"), 4, 4, [255, 0, 0]);
     await writePng(path.join(d, "train", "b", "1.png"), 4, 4, [0, 255, 0]);
     await writePng(path.join(d, "valid", "a", "2.png"), 4, 4, [255, 0, 0]);
@@ -93,7 +89,7 @@ describe("data sources", () => {
   });
 
   it("CSV manifest: names, groups, splits; unknown label names the row", () => {
-    const d = tmpDir();
+    const d = tmpDir("peftlab-data-");
     fs.writeFileSync(path.join(d, "m.csv"), "path,label,group,split\nx/1.png,cat,p1,train\nx/2.png,dog,p2,test\n");
     const ds = manifestDataset(path.join(d, "m.csv"));
     assert.deepEqual(ds.classes, ["cat", "dog"]);
@@ -113,7 +109,7 @@ describe("data sources", () => {
   });
 
   it("JSON manifest with multi-label columns", () => {
-    const d = tmpDir();
+    const d = tmpDir("peftlab-data-");
     const f = path.join(d, "m.json");
     fs.writeFileSync(
       f,
@@ -134,7 +130,7 @@ describe("data sources", () => {
   });
 
   it("MED-PEFT split lists: path then labels, one file per split", () => {
-    const d = tmpDir();
+    const d = tmpDir("peftlab-data-");
     fs.writeFileSync(path.join(d, "train_1.txt"), "00000001_000.png 0 1 0\n00000002_000.png 1 0 0\n");
     fs.writeFileSync(path.join(d, "test_list.txt"), "00000003_000.png 0 0 1\n");
     const ds = splitListDataset(

@@ -22,13 +22,18 @@ export async function webgpuUnavailable(): Promise<string | undefined> {
   return typeof p === "string" ? `${p} (install Debian's chromium and libvulkan1 for SwiftShader)` : undefined;
 }
 
-/** `before` hook body for webgpu suites: activate it (forced: SwiftShader is software) or skip with the reason. */
-export async function useWebgpuOrSkip(ctx: Mocha.Context): Promise<void> {
+/** `before` hook body for webgpu suites that activate it themselves: skip the suite, stating why, where it cannot run. */
+export async function skipWithoutWebgpu(ctx: Mocha.Context): Promise<void> {
   const why = await webgpuUnavailable();
   if (why !== undefined) {
     console.log(`      skipped: webgpu unavailable: ${why}`);
     ctx.skip();
   }
+}
+
+/** `before` hook body for webgpu suites: activate it (forced: SwiftShader is software) or skip with the reason. */
+export async function useWebgpuOrSkip(ctx: Mocha.Context): Promise<void> {
+  await skipWithoutWebgpu(ctx);
   await initBackend({ prefer: "webgpu", log: null, env: {} });
 }
 

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { zipSync } from "fflate";
-import { runCli } from "../../lib/cli/main";
+import { cli } from "../helpers/cli";
 import { CheckpointError, DataError, PeftlabError } from "../../lib/errors";
 import { decodeNpy, readNpy, readNpyHeader } from "../../lib/io/npy";
 import { NpzFile, readNpz } from "../../lib/io/npz";
@@ -21,13 +21,6 @@ const TORCH = path.join(__dirname, "..", "fixtures", "torch");
 let tmp: string;
 before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-bad-"))));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 /** A path of each non-file kind, named with `ext` so readers dispatch on it. */
 function nonFile(kind: "directory" | "fifo" | "missing", ext: string): string {

@@ -5,7 +5,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runCli } from "../../lib/cli/main";
+import { cli } from "../helpers/cli";
 import { readSafetensors } from "../../lib/io/safetensors";
 import { loadTorchStateDict } from "../../lib/io/torch_checkpoint";
 import { pretrainedWeightsPath, VIT_TINY_ID } from "../../lib/models/pretrained_load";
@@ -13,13 +13,6 @@ import { sharedPath } from "../../lib/paths";
 
 /** `peftlab weights convert` and `weights get` (registry ids, gated models, .bin → safetensors) against a local hub. */
 const DIR = path.join(__dirname, "..", "fixtures", "torch");
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 interface Hub {
   url: string;

@@ -5,7 +5,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { CheckpointError } from "../../lib/errors";
 import { hostTensor } from "../../lib/io/host_tensor";
@@ -23,16 +22,13 @@ import { convertStateDict, detectNaming } from "../../lib/models/convert";
 import { hasShared, sharedPath } from "../../lib/paths";
 import { runCli } from "../../lib/cli/main";
 import { describeBackends } from "../helpers/backends";
+import { tmpDir } from "../helpers/tmp";
 
 const MANIFEST = sharedPath("fixtures", "reference", "manifest.json");
 const DIR = path.dirname(MANIFEST);
 const VIT_CASES: ManifestCase[] = hasShared()
   ? readManifest(MANIFEST).cases.filter((c) => c.arch === "vit" && !LORA_PLACEHOLDER_HANDLER.matches(c))
   : [];
-
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-parity-"));
-}
 
 /** The case's weights in timm names (what the model's stateDict must reproduce). */
 function canonicalWeights(c: ManifestCase) {
@@ -63,7 +59,7 @@ describeBackends("ViT parity battery", () => {
       });
 
       it("save → load → save gives byte-identical files, equal to the converted fixture", () => {
-        const dir = tmpDir();
+        const dir = tmpDir("peftlab-parity-");
         const a = buildFromJson(c, 1);
         const b = buildFromJson(c, 2);
         try {
@@ -146,7 +142,7 @@ describe("check-parity", () => {
 
   it("exits 1 when a case is over tolerance or cannot run, and prints one row per case", async function () {
     if (!hasShared()) this.skip();
-    const dir = tmpDir();
+    const dir = tmpDir("peftlab-parity-");
     try {
       const c = VIT_CASES[0];
       const cases = [

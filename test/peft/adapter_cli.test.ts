@@ -3,19 +3,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { runCli } from "../../lib/cli/main";
+import { cli } from "../helpers/cli";
 import { toTensor } from "../../lib/io/host_tensor";
 import { readSafetensors } from "../../lib/io/safetensors";
 import { sharedPath } from "../../lib/paths";
 import { modelFromCase } from "../../lib/peft/lora/parity";
 import { maxAbsDiff } from "../helpers/backends";
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
 
 describe("peftlab adapter (CLI)", () => {
   const fix = sharedPath("fixtures", "reference");

@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { CheckpointError, ConfigError } from "../../lib/errors";
@@ -22,10 +21,11 @@ import {
 import { runLoraParity, modelFromCase } from "../../lib/peft/lora/parity";
 import { describeBackends, maxAbsDiff } from "../helpers/backends";
 import { TinyNet, tinyImages, tinyVit } from "./tiny_models";
+import { tmpDir } from "../helpers/tmp";
 
 const FIX = sharedPath("fixtures", "reference");
 const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-lora-"));
+const tmp = () => tmpDir("peftlab-lora-");
 const vitLoraCase = () =>
   (JSON.parse(fs.readFileSync(path.join(FIX, "manifest.json"), "utf8")).cases as Record<string, unknown>[]).find(
     (c) => c.name === "vit_lora",

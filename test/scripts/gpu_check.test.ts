@@ -7,18 +7,14 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { webgpuUnavailable } from "../helpers/backends";
+import { skipWithoutWebgpu } from "../helpers/backends";
 
 const ROOT = path.resolve(__dirname, "../..");
 
 describe("scripts/gpu-check.sh --quick (SwiftShader)", function () {
   this.timeout(900000);
   before(async function () {
-    const why = await webgpuUnavailable();
-    if (why !== undefined) {
-      console.log(`      skipped: webgpu unavailable: ${why}`);
-      this.skip();
-    }
+    await skipWithoutWebgpu(this);
     if (!fs.existsSync(path.join(ROOT, "dist/lib/cli/main.js"))) {
       console.log("      skipped: dist/ is not built (npm run build)");
       this.skip();

@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
@@ -13,13 +12,14 @@ import { fit, type FitOptions } from "../../lib/train/fit";
 import { HostBatches } from "../../lib/data/host_batches";
 import { injectDiskFault } from "../helpers/disk_faults";
 import { TinyNet } from "../peft/tiny_models";
+import { tmpDir } from "../helpers/tmp";
 
 /**
  * Training under disk faults: a checkpoint or feature-cache write that fails (a full disk, a read-only file system)
  * raises a TrainingError naming the file and the OS code; the previous checkpoint stays published and loadable; and
  * resuming from it gives exactly the weights of an uninterrupted run.
  */
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-disk-"));
+const tmp = () => tmpDir("peftlab-disk-");
 
 function features(n: number, d: number, k: number) {
   let s = 5;

@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend";
@@ -13,8 +12,9 @@ import { fit } from "../../lib/train/fit";
 import { HostBatches } from "../../lib/data/host_batches";
 import type { HostImages } from "../../lib/data/host_data";
 import { CHILD, tinyPbc, trainTiny } from "./tiny";
+import { tmpDir } from "../helpers/tmp";
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-fit-"));
+const tmp = () => tmpDir("peftlab-fit-");
 
 /** Separable-ish float features: class c has mean c on feature c % d. */
 function features(n: number, d: number, k: number, seed: number, shuffleLabels = false) {

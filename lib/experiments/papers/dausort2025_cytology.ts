@@ -9,12 +9,11 @@ import { kShot } from "../../data/splits";
 import type { ImageDataset } from "../../data/types";
 import type { LoraStrategyOptions } from "../../peft/strategies/lora";
 import { executeSweep, sweepResults, type SweepExecutor, type SweepStatus } from "../sweep";
-import type { NotebookBackbone } from "../paper_ci";
+import { pretrainedVitBackbone, type NotebookBackbone } from "../notebook_backbone";
 import { vitTinyBackbone } from "../vit_tiny";
 import type { ColumnTable } from "arquero";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { notebookVitBackbone } from "../paper_ci";
 
 /** One scale's settings of the seed-000 notebook. */
 export interface DausortSettings {
@@ -103,7 +102,7 @@ export async function dausortBackbone(
   scale: "ci" | "full",
   o: { modelId: string; weights: string; imgSize: number },
 ): Promise<NotebookBackbone> {
-  return scale === "ci" ? vitTinyBackbone(o.imgSize) : notebookVitBackbone("full", o);
+  return scale === "ci" ? vitTinyBackbone(o.imgSize) : pretrainedVitBackbone(o);
 }
 
 /**

@@ -6,10 +6,11 @@
  * themselves are in ./davila2024_run.
  */
 import { ConfigError } from "../../errors";
+import { type NotebookScale, settingsAtScale } from "../notebook_scale";
 import { DAVILA_INF_DEFAULTS, type DavilaHyperparameters } from "./davila2024";
 
 /** Notebook scales. */
-export type DavilaScale = "ci" | "full";
+export type DavilaScale = NotebookScale;
 
 /** Where one modality's data comes from: a MedMNIST-style .npz (CI) or a prepared dataset folder (full scale). */
 export type DavilaModalitySource =
@@ -165,15 +166,8 @@ export function validateDavilaSettings(s: DavilaNotebookSettings): DavilaNoteboo
 
 /** The validated settings of a scale (the parameters cell's SCALE string); a ConfigError for an unknown scale. */
 export function davilaNotebookSettings(scale: string): DavilaNotebookSettings & { scale: DavilaScale } {
-  if (scale !== "ci" && scale !== "full") {
-    throw new ConfigError("Unknown notebook scale", {
-      where: "davilaNotebookSettings(scale)",
-      expected: '"ci" or "full"',
-      got: JSON.stringify(scale),
-      fix: 'set SCALE = "ci" or "full" in the parameters cell',
-    });
-  }
-  return { ...validateDavilaSettings(DAVILA_NOTEBOOK_SETTINGS[scale]), scale };
+  const at = settingsAtScale(DAVILA_NOTEBOOK_SETTINGS, scale);
+  return { ...validateDavilaSettings(at.settings), scale: at.scale };
 }
 
 /** The strategies' hyperparameters at these settings (one stage unfrozen per epoch, L2-SP / L1-SP α = β = 0.01, [INF]). */

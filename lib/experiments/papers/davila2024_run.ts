@@ -18,7 +18,8 @@ import type { ImageClassifier } from "../../models/types";
 import type { RunBody } from "../../results/run_log";
 import { freezeBatchNormStats, type TrainingCallbacks } from "../../train/callbacks";
 import { trainEvaluate, type TrainEvalResult } from "../../train/train_evaluate";
-import { cachedHostFeatures, hostFeatures, logisticProbeRun } from "../paper_ci";
+import { cachedHostFeatures, hostFeatures } from "../host_features";
+import { logisticProbeRun } from "../probe_runs";
 import { hostTransferData, loaderTransferData, mapHostSplits, type TransferData } from "../transfer_data";
 import { DAVILA_STRATEGIES, davilaRecipe, majorityAccuracy, type DavilaStrategyName } from "./davila2024";
 import {

@@ -10,6 +10,7 @@ import { stratifiedFraction } from "../../data/splits";
 import { decodeToHost, type HostImages, type HostSplits } from "../../data/host_data";
 import { splitOf, type ImageDataset } from "../../data/types";
 import { loraStrategy, type LoraStrategy } from "../../peft/strategies/lora";
+import { settingsAtScale, type NotebookScale } from "../notebook_scale";
 
 /** Per-scale settings of notebook 03 (the paper's are in MEDPEFT_MRM_LORA / MEDPEFT_MRM_FFT). */
 export interface MedPeftNotebookSettings {
@@ -62,6 +63,11 @@ export const MEDPEFT_NOTEBOOK: Readonly<Record<"ci" | "full", MedPeftNotebookSet
     optimizer: "sgd",
   },
 };
+
+/** Notebook 03's checked SCALE and its settings row (a ConfigError for anything but "ci" / "full"). */
+export function medPeftNotebookAt(scale: string): { scale: NotebookScale; settings: MedPeftNotebookSettings } {
+  return settingsAtScale(MEDPEFT_NOTEBOOK, scale);
+}
 
 /**
  * A MedMNIST-style .npz decoded into host arrays at `size` (bicubic upsampling of the 28-px images, as PIL's

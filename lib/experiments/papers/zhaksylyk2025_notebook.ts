@@ -13,6 +13,7 @@ import { loraStrategy, type LoraStrategy } from "../../peft/strategies/lora";
 import type { TrainingCallbacks } from "../../train/callbacks";
 import { trainEvaluate, type TrainEvalResult } from "../../train/train_evaluate";
 import { hostTransferData } from "../transfer_data";
+import { settingsAtScale, type NotebookScale } from "../notebook_scale";
 import { vitTinyAt } from "./lian2024_notebook";
 
 /** Per-scale settings of notebook 04. */
@@ -56,6 +57,11 @@ export const BREAKHIS_NOTEBOOK: Readonly<Record<"ci" | "full", BreakhisNotebookS
     lr: { lora: 1e-4, cnn: 1e-4 },
   },
 };
+
+/** Notebook 04's checked SCALE and its settings row (a ConfigError for anything but "ci" / "full"). */
+export function breakhisNotebookAt(scale: string): { scale: NotebookScale; settings: BreakhisNotebookSettings } {
+  return settingsAtScale(BREAKHIS_NOTEBOOK, scale);
+}
 
 /** Paper 4's LoRA (r 16, α 32, dropout 0.05; every Linear of the blocks) on `blocks` only (null: every block). */
 export function breakhisLoraOn(blocks: number[] | null, seed = 0): LoraStrategy {

@@ -4,3 +4,4 @@ export * from "./config_json";
 export * from "./layer";
 export * from "./model";
 export * from "./save";
+export * from "./targets";

@@ -1,14 +1,11 @@
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { executeSweep, SweepStore, sweepFolderStatus, sweepResults } from "../../../lib/experiments/sweep";
 import { aggregateRuns } from "../../../lib/results";
 import { sharedPath } from "../../../lib/paths";
-
-const root = path.resolve(__dirname, "../../..");
-const cliMain = path.join(root, "dist/lib/cli/main.js");
+import { CLI_MAIN, cliProcess } from "../../helpers/cli";
 
 /** Copies `perClass` PBC images of each listed class into dir/<class>/. */
 function pbcFolder(dir: string, classes: string[], perClass: number): string {
@@ -27,18 +24,6 @@ function startsById(store: SweepStore): Map<string, number> {
   return n;
 }
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [cliMain, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code, out, err }));
-  });
-}
-
 describe("peftlab sweep: local and in-process executors", function () {
   this.timeout(900000);
   let tmp: string;
@@ -46,7 +31,7 @@ describe("peftlab sweep: local and in-process executors", function () {
   let env: NodeJS.ProcessEnv;
   let base: Record<string, unknown>;
   before(function () {
-    if (!fs.existsSync(cliMain)) this.skip(); // needs `npm run build` (npm test builds first)
+    if (!fs.existsSync(CLI_MAIN)) this.skip(); // needs `npm run build` (npm test builds first)
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-sweep-local-"));
     data = pbcFolder(path.join(tmp, "data"), ["basophil", "eosinophil", "platelet"], 6);
     env = { ...process.env, PEFTLAB_CACHE: path.join(tmp, "cache"), PEFTLAB_THREADS: "1" };
@@ -116,8 +101,8 @@ describe("peftlab sweep: local and in-process executors", function () {
     fs.writeFileSync(file, JSON.stringify({ name: "race", base, grid: { seed: [0, 1, 2, 3] } }));
     const out = path.join(tmp, "sweep-race");
     const [x, y] = await Promise.all([
-      cli(["sweep", "run", file, "--out", out, "--json"], env),
-      cli(["sweep", "run", file, "--out", out, "--json"], env),
+      cliProcess(["sweep", "run", file, "--out", out, "--json"], env),
+      cliProcess(["sweep", "run", file, "--out", out, "--json"], env),
     ]);
     assert.equal(x.code, 0, x.err);
     assert.equal(y.code, 0, y.err);
@@ -133,7 +118,7 @@ describe("peftlab sweep: local and in-process executors", function () {
     assert.equal(starts.size, 4);
     for (const [id, n] of starts) assert.equal(n, 1, `run ${id} started ${n} times`);
     assert.equal(sweepFolderStatus(out).counts.done, 4);
-    const res = await cli(["sweep", "results", out, "--json"], env);
+    const res = await cliProcess(["sweep", "results", out, "--json"], env);
     assert.equal(JSON.parse(res.out).length, 4);
   });
 

@@ -3,14 +3,14 @@
  * slurm-wlm + munge; needs root). Skipped, with the reason printed, where those are missing.
  */
 import { strict as assert } from "node:assert";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SweepStore } from "../../../lib/experiments/sweep";
+import { CLI_MAIN, cliProcess } from "../../helpers/cli";
 
 const root = path.resolve(__dirname, "../../..");
-const cliMain = path.join(root, "dist/lib/cli/main.js");
 const script = path.join(root, "scripts/slurm-local.sh");
 const sweepFile = path.join(root, "docs/examples/sweep-tiny.json");
 
@@ -20,20 +20,8 @@ function skipReason(): string | undefined {
   for (const b of ["/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged"])
     if (!fs.existsSync(b)) return `${b} missing (apt-get install slurm-wlm munge)`;
   if (spawnSync("sh", ["-c", "command -v sbatch squeue scancel"]).status !== 0) return "sbatch/squeue/scancel missing";
-  if (!fs.existsSync(cliMain)) return "dist/lib/cli/main.js missing (npm run build)";
+  if (!fs.existsSync(CLI_MAIN)) return "dist/lib/cli/main.js missing (npm run build)";
   return undefined;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [cliMain, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code, out, err }));
-  });
 }
 
 async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
@@ -83,7 +71,7 @@ describe("peftlab sweep on a real Slurm cluster (scripts/slurm-local.sh)", funct
     const out = path.join(tmp, "sweep");
     const store = new SweepStore(out);
     // 1. Submit and follow (--wait), while cancelling task 0 as soon as its run has started.
-    const first = run(["sweep", "run", sweepFile, "--executor", "slurm", "--out", out, "--wait", "--json"], env);
+    const first = cliProcess(["sweep", "run", sweepFile, "--executor", "slurm", "--out", out, "--wait", "--json"], env);
     await until("sweep.json", 60000, () => store.exists());
     const id0 = store.manifest().runs[0].id;
     await until("task 0's run to start", 120000, () => fs.existsSync(path.join(out, "claims", `${id0}.lock`)));
@@ -101,7 +89,7 @@ describe("peftlab sweep on a real Slurm cluster (scripts/slurm-local.sh)", funct
     assert.match(failed.failure.logTail, /peftlab|train/, "the failure carries its log tail");
 
     // 2. status shows the same, with the log tail.
-    const st = await run(["sweep", "status", out], env);
+    const st = await cliProcess(["sweep", "status", out], env);
     assert.match(st.out, new RegExp(`${id0}\\s+failed`));
     assert.match(st.out, /--- failed/);
 
@@ -110,7 +98,10 @@ describe("peftlab sweep on a real Slurm cluster (scripts/slurm-local.sh)", funct
       .filter((r: { state: string }) => r.state === "done")
       .map((r: { id: string }) => r.id) as string[];
     const mtimes = doneBefore.map((id) => fs.statSync(path.join(store.runDir(id), "summary.json")).mtimeMs);
-    const r2 = await run(["sweep", "run", out, "--executor", "slurm", "--wait", "--retry-failed", "--json"], env);
+    const r2 = await cliProcess(
+      ["sweep", "run", out, "--executor", "slurm", "--wait", "--retry-failed", "--json"],
+      env,
+    );
     assert.equal(r2.code, 0, r2.err);
     const s2 = JSON.parse(r2.out);
     assert.deepEqual(s2.started, [id0]);
@@ -125,7 +116,7 @@ describe("peftlab sweep on a real Slurm cluster (scripts/slurm-local.sh)", funct
     );
 
     // 4. One record per grid point.
-    const res = await run(["sweep", "results", out, "--json"], env);
+    const res = await cliProcess(["sweep", "results", out, "--json"], env);
     const rows = JSON.parse(res.out) as Record<string, unknown>[];
     assert.equal(rows.length, 4);
     const points = rows.map((r) => `${r["training.optimizer.lr"]}/${r.seed}`).sort();

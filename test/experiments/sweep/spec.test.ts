@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runCli } from "../../../lib/cli/main";
+import { cli } from "../../helpers/cli";
 import { ConfigError } from "../../../lib/errors";
 import { gridPoints, planSweep, resolveSweep, sbatchScript, setDotted, sweepEta } from "../../../lib/experiments/sweep";
 
@@ -223,12 +223,6 @@ describe("peftlab sweep plan / run --dry-run (CLI, in-process)", () => {
   let tmp: string;
   before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-sweep-cli-"))));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = "";
-    let err = "";
-    const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-    return { code, out, err };
-  }
   const example = path.resolve(__dirname, "../../../docs/examples/sweep-tiny.json");
 
   it("plan prints docs/examples/sweep-tiny.json's 4 runs with their ids", async () => {
