@@ -255,6 +255,8 @@ export class KernelClient {
       messages.push(m);
       o.onMessage?.(m);
     });
+    // One exit listener per request, removed when the request ends (else every cell adds one: MaxListenersExceeded).
+    let exitListener: (() => void) | undefined;
     try {
       const timeoutMs = o.timeoutS !== undefined && o.timeoutS > 0 ? o.timeoutS * 1000 : 2 ** 31 - 1;
       const died = new Promise<never>((_, reject) => {
@@ -266,7 +268,10 @@ export class KernelClient {
             ),
           );
         if (this.exited !== null) onExit();
-        else this.child.once("exit", () => setImmediate(onExit));
+        else {
+          exitListener = () => setImmediate(onExit);
+          this.child.once("exit", exitListener);
+        }
       });
       died.catch(() => undefined);
       const reply = await Promise.race([this.request(this.shell, msg, timeoutMs), died]).catch((e: Error) => {
@@ -277,6 +282,7 @@ export class KernelClient {
       return { reply, messages };
     } finally {
       this.iopubSinks.delete(msg.header.msg_id);
+      if (exitListener) this.child.removeListener("exit", exitListener);
     }
   }
 
