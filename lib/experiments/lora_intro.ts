@@ -3,7 +3,12 @@
  * a linear probe, LoRA and full fine-tuning of the ImageNet MobileNetV2-0.35 on PBC, plus LoRA on q and v of the last
  * blocks of the real ImageNet ViT-Ti/16, trained few-shot at its native 224 px.
  */
+import * as path from "node:path";
+import { kShot } from "../data/splits";
+import type { ImageDataset } from "../data/types";
 import type { LoraStrategyOptions } from "../peft/strategies/lora";
+import { settingsAtScale, type NotebookScale } from "./notebook_scale";
+import { pbcJpegSplits, preparedSplits, type PbcSplits } from "./pbc_data";
 
 /** The ViT-Ti arm of part 2. */
 export interface LoraIntroVitSettings {
@@ -83,5 +88,37 @@ export function vitQvLora(v: Pick<LoraIntroVitSettings, "blocks" | "r" | "alpha"
     loraAlpha: v.alpha,
     loraDropout: 0,
     seed,
+  };
+}
+
+/** Notebook 00's set-up at a scale: its settings, data folder and PBC splits (its cells hold no scale forks). */
+export interface LoraIntroSetup {
+  scale: NotebookScale;
+  settings: Readonly<LoraIntroSettings>;
+  dataDir: string;
+  splits: PbcSplits;
+  /** `perClass` images per class of a split, seeded (0 = the whole split): the few-shot subsets of the trained arms. */
+  subset(ds: ImageDataset, perClass: number): ImageDataset;
+}
+
+/**
+ * `ci`: the shared 2,400-image PBC JPEG folder (`<shared>/data/pbc-jpeg`), split stratified 70/10/20.
+ * `full`: a prepared PBC dataset with its own splits (`peftlab data prepare pbc --dest datasets/pbc`).
+ * `dataDir` ("" = the scale's default) overrides the folder; an unknown scale is a ConfigError.
+ */
+export function loraIntroSetup(
+  scaleName: string,
+  o: { shared: string; dataDir?: string; splitSeed: number },
+): LoraIntroSetup {
+  const { scale, settings } = settingsAtScale(LORA_INTRO_SETTINGS, scaleName);
+  const dataDir =
+    o.dataDir || (scale === "ci" ? path.join(o.shared, "data", "pbc-jpeg") : path.join("datasets", "pbc"));
+  const splits = scale === "ci" ? pbcJpegSplits({ root: dataDir, seed: o.splitSeed }) : preparedSplits(dataDir);
+  return {
+    scale,
+    settings,
+    dataDir,
+    splits,
+    subset: (ds, perClass) => (perClass > 0 ? kShot(ds, perClass, o.splitSeed) : ds),
   };
 }
