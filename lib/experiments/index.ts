@@ -26,4 +26,5 @@ export * from "./papers/lian2024_notebook";
 export * from "./papers/zhaksylyk2025_notebook";
 export * from "./papers/ammeling2025_mitosis";
 export * from "./versus_probe";
+export * from "./probe_head";
 export * from "./vit_tiny";
