@@ -47,6 +47,12 @@ export interface DausortSettings {
    * probe-head arm at the probe's 0.806.
    */
   loraViews: HostViews | null;
+  /**
+   * n_iters of our added arm, LoRA with its head initialised from the probe (steps = warmup + this × shots). At `ci`
+   * 4, not 2: the arm starts converged, so it needs the steps to move the features; the budget allows it for this arm
+   * only. At `full` the paper's 100.
+   */
+  probeHeadNIters: number;
 }
 
 /** Per-scale settings. `ci` is a stand-in budget (≈ minutes on 2 CPU cores), not the paper's protocol. */
@@ -63,6 +69,7 @@ export const DAUSORT_SETTINGS: Readonly<Record<"ci" | "full", Readonly<DausortSe
     loraBlocks: [8, 9, 10, 11],
     testPerClass: 20,
     loraViews: null,
+    probeHeadNIters: 4,
   },
   full: {
     seeds: [1, 2, 3],
@@ -75,6 +82,7 @@ export const DAUSORT_SETTINGS: Readonly<Record<"ci" | "full", Readonly<DausortSe
     loraBlocks: null,
     testPerClass: null,
     loraViews: null,
+    probeHeadNIters: 100,
   },
 };
 
