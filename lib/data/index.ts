@@ -67,4 +67,5 @@ export {
   type MedmnistInfo,
 } from "./prepare/medmnist_info";
 export * from "./host_data";
+export * from "./host_views";
 export * from "./host_batches";

@@ -260,3 +260,8 @@ function requireMulticlass(ds: ImageDataset, fn: string): void {
     });
   }
 }
+
+/** `perClass` items of each class (kShot, seeded), or the whole split when `perClass` is null or 0. */
+export function perClassSubset(ds: ImageDataset, perClass: number | null, seed: number): ImageDataset {
+  return perClass === null || perClass === 0 ? ds : kShot(ds, perClass, seed);
+}

@@ -4,7 +4,7 @@
  * blocks of the real ImageNet ViT-Ti/16, trained few-shot at its native 224 px.
  */
 import * as path from "node:path";
-import { kShot } from "../data/splits";
+import { perClassSubset } from "../data/splits";
 import type { ImageDataset } from "../data/types";
 import type { LoraStrategyOptions } from "../peft/strategies/lora";
 import { settingsAtScale, type NotebookScale } from "./notebook_scale";
@@ -119,6 +119,6 @@ export function loraIntroSetup(
     settings,
     dataDir,
     splits,
-    subset: (ds, perClass) => (perClass > 0 ? kShot(ds, perClass, o.splitSeed) : ds),
+    subset: (ds, perClass) => perClassSubset(ds, perClass, o.splitSeed),
   };
 }

@@ -4,6 +4,7 @@ import {
   assertNoGroupLeak,
   groupSplit,
   kShot,
+  perClassSubset,
   monteCarloSplits,
   stratifiedFraction,
   stratifiedSplit,
@@ -95,6 +96,23 @@ describe("data splits and samplers", () => {
       (e: unknown) => e instanceof DataError && /fewer images than shots/.test(e.message),
     );
   });
+
+  const perClassCases: [string, number | null, number | "all"][] = [
+    ["null: the whole split", null, "all"],
+    ["0: the whole split", 0, "all"],
+    ["3: kShot's 3 per class", 3, 12],
+  ];
+  for (const [name, perClass, want] of perClassCases) {
+    it(`perClassSubset ${name}`, () => {
+      const ds = synth(6);
+      const s = perClassSubset(ds, perClass, 1);
+      if (want === "all") assert.equal(s, ds);
+      else {
+        assert.equal(s.items.length, want);
+        assert.deepEqual(ids(s), ids(kShot(ds, perClass!, 1)));
+      }
+    });
+  }
 
   it("stratified fraction: at least one per class, proportional, deterministic, nested", () => {
     const ds = synth(7, 2000);

@@ -28,6 +28,19 @@ describe("experiments/papers/dausort2025_cytology (seed 000)", function () {
     [1, 8, { warmup: 50, nIters: 100 }, { batchSize: 8, epochs: 150, steps: 150 }],
     [16, 8, { warmup: 50, nIters: 100 }, { batchSize: 32, epochs: 413, steps: 1652 }],
     [8, 8, DAUSORT_SETTINGS.ci, { batchSize: 32, epochs: 10, steps: 20 }],
+    // the added probe-head arm at ci: n_iters 4
+    [
+      8,
+      8,
+      { ...DAUSORT_SETTINGS.ci, nIters: DAUSORT_SETTINGS.ci.probeHeadNIters },
+      { batchSize: 32, epochs: 18, steps: 36 },
+    ],
+    [
+      2,
+      8,
+      { ...DAUSORT_SETTINGS.ci, nIters: DAUSORT_SETTINGS.ci.probeHeadNIters },
+      { batchSize: 16, epochs: 11, steps: 11 },
+    ],
   ];
   for (const [shots, k, s, want] of schedules) {
     it(`schedule: ${shots}-shot, ${k} classes, warmup ${s.warmup}, n_iters ${s.nIters}`, () => {

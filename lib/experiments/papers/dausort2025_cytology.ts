@@ -4,9 +4,13 @@
  * frozen features. Experiment 2: LoRA on q and v of every block, r 2, α 1, α/√r scaling, dropout 0.25, AdamW
  * (wd 1e-2), 50 warm-up steps then cosine to 1e-6, 50 + n_iters × shots steps, test accuracy at the last step
  * (PROTOCOLS.md, [V-code]). Settings per scale are data; the notebook's sweep hands the same grid to `peftlab sweep`.
+ *
+ * Our addition, not the paper's: a LoRA arm whose new head starts as the L-BFGS logistic probe fitted on the same
+ * k-shot features (`headFromProbe`, lib/experiments/probe_head.ts), with the same LoRA and schedule. It is the
+ * vision-only analogue of CLIP-LoRA's classifier initialised from text embeddings (Zanella & Ben Ayed, CVPRW 2024,
+ * which this paper's code builds on) and LP-FT's first stage (Kumar et al., ICLR 2022). The notebook labels it so.
  */
-import { kShot } from "../../data/splits";
-import type { ImageDataset } from "../../data/types";
+import type { HostViews } from "../../data/host_views";
 import type { LoraStrategyOptions } from "../../peft/strategies/lora";
 import { executeSweep, sweepResults, type SweepExecutor, type SweepStatus } from "../sweep";
 import { pretrainedVitBackbone, type NotebookBackbone } from "../notebook_backbone";
@@ -32,6 +36,20 @@ export interface DausortSettings {
   loraBlocks: number[] | null;
   /** Test images per class (null = the whole test split, as the paper). */
   testPerClass: number | null;
+  /**
+   * LoRA training views of each k-shot image (lib/data's hostViews), or null for the images as they are. The paper's
+   * code trains LoRA on RandomResizedCrop(224, 0.08–1) + RandomHorizontalFlip views; fixed D4 views (rotations and
+   * mirrors; a blood cell has no canonical orientation) are the few-shot stand-in. Off at both scales: at `ci`
+   * (20 steps) one measured run with D4 views lowered the paper's LoRA arm from 0.58 to 0.49 (8-shot) and left the
+   * probe-head arm at the probe's 0.806.
+   */
+  loraViews: HostViews | null;
+  /**
+   * n_iters of our added arm, LoRA with its head initialised from the probe (steps = warmup + this × shots). At `ci`
+   * 4, not 2: the arm starts converged, so it needs the steps to move the features; the budget allows it for this arm
+   * only. At `full` the paper's 100.
+   */
+  probeHeadNIters: number;
 }
 
 /** Per-scale settings. `ci` is a stand-in budget (≈ minutes on 2 CPU cores), not the paper's protocol. */
@@ -47,6 +65,8 @@ export const DAUSORT_SETTINGS: Readonly<Record<"ci" | "full", Readonly<DausortSe
     // The last 4 blocks only: no backward through blocks 0–7 (a frozen prefix), about 3× cheaper per step.
     loraBlocks: [8, 9, 10, 11],
     testPerClass: 20,
+    loraViews: null,
+    probeHeadNIters: 4,
   },
   full: {
     seeds: [1, 2, 3],
@@ -58,6 +78,8 @@ export const DAUSORT_SETTINGS: Readonly<Record<"ci" | "full", Readonly<DausortSe
     imgSize: 224,
     loraBlocks: null,
     testPerClass: null,
+    loraViews: null,
+    probeHeadNIters: 100,
   },
 };
 
@@ -87,11 +109,6 @@ export function dausortSchedule(
   const perEpoch = Math.ceil(n / batchSize);
   const epochs = Math.max(1, Math.ceil((s.warmup + s.nIters * shots) / perEpoch));
   return { batchSize, epochs, steps: epochs * perEpoch };
-}
-
-/** `perClass` images of each class (seeded, lib/data's kShot), or the dataset itself when perClass is null. */
-export function perClassSubset(ds: ImageDataset, perClass: number | null, seed: number): ImageDataset {
-  return perClass === null ? ds : kShot(ds, perClass, seed);
 }
 
 /**

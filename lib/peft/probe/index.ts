@@ -3,3 +3,4 @@ export * from "./lbfgs";
 export * from "./logreg";
 export * from "./feature_cache";
 export * from "./knn";
+export * from "./head_init";
