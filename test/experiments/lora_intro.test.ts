@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../../lib/errors";
 import { LORA_INTRO_SETTINGS, loraIntroSetup, vitQvLora } from "../../lib/experiments/lora_intro";
-import { tmpDir } from "../helpers/tmp";
+import { fakePbcShared } from "../helpers/tmp";
 import { vitTinyBackbone } from "../../lib/experiments/vit_tiny";
 import { getPeftModel } from "../../lib/peft/lora/model";
 
@@ -32,14 +32,7 @@ describe("experiments/lora_intro: notebook 00's ViT-Ti arm", function () {
 describe("experiments/lora_intro: loraIntroSetup (notebook 00's scale, data folder and splits)", () => {
   // A PBC-like image folder: 8 classes × 20 files (listing only; nothing is decoded here).
   let shared: string;
-  before(() => {
-    shared = tmpDir("peftlab-intro-");
-    for (let c = 0; c < 8; c++) {
-      const d = path.join(shared, "data", "pbc-jpeg", `class${c}`);
-      fs.mkdirSync(d, { recursive: true });
-      for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(d, `${i}.jpg`), "");
-    }
-  });
+  before(() => (shared = fakePbcShared("peftlab-intro-")));
   after(() => fs.rmSync(shared, { recursive: true, force: true }));
 
   it("ci: the shared PBC folder, split 70/10/20, with the ci settings", () => {

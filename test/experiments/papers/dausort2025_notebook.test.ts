@@ -4,19 +4,12 @@ import * as path from "node:path";
 import { ConfigError } from "../../../lib/errors";
 import { DAUSORT_SETTINGS } from "../../../lib/experiments/papers/dausort2025_cytology";
 import { dausortNotebookSetup } from "../../../lib/experiments/papers/dausort2025_notebook";
-import { tmpDir } from "../../helpers/tmp";
+import { fakePbcShared } from "../../helpers/tmp";
 
 describe("experiments/papers/dausort2025_notebook: notebook 01's set-up", () => {
   // A PBC-like image folder: 8 classes × 20 files (listed, never decoded; the backbone loads lazily).
   let shared: string;
-  before(() => {
-    shared = tmpDir("peftlab-nb01-");
-    for (let c = 0; c < 8; c++) {
-      const d = path.join(shared, "data", "pbc-jpeg", `class${c}`);
-      fs.mkdirSync(d, { recursive: true });
-      for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(d, `${i}.jpg`), "");
-    }
-  });
+  before(() => (shared = fakePbcShared("peftlab-nb01-")));
   after(() => fs.rmSync(shared, { recursive: true, force: true }));
   const base = { modelId: "vit_base_patch16_clip_224.openai", weights: "w.safetensors" };
 
