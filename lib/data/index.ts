@@ -44,6 +44,7 @@ export {
   groupSplit,
   assertNoGroupLeak,
   kShot,
+  perClassSubset,
   stratifiedFraction,
   monteCarloSplits,
   type SplitFractions,

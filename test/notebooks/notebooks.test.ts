@@ -83,6 +83,23 @@ describe("notebook sources (notebooks/src/*.nbsrc → notebooks/*.ipynb)", () =>
       assert.ok(fs.existsSync(path.join(ROOT, "notebooks", "src", nb.file.replace(/\.ipynb$/, ".nbsrc"))), nb.file);
   });
 
+  it("every value a notebook imports from peftlab is exported by the public entry (no run needed to find a stale name)", () => {
+    const entry = require("../../lib/index") as Record<string, unknown>;
+    const missing: string[] = [];
+    for (const nb of NOTEBOOKS) {
+      const src = fs.readFileSync(path.join(ROOT, "notebooks", "src", nb.file.replace(/\.ipynb$/, ".nbsrc")), "utf8");
+      for (const m of src.matchAll(/import\s*\{([^}]*)\}\s*from\s*"peftlab"/g)) {
+        const names = m[1]
+          .split(",")
+          .map((n) => n.trim())
+          .filter((n) => n !== "" && !n.startsWith("type "))
+          .map((n) => n.split(/\s+as\s+/)[0]);
+        for (const n of names) if (!(n in entry)) missing.push(`${nb.file}: ${n}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
   it("--check names an edited notebook and one without a source, and writes nothing", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-nbsrc-"));
     fs.mkdirSync(path.join(dir, "src"));
