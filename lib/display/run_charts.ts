@@ -92,19 +92,11 @@ export interface GroupedBarOptions {
 /** Grouped bars of an aggregateRuns table: mean per (x, group) with ± std error bars. */
 export function groupedBarChart(agg: ColumnTable, o: GroupedBarOptions): Figure {
   const xs = columnValues(agg, o.x).map(String);
-  const gs = columnValues(agg, o.group).map(String);
-  const mean = columnValues(agg, `${o.metric}_mean`) as number[];
-  const std = columnValues(agg, `${o.metric}_std`) as number[];
+  const { gs, mean, errorY } = meanStdSeries(agg, o.group, o.metric);
   const groups = o.groupOrder ?? [...new Set(gs)];
   const data = groups.map((g) => {
     const idx = gs.map((v, i) => (v === g ? i : -1)).filter((i) => i >= 0);
-    return {
-      type: "bar",
-      name: g,
-      x: idx.map((i) => xs[i]),
-      y: idx.map((i) => mean[i]),
-      error_y: { type: "data", array: idx.map((i) => (Number.isNaN(std[i]) ? 0 : std[i])), visible: true },
-    };
+    return { type: "bar", name: g, x: idx.map((i) => xs[i]), y: idx.map((i) => mean[i]), error_y: errorY(idx) };
   });
   return plotly({
     data,
@@ -115,6 +107,23 @@ export function groupedBarChart(agg: ColumnTable, o: GroupedBarOptions): Figure 
       xaxis: { title: { text: o.x } },
     },
   });
+}
+
+/**
+ * The group labels and `<metric>_mean` of an aggregateRuns table, and ± `<metric>_std` error bars for some of its rows
+ * (a NaN std, i.e. one run, draws no bar).
+ */
+function meanStdSeries(
+  agg: ColumnTable,
+  group: string,
+  metric: string,
+): { gs: string[]; mean: number[]; errorY: (idx: number[]) => Record<string, unknown> } {
+  const std = columnValues(agg, `${metric}_std`) as number[];
+  return {
+    gs: columnValues(agg, group).map(String),
+    mean: columnValues(agg, `${metric}_mean`) as number[],
+    errorY: (idx) => ({ type: "data", array: idx.map((i) => (Number.isNaN(std[i]) ? 0 : std[i])), visible: true }),
+  };
 }
 
 /** Options of seriesLineChart. */
@@ -135,9 +144,7 @@ export interface SeriesLineOptions {
 /** Lines of an aggregateRuns table: mean of `metric` vs a numeric column, one line per group, ± std error bars. */
 export function seriesLineChart(agg: ColumnTable, o: SeriesLineOptions): Figure {
   const xs = columnValues(agg, o.x) as number[];
-  const gs = columnValues(agg, o.group).map(String);
-  const mean = columnValues(agg, `${o.metric}_mean`) as number[];
-  const std = columnValues(agg, `${o.metric}_std`) as number[];
+  const { gs, mean, errorY } = meanStdSeries(agg, o.group, o.metric);
   const data = [...new Set(gs)].map((g) => {
     const idx = gs
       .map((v, i) => (v === g ? i : -1))
@@ -149,7 +156,7 @@ export function seriesLineChart(agg: ColumnTable, o: SeriesLineOptions): Figure 
       name: g,
       x: idx.map((i) => xs[i] * (o.xScale ?? 1)),
       y: idx.map((i) => mean[i]),
-      error_y: { type: "data", array: idx.map((i) => (Number.isNaN(std[i]) ? 0 : std[i])), visible: true },
+      error_y: errorY(idx),
     };
   });
   return plotly({
