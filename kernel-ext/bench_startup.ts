@@ -24,6 +24,11 @@ export interface KernelStartupTimings {
   loadAvg1: number;
   /** "worker" (the default) or "main-thread" (PEFTLAB_KERNEL_TS_WORKER=0): where the kernel compiled. */
   compile: string;
+  /**
+   * How the worker loaded TypeScript (kernel-ext/code_cache.ts): "miss" on a first start (it then writes the cache),
+   * "hit" after; "" in the main-thread mode. From the kernel's debug log.
+   */
+  codeCache: string;
   backendNote: string;
 }
 
@@ -31,8 +36,9 @@ export interface KernelStartupTimings {
 export async function measureKernelStartup(): Promise<KernelStartupTimings> {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-kbench-"));
   const loadAvg1 = Math.round(os.loadavg()[0] * 100) / 100;
+  const log = path.join(cwd, "kernel-debug.log");
   const t0 = Date.now();
-  const client = await KernelClient.start({ cwd });
+  const client = await KernelClient.start({ cwd, env: { ...process.env, PEFTLAB_KERNEL_DEBUG: log } });
   try {
     const readyMs = Date.now() - t0;
     let t = Date.now();
@@ -54,6 +60,7 @@ export async function measureKernelStartup(): Promise<KernelStartupTimings> {
       sumMs: readyMs + firstCellMs,
       loadAvg1,
       compile: tsWorkerEnabled() ? "worker" : "main-thread",
+      codeCache: /code cache (\w+);/.exec(fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "")?.[1] ?? "",
       backendNote: String(data["text/plain"] ?? ""),
     };
   } finally {

@@ -3,6 +3,7 @@
  * Kernel entry point (the kernelspec's argv): `node dist/kernel-ext/main.js --config-path {connection_file}
  * [--prelude PATH | --no-prelude]`. Runs in the notebook's folder, as Jupyter starts kernels there.
  */
+import { kernelCacheDir, requireWithCodeCache } from "./code_cache";
 import { choosePrelude } from "./prelude_code";
 import { RemoteConverter, tsWorkerEnabled } from "./remote_converter";
 
@@ -29,6 +30,8 @@ if (require.main === module) {
   const converter = tsWorkerEnabled()
     ? new RemoteConverter({ rootDir: process.cwd(), prelude: prelude.code })
     : undefined;
+  // This thread needs TypeScript too (cell parsing, inspect, tracebacks): the worker's code cache serves it as well.
+  requireWithCodeCache("@tslab/typescript-for-tslab", require.resolve("tslab/dist/converter"), kernelCacheDir());
   const { startKernel } = require("./kernel") as typeof import("./kernel");
   startKernel({ ...args, converter }).catch((e: unknown) => {
     process.stderr.write(`peftlab kernel failed to start: ${e instanceof Error ? e.stack : String(e)}\n`);

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { Converter } from "tslab/dist/converter";
-import type { Method, Reply, WorkerInit } from "./ts_worker";
+import type { Method, Reply, WarmReport, WorkerInit } from "./ts_worker";
 
 /** The cell KernelSession.warmAfterPrelude compiles: the worker compiles it ahead too. */
 export const WARM_CELL = "void 0;";
@@ -40,6 +40,7 @@ export class RemoteConverter implements Converter {
   private exitReason = "";
   private isWarm = false;
   private started = false;
+  private report: WarmReport | undefined;
 
   constructor(o: { rootDir: string; prelude: string | null }) {
     const { port1, port2 } = new MessageChannel();
@@ -56,7 +57,8 @@ export class RemoteConverter implements Converter {
     this.worker = new Worker(entry.file, { execArgv: entry.execArgv, workerData: init, transferList: [port2] });
     this.worker.unref();
     this.warmed = new Promise<void>((resolve) => {
-      this.worker.once("message", () => {
+      this.worker.once("message", (m: WarmReport) => {
+        this.report = m;
         this.isWarm = true;
         resolve();
       });
@@ -82,6 +84,15 @@ export class RemoteConverter implements Converter {
   /** Why the worker failed before it was warm ("" while it is fine), after `warmed`. */
   get failure(): string {
     return this.isWarm ? "" : this.exitReason || "not started";
+  }
+
+  /** How the worker's start-up went, for the kernel's debug log ("" before it is warm). */
+  get warmReport(): string {
+    const r = this.report;
+    if (r === undefined) return "";
+    return `code cache ${r.codeCache}; ${Object.entries(r.ms)
+      .map(([k, v]) => `${k} ${v} ms`)
+      .join(", ")}`;
   }
 
   convert(prevDecl: string, src: string): ReturnType<Converter["convert"]> {

@@ -12,9 +12,29 @@
  * counter, which the main thread waits on (Atomics.wait): tslab's executor calls its converter synchronously.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { createConverter } from "tslab/dist/converter";
-import { installPackageAliases } from "./resolve_alias";
-import { expandShorthandProperties } from "./source_fix";
+import { kernelCacheDir, requireWithCodeCache } from "./code_cache";
+
+const t0 = Date.now();
+// TypeScript first, through the V8 code cache (kernel-ext/code_cache.ts); tslab's converter and the aliases below
+// then get this same module from Node's module cache.
+const typescript = requireWithCodeCache<unknown>(
+  "@tslab/typescript-for-tslab",
+  require.resolve("tslab/dist/converter"),
+  kernelCacheDir(),
+);
+const { createConverter } = require("tslab/dist/converter") as typeof import("tslab/dist/converter");
+const { installPackageAliases } = require("./resolve_alias") as typeof import("./resolve_alias");
+const { expandShorthandProperties } = require("./source_fix") as typeof import("./source_fix");
+const loadedMs = Date.now() - t0;
+
+/** The worker's "warm" message: how its start-up went (the kernel's debug log prints it). */
+export interface WarmReport {
+  warm: true;
+  /** How TypeScript loaded through the code cache. */
+  codeCache: string;
+  /** Milliseconds: loading TypeScript and tslab, waiting for "start", building the program, the prelude and warm-up. */
+  ms: { load: number; wait: number; program: number; prelude: number; warmCell: number };
+}
 
 export interface WorkerInit {
   rootDir: string;
@@ -43,12 +63,13 @@ export function callKey(method: Method, args: unknown[]): string {
   return JSON.stringify([method, args]);
 }
 
-function serve(init: WorkerInit): void {
+function serve(init: WorkerInit, startedMs: number): void {
   const signal = new Int32Array(init.signal);
   process.on("exit", () => {
     Atomics.store(signal, 1, 1);
     Atomics.notify(signal, 0);
   });
+  const tStart = Date.now();
   installPackageAliases(init.rootDir);
   const conv = createConverter({ isBrowser: false });
   const call = (method: Method, args: unknown[]): unknown =>
@@ -59,9 +80,16 @@ function serve(init: WorkerInit): void {
     ahead.set(callKey("convert", [prevDecl, src]), r);
     return r;
   };
+  const mark = ((): (() => number) => {
+    let t = tStart;
+    return () => -t + (t = Date.now());
+  })();
+  const ms = { load: loadedMs, wait: startedMs - loadedMs, program: 0, prelude: 0, warmCell: 0 };
   conv.inspect("", "", 0); // builds the program (lib, @types/node)
+  ms.program = mark();
   if (init.prelude !== null) {
     const r = compileAhead("", expandShorthandProperties(init.prelude));
+    ms.prelude = mark();
     // After a prelude that compiles and runs, tslab's executor continues from its declarations.
     if (r.diagnostics.length === 0) {
       const w = compileAhead(r.declOutput ?? "", expandShorthandProperties(init.warmCell));
@@ -69,7 +97,10 @@ function serve(init: WorkerInit): void {
       if (w.diagnostics.length === 0) conv.inspect(w.declOutput ?? "", init.warmInspect, init.warmInspect.length);
     }
   }
-  parentPort?.postMessage("warm");
+  ms.warmCell = mark();
+  parentPort?.postMessage({ warm: true, codeCache: typescript.use, ms } satisfies WarmReport);
+  // After the warm-up, so the cache holds the functions it compiled; a hit is kept as it is.
+  typescript.save();
   init.port.on("message", (req: Request) => {
     let reply: Reply;
     try {
@@ -95,5 +126,5 @@ function serve(init: WorkerInit): void {
 // TypeScript is loaded by now (the imports above), beside the main thread's own loading. Building the program waits
 // for the main thread's "start" (sent once its sockets are bound), so the kernel answers kernel_info as soon as before.
 if (parentPort !== null && (workerData as { port?: unknown } | null)?.port !== undefined) {
-  parentPort.once("message", () => serve(workerData as WorkerInit));
+  parentPort.once("message", () => serve(workerData as WorkerInit, Date.now() - t0));
 }

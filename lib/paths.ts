@@ -1,5 +1,6 @@
 /** Where shared data lives: `PEFTLAB_SHARED`, default `../shared` beside the peftlab checkout (not the working directory). */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError } from "./errors";
 
@@ -10,6 +11,13 @@ import { ConfigError } from "./errors";
 export function sharedRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PEFTLAB_SHARED && env.PEFTLAB_SHARED !== "") return path.resolve(env.PEFTLAB_SHARED);
   return path.resolve(packageRoot(), "..", "shared");
+}
+
+/** peftlab's cache root: `PEFTLAB_CACHE`, default ~/.cache/peftlab (features, the kernel's code cache). */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PEFTLAB_CACHE && env.PEFTLAB_CACHE !== ""
+    ? env.PEFTLAB_CACHE
+    : path.join(os.homedir(), ".cache", "peftlab");
 }
 
 /** A path inside the shared root. */

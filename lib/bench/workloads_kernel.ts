@@ -3,7 +3,8 @@
  * - kernel_startup: spawns a fresh "TypeScript (peftlab)" kernel per repeat and measures the time to ready (first
  *   kernel_info_reply), the first cell (`1 + 1`, sent right after ready, so it waits for the TypeScript warm-up and the
  *   prelude), the same cell again, and the first inspect_request. The median of time-to-ready + first cell is the
- *   workload's time; each part's median, the sum's and the load average's are in `extra`.
+ *   workload's time; each part's median, the sum's and the load average's are in `extra`, with whether each start
+ *   found the kernel's TypeScript code cache (kernel-ext/code_cache.ts).
  * lib never imports kernel-ext: the kernel's own timing script (dist/kernel-ext/bench_startup.js) is run by path.
  */
 import { spawnSync } from "node:child_process";
@@ -25,6 +26,7 @@ interface StartupRun {
   sumMs: number;
   loadAvg1: number;
   compile: string;
+  codeCache: string;
   backendNote: string;
 }
 
@@ -48,11 +50,11 @@ async function kernelStartup(ctx: WorkloadContext): Promise<WorkloadOutcome | Wo
     const r = oneStart(script);
     ctx.log(
       `start ${i + 1}/${n}: ready ${r.readyMs} ms + first cell ${r.firstCellMs} ms = ${r.sumMs} ms, again ` +
-        `${r.secondCellMs} ms (load ${r.loadAvg1}, compiling in the ${r.compile})`,
+        `${r.secondCellMs} ms (load ${r.loadAvg1}, compiling in the ${r.compile}, code cache ${r.codeCache || "-"})`,
     );
     runs.push(r);
   }
-  const med = (k: keyof Omit<StartupRun, "backendNote" | "compile">) => median(runs.map((r) => r[k]));
+  const med = (k: keyof Omit<StartupRun, "backendNote" | "compile" | "codeCache">) => median(runs.map((r) => r[k]));
   const timesS = runs.map((r) => (r.readyMs + r.firstCellMs) / 1000);
   return {
     batchSize: null,
@@ -68,6 +70,8 @@ async function kernelStartup(ctx: WorkloadContext): Promise<WorkloadOutcome | Wo
       sumMs: round(med("sumMs"), 0),
       loadAvg1: round(med("loadAvg1"), 2),
       compile: runs[0].compile,
+      // The first start after an install writes the TypeScript code cache (a miss); later starts use it (hits).
+      codeCache: runs.map((r) => r.codeCache || "-").join(","),
       backendNote: runs[0].backendNote,
     },
   };

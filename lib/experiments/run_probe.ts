@@ -8,13 +8,13 @@
  * softmax([0, z]) = [1 − σ(z), σ(z)] exactly. A class absent from the training split gets bias −∞ (probability 0,
  * as scikit-learn never predicts an unseen class).
  */
-import * as os from "node:os";
 import * as path from "node:path";
 import { DataLoader } from "../data/loader";
 import type { TransformOptions } from "../data/pipeline";
 import type { ImageDataset } from "../data/types";
 import { readSafetensors, writeSafetensors } from "../io/safetensors";
 import type { ImageClassifier } from "../models/types";
+import { cacheRoot } from "../paths";
 import {
   extractFeatures as cachedExtract,
   type CachedFeatures,
@@ -30,11 +30,9 @@ export interface DatasetFeatures extends FeatureMatrix {
   ids: string[];
 }
 
-/** The feature cache folder: `PEFTLAB_CACHE`/features, default ~/.cache/peftlab/features. */
+/** The feature cache folder: `cacheRoot()`/features, default ~/.cache/peftlab/features. */
 export function featureCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const root =
-    env.PEFTLAB_CACHE && env.PEFTLAB_CACHE !== "" ? env.PEFTLAB_CACHE : path.join(os.homedir(), ".cache", "peftlab");
-  return path.join(root, "features");
+  return path.join(cacheRoot(env), "features");
 }
 
 /** The preprocessing part of a cache key: what the eval transform does to an image (no augmentation). */
