@@ -66,7 +66,6 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
   const log = (s: string): void => {
     if (process.env.PEFTLAB_KERNEL_DEBUG) fs.appendFileSync(process.env.PEFTLAB_KERNEL_DEBUG, `${s}\n`);
   };
-  log(`cpu ${JSON.stringify(process.cpuUsage())}`);
   log(`bound in ${Date.now() - t0} ms (process up ${Math.round(process.uptime() * 1000)} ms)`);
   const afterWarm = async (): Promise<void> => {
     quietTfjsNodeBanner(rootDir);
@@ -86,7 +85,6 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
     // The worker compiles from now on; waiting for it leaves this thread free to answer the handshake.
     remote.start();
     server.ready = remote.warmed.then(async () => {
-      log(`cpu ${JSON.stringify(process.cpuUsage())}`);
       log(
         `converter warm at ${Date.now() - t0} ms${remote.failure ? ` (worker failed: ${remote.failure})` : ` (${remote.warmReport})`}`,
       );
@@ -105,7 +103,6 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
     async function go(): Promise<void> {
       server.onKernelInfo = () => {};
       session.warm();
-      log(`cpu ${JSON.stringify(process.cpuUsage())}`);
       log(`converter warm at ${Date.now() - t0} ms`);
       await afterWarm();
       resolve();
