@@ -2,8 +2,9 @@
 /**
  * Kernel start-up timings for `peftlab bench` (lib/bench spawns this file by path; lib never imports kernel-ext):
  * spawns a fresh kernel in an empty folder through the headless client and prints one JSON line with the time to
- * ready (first kernel_info_reply), the first cell's latency (`1 + 1`, as Jupyter sends it right after start), their
- * sum, the same cell again, the first inspect_request after start, and the load average it ran under.
+ * ready (first kernel_info_reply: the kernel sends it once warm), the first cell's latency (`1 + 1`, sent right after
+ * ready), their sum, the same cell again, the first inspect_request after start, whether the TypeScript code cache was
+ * hit, and the load average it ran under.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";

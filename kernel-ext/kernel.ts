@@ -35,6 +35,14 @@ export interface StartOptions {
   converter?: RemoteConverter;
 }
 
+/** The longest kernel_info_reply waits for the warm-up (Notebook's own kernel_info timeout is 60 s). */
+export const KERNEL_INFO_HOLD_MAX_MS = 20_000;
+
+/** Resolves after `ms` without keeping the process alive. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 /** Starts serving the connection file; resolves once the sockets are bound. */
 export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
   if (!o.configPath || !fs.existsSync(o.configPath)) {
@@ -82,7 +90,7 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
     log(`first cell warm at ${Date.now() - t0} ms`);
   };
   if (remote) {
-    // The worker compiles from now on; waiting for it leaves this thread free to answer the handshake.
+    // The worker compiles from now on; this thread stays free for heartbeats, control and queuing requests.
     remote.start();
     server.ready = remote.warmed.then(async () => {
       log(
@@ -90,6 +98,14 @@ export async function startKernel(o: StartOptions): Promise<PeftlabServer> {
       );
       await afterWarm();
     });
+    // Ready (kernel_info_reply) once a cell runs at once: the first cell is then not the slow one. Capped, so a
+    // machine too slow to warm up in time still gets its handshake (and executes queue behind the warm-up, as before).
+    server.infoReady = Promise.race([server.ready.catch(() => {}), delay(KERNEL_INFO_HOLD_MAX_MS)]);
+    let answered = false;
+    server.onKernelInfo = () => {
+      if (!answered) log(`kernel_info answered at ${Date.now() - t0} ms`);
+      answered = true;
+    };
     return server;
   }
   // In this thread, building the TS program blocks the event loop for seconds. Start it once the client's kernel_info

@@ -30,6 +30,8 @@ if (require.main === module) {
   const converter = tsWorkerEnabled()
     ? new RemoteConverter({ rootDir: process.cwd(), prelude: prelude.code })
     : undefined;
+  // It builds the program at once, beside this thread's loading: the kernel reports ready only after that warm-up.
+  converter?.start();
   // This thread needs TypeScript too (cell parsing, inspect, tracebacks): the worker's code cache serves it as well.
   requireWithCodeCache("@tslab/typescript-for-tslab", require.resolve("tslab/dist/converter"), kernelCacheDir());
   const { startKernel } = require("./kernel") as typeof import("./kernel");

@@ -58,6 +58,11 @@ export class PeftlabServer extends ZmqServer {
   startupWarning = "";
   /** Called after each kernel_info_reply (startup waits for the client's handshake before blocking work). */
   onKernelInfo: () => void = () => {};
+  /**
+   * kernel_info_reply waits for this: the kernel says it is ready once it can run a cell at once, as ipykernel does
+   * after its imports. Clients buffer or queue requests until then (Notebook 6.4 sends them once connected).
+   */
+  infoReady: Promise<void> = Promise.resolve();
 
   constructor(
     configPath: string,
@@ -120,6 +125,7 @@ export class PeftlabServer extends ZmqServer {
     const c = msg.content;
     switch (msg.header.msg_type) {
       case "kernel_info_request":
+        await this.infoReady;
         this.reply(sock, msg, "kernel_info_reply", kernelInfo(this.version));
         return this.onKernelInfo();
       case "comm_info_request":

@@ -123,8 +123,8 @@ function serve(init: WorkerInit, startedMs: number): void {
   });
 }
 
-// TypeScript is loaded by now (the imports above), beside the main thread's own loading. Building the program waits
-// for the main thread's "start" (sent once its sockets are bound), so the kernel answers kernel_info as soon as before.
+// TypeScript is loaded by now (above), beside the main thread's own loading. Building the program waits for the main
+// thread's "start" (main.ts sends it at once; a RemoteConverter constructed elsewhere sends it on its first call).
 if (parentPort !== null && (workerData as { port?: unknown } | null)?.port !== undefined) {
   parentPort.once("message", () => serve(workerData as WorkerInit, Date.now() - t0));
 }

@@ -1,8 +1,8 @@
 /**
  * The notebook kernel's start-up, as a user meets it:
  * - kernel_startup: spawns a fresh "TypeScript (peftlab)" kernel per repeat and measures the time to ready (first
- *   kernel_info_reply), the first cell (`1 + 1`, sent right after ready, so it waits for the TypeScript warm-up and the
- *   prelude), the same cell again, and the first inspect_request. The median of time-to-ready + first cell is the
+ *   kernel_info_reply, which the kernel sends once its TypeScript warm-up and prelude are done), the first cell
+ *   (`1 + 1`, sent right after ready), the same cell again, and the first inspect_request. The median of time-to-ready + first cell is the
  *   workload's time; each part's median, the sum's and the load average's are in `extra`, with whether each start
  *   found the kernel's TypeScript code cache (kernel-ext/code_cache.ts).
  * lib never imports kernel-ext: the kernel's own timing script (dist/kernel-ext/bench_startup.js) is run by path.

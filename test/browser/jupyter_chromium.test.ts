@@ -57,6 +57,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 describe("Jupyter Notebook in chromium with the peftlab kernel", function () {
   this.timeout(240_000);
   let tmp = "";
+  let kernelLog = "";
   let server: NotebookServer | undefined;
   let browser: Browser | undefined;
   let page: Page;
@@ -81,7 +82,14 @@ describe("Jupyter Notebook in chromium with the peftlab kernel", function () {
     const work = path.join(tmp, "work");
     fs.mkdirSync(work);
     fs.copyFileSync(FIXTURE, path.join(work, "browser_demo.ipynb"));
-    server = await startNotebookServer({ python: PYTHON, tmp, notebookDir: work, port: await freePort() });
+    kernelLog = path.join(tmp, "kernel-debug.log");
+    server = await startNotebookServer({
+      python: PYTHON,
+      tmp,
+      notebookDir: work,
+      port: await freePort(),
+      env: { PEFTLAB_KERNEL_DEBUG: kernelLog },
+    });
     const puppeteer = await import("puppeteer-core");
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
@@ -116,6 +124,13 @@ describe("Jupyter Notebook in chromium with the peftlab kernel", function () {
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
       if (server) console.log(`      (browser test: ${((Date.now() - t0) / 1000).toFixed(1)} s in all)`);
     }
+  });
+
+  it("the notebook connects once the kernel is warm (kernel_info after the prelude and warm-up cell)", () => {
+    const lines = fs.readFileSync(kernelLog, "utf8").split("\n");
+    const warm = lines.findIndex((l) => /^first cell warm at \d+ ms/.test(l));
+    const answered = lines.findIndex((l) => /^kernel_info answered at \d+ ms/.test(l));
+    assert.ok(warm >= 0 && answered > warm, lines.join("\n"));
   });
 
   it("Shift+Tab inside `fn(` right after start shows the signature", async () => {

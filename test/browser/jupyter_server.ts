@@ -39,6 +39,8 @@ export async function startNotebookServer(o: {
   notebookDir: string;
   port: number;
   timeoutMs?: number;
+  /** Added to the server's environment (kernels inherit it). */
+  env?: NodeJS.ProcessEnv;
 }): Promise<NotebookServer> {
   const token = randomBytes(24).toString("hex");
   const env = {
@@ -49,6 +51,7 @@ export async function startNotebookServer(o: {
     JUPYTER_RUNTIME_DIR: path.join(o.tmp, "runtime"),
     IPYTHONDIR: path.join(o.tmp, "ipython"),
     PYTHONDONTWRITEBYTECODE: "1",
+    ...o.env,
   };
   const args = [
     "-m",

@@ -2,7 +2,8 @@
  * Kernel start-up keeps behaviour (real kernel over ZMQ; needs `npm run build`): right after kernel_info, with the
  * TypeScript worker (the default) and with compilation in the main thread (PEFTLAB_KERNEL_TS_WORKER=0), the first
  * inspect sees the prelude's types, a compile error in the first cell is still a CompileError with its count, and
- * the prelude's names work in the next cell. No timings are asserted (`peftlab bench`'s kernel_startup measures them).
+ * the prelude's names work in the next cell; with the worker, kernel_info waits for the warm-up. No timings are
+ * asserted (`peftlab bench`'s kernel_startup measures them).
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
@@ -81,6 +82,40 @@ describe("kernel start-up (real kernel over ZMQ)", function () {
       assert.match(String(err?.content.text), /not assignable to type 'number'/);
       const noPrelude = await k.execute("fine");
       assert.equal(noPrelude.reply.content.ename, "CompileError");
+    });
+  });
+
+  describe("ready means warm (TypeScript worker)", () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "peftlab-kstart-"));
+    const log = path.join(cwd, "kernel.log");
+    let k: KernelClient;
+    before(async () => {
+      k = await KernelClient.start({ cwd, env: { ...MODES[0].env, PEFTLAB_KERNEL_DEBUG: log } });
+    });
+    after(async () => {
+      await k?.shutdown();
+      fs.rmSync(cwd, { recursive: true, force: true });
+    });
+
+    it("kernel_info is answered only after the prelude ran and the warm-up cell compiled (the kernel's log order)", () => {
+      const lines = fs.readFileSync(log, "utf8").split("\n");
+      const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+      const warm = at(/^first cell warm at \d+ ms/);
+      const answered = at(/^kernel_info answered at \d+ ms/);
+      assert.ok(warm >= 0 && answered >= 0, lines.join("\n"));
+      assert.ok(answered > warm, `kernel_info answered before the warm-up ended:\n${lines.join("\n")}`);
+      assert.ok(
+        lines.some((l) => /code cache (hit|miss|rejected);/.test(l)),
+        lines.join("\n"),
+      );
+    });
+
+    it("the first cell after ready runs, counted 1, with the backend note", async () => {
+      const { reply, messages } = await k.execute("1 + 1");
+      assert.equal(reply.content.status, "ok");
+      assert.equal(reply.content.execution_count, 1);
+      const note = messages.find((m) => m.header.msg_type === "display_data");
+      assert.match(String((note?.content.data as Record<string, unknown>)["text/plain"]), /\[peftlab\] backend/);
     });
   });
 });
